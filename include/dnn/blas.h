@@ -1,0 +1,13 @@
+/* What BLAS we run on, and its thread count. OpenBLAS's extensions are used when it is the library;
+ * any other CBLAS works without them. */
+#ifndef DNN_BLAS_H
+#define DNN_BLAS_H
+
+/* "OpenBLAS 0.3.21 ... (core Cooperlake)", or "CBLAS" when the library cannot say. */
+const char *dnn_blas_name(void);
+/* Threads BLAS uses (1 when it cannot say). */
+int dnn_blas_threads(void);
+/* Set BLAS threads; returns 0, or -1 when the library has no such control. */
+int dnn_blas_set_threads(int n);
+
+#endif

@@ -1,0 +1,138 @@
+/* The run configuration: JSON parsed with cJSON, overridden with --set, validated into typed fields. */
+#ifndef DNN_CONFIG_H
+#define DNN_CONFIG_H
+
+#include <stdint.h>
+
+#include "dnn/error.h"
+
+typedef struct cJSON cJSON;
+
+typedef enum { DNN_FORMAT_IDX, DNN_FORMAT_CSV } dnn_format;
+typedef enum { DNN_NORM_NONE, DNN_NORM_SCALE, DNN_NORM_STANDARDIZE } dnn_norm_kind;
+typedef enum { DNN_TASK_CLASSIFICATION, DNN_TASK_REGRESSION } dnn_task;
+typedef enum { DNN_MISSING_ERROR, DNN_MISSING_MEAN, DNN_MISSING_MEDIAN, DNN_MISSING_ZERO, DNN_MISSING_DROP } dnn_missing;
+
+typedef enum { DNN_LAYER_DENSE, DNN_LAYER_DROPOUT, DNN_LAYER_BATCHNORM } dnn_layer_kind;
+typedef enum {
+    DNN_ACT_LINEAR,
+    DNN_ACT_RELU,
+    DNN_ACT_LEAKY_RELU,
+    DNN_ACT_SIGMOID,
+    DNN_ACT_TANH,
+    DNN_ACT_SOFTMAX,
+    DNN_ACT_GELU
+} dnn_act;
+typedef enum { DNN_INIT_AUTO, DNN_INIT_HE, DNN_INIT_HE_UNIFORM, DNN_INIT_XAVIER, DNN_INIT_XAVIER_NORMAL } dnn_init;
+typedef enum { DNN_LOSS_CROSS_ENTROPY, DNN_LOSS_BINARY_CROSS_ENTROPY, DNN_LOSS_MSE } dnn_loss_kind;
+typedef enum { DNN_OPT_SGD, DNN_OPT_ADAM, DNN_OPT_ADAMW, DNN_OPT_RMSPROP } dnn_optim_kind;
+typedef enum { DNN_SCHED_NONE, DNN_SCHED_STEP, DNN_SCHED_COSINE, DNN_SCHED_PLATEAU } dnn_sched_kind;
+typedef enum { DNN_MONITOR_VAL_LOSS, DNN_MONITOR_VAL_ACCURACY, DNN_MONITOR_LOSS, DNN_MONITOR_ACCURACY } dnn_monitor;
+
+/* A CSV column named by header name or by index (negative counts from the end). */
+typedef struct {
+    char *name; /* NULL when given by index */
+    long index;
+} dnn_colref;
+
+typedef struct {
+    dnn_format format;
+    char *images, *labels; /* idx: paths resolved against the config's folder */
+    char *path;            /* csv */
+    int header;            /* csv: 1, 0, or -1 for "auto" */
+    char delimiter;        /* csv: 0 for "auto" */
+    dnn_colref *label;     /* csv: target column(s); none given means the last column */
+    int n_label;
+    dnn_colref *features, *ignore;
+    int n_features, n_ignore;
+    dnn_missing missing;
+    char **missing_values; /* NULL means the default set */
+    int n_missing_values;
+} dnn_source_config;
+
+typedef struct {
+    dnn_layer_kind kind;
+    int units;            /* dense */
+    dnn_act activation;   /* dense */
+    float negative_slope; /* dense with leaky_relu */
+    float l2;             /* dense: adds l2 * sum(W^2) to the loss */
+    float rate;           /* dropout */
+    float momentum, eps;  /* batchnorm */
+} dnn_layer_config;
+
+typedef struct {
+    dnn_sched_kind kind;
+    int step_size;      /* step */
+    double gamma;       /* step */
+    double min_lr;      /* cosine, plateau */
+    int warmup_epochs;  /* cosine */
+    dnn_monitor monitor; /* plateau */
+    double factor;      /* plateau */
+    int patience;       /* plateau */
+    double min_delta;   /* plateau */
+} dnn_schedule_config;
+
+typedef struct {
+    dnn_optim_kind kind;
+    double learning_rate;
+    double momentum; /* sgd */
+    int nesterov;    /* sgd */
+    double beta1, beta2, eps; /* adam, adamw; eps also rmsprop */
+    double rho;      /* rmsprop decay */
+    double weight_decay; /* adamw (decoupled) */
+    double clip_norm;    /* 0: no clipping */
+    dnn_schedule_config schedule;
+} dnn_optim_config;
+
+typedef struct {
+    int enabled;
+    dnn_monitor monitor;
+    int patience;
+    double min_delta;
+    int restore_best;
+} dnn_early_stopping_config;
+
+typedef struct {
+    char *file; /* the config file's name, for messages ("<checkpoint>" when loaded from one) */
+    cJSON *json; /* the effective config: the file with --set overrides applied, data paths resolved */
+
+    uint64_t seed;
+    dnn_source_config train;
+    dnn_source_config test; /* has_test says whether it is set */
+    int has_test;
+    double validation_split;
+    dnn_norm_kind normalize;
+    dnn_task task;
+
+    dnn_layer_config *layers;
+    int n_layers;
+    dnn_init init;
+    dnn_loss_kind loss;
+    dnn_optim_config optim;
+
+    int epochs, batch_size, shuffle;
+    dnn_early_stopping_config early_stopping;
+
+    char *output_dir; /* NULL: runs/<config stem> */
+    int save_best, every_epochs, keep;
+} dnn_config;
+
+/* Read and validate a config file. overrides[] are "dotted.path=value" strings (--set). */
+dnn_status dnn_config_load(dnn_config *cfg, const char *path, const char *const *overrides, int n_overrides,
+                           dnn_error *err);
+/* Validate an already parsed config tree (takes ownership of json). file names it in messages; base_dir
+ * is where relative data paths resolve (NULL: leave them as they are). */
+dnn_status dnn_config_from_json(dnn_config *cfg, cJSON *json, const char *file, const char *base_dir,
+                                const char *const *overrides, int n_overrides, dnn_error *err);
+/* Apply one "dotted.path=value" override to a JSON tree. */
+dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_error *err);
+void dnn_config_free(dnn_config *cfg);
+
+/* The JSON name of an enum value, for messages and reports. */
+const char *dnn_act_name(dnn_act a);
+const char *dnn_loss_name(dnn_loss_kind l);
+const char *dnn_optim_name(dnn_optim_kind o);
+const char *dnn_monitor_name(dnn_monitor m);
+const char *dnn_task_name(dnn_task t);
+
+#endif

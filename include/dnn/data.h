@@ -1,0 +1,66 @@
+/* Data sets in memory: features stored once (u8 stays u8), targets, class names, and per-batch gathering
+ * with normalisation applied on the fly. */
+#ifndef DNN_DATA_H
+#define DNN_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dnn/config.h"
+#include "dnn/error.h"
+
+typedef enum { DNN_U8, DNN_F32 } dnn_dtype;
+
+typedef struct {
+    char *source;    /* the file it came from, for messages */
+    size_t n, d;     /* samples, features per sample */
+    dnn_dtype dtype; /* storage of x: u8 (IDX images) or f32 */
+    uint8_t *x8;     /* [n, d] when dtype is DNN_U8 */
+    float *x32;      /* [n, d] when dtype is DNN_F32 */
+    float max_value; /* the format's maximum for "scale" of u8 data (255) */
+
+    /* Targets: classification has y (class index per sample); regression has t ([n, n_targets]). */
+    int32_t *y;
+    float *t;
+    int n_targets;
+    int n_classes;        /* classes named by the data (CSV string labels), else 0 */
+    char **class_names;   /* n_classes names, or NULL when the classes are plain indices */
+    char **feature_names; /* d names (CSV header), or NULL */
+    char **target_names;  /* n_targets names (CSV header), or NULL */
+
+    /* Where each label came from, for messages: a labels file with its byte layout, or a line per row. */
+    char *label_source;
+    size_t label_offset, label_stride;
+    uint32_t *lines;
+} dnn_dataset;
+
+void dnn_dataset_free(dnn_dataset *ds);
+
+/* Per-feature affine normalisation x' = (x - shift[j]) * mul[j], computed from training rows. */
+typedef struct {
+    size_t d;
+    float *shift, *mul;
+} dnn_norm;
+
+/* Compute the statistics of kind over the rows rows[0..n) of ds (all rows when rows is NULL). */
+dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds, const uint32_t *rows, size_t n,
+                        dnn_error *err);
+void dnn_norm_free(dnn_norm *nm);
+
+/* Gather rows idx[0..b) into x [b, d] as normalised floats, and their targets into y (classes) or t
+ * ([b, n_targets]); y and t may be NULL. */
+void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_t *idx, size_t b, float *x, int32_t *y,
+                float *t);
+
+/* Load a data source of the config (IDX or CSV). */
+dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, dnn_error *err);
+
+/* Check class labels against the number of classes of the model. */
+dnn_status dnn_check_labels(const dnn_dataset *ds, int n_classes, dnn_error *err);
+
+/* Split rows 0..n into a training and a validation part: a seeded permutation, the first n_val rows of
+ * which are validation. Both index arrays are malloc'ed and sorted, so batches read memory in order. */
+dnn_status dnn_split(size_t n, double fraction, uint64_t seed, uint32_t **train, size_t *n_train, uint32_t **val,
+                     size_t *n_val, dnn_error *err);
+
+#endif

@@ -1,0 +1,35 @@
+/* IDX files (the MNIST format), plain or gzip-compressed: validated header, then the body in one buffer. */
+#ifndef DNN_IDX_H
+#define DNN_IDX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dnn/error.h"
+
+enum { DNN_IDX_U8 = 0x08, DNN_IDX_I8 = 0x09, DNN_IDX_I16 = 0x0B, DNN_IDX_I32 = 0x0C, DNN_IDX_F32 = 0x0D, DNN_IDX_F64 = 0x0E };
+
+typedef struct {
+    int type;          /* DNN_IDX_* */
+    int ndim;
+    uint32_t dims[255];
+    size_t count;      /* dims[0]: the number of items */
+    size_t item;       /* elements per item: the product of the other dims */
+    size_t header;     /* bytes before the data */
+    int gzip;          /* whether the file was gzip-compressed */
+    uint8_t *u8;       /* the data when type is u8, else NULL */
+    float *f32;        /* the data of any other type, converted, else NULL */
+} dnn_idx;
+
+/* Read an IDX file. Errors name the file and the byte offset and are DNN_EDATA (format) or DNN_EIO. */
+dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err);
+void dnn_idx_free(dnn_idx *idx);
+
+/* Name of an IDX element type ("u8", "f32", ...) or NULL when the code is not one. */
+const char *dnn_idx_type_name(int type);
+
+/* The labels file paired with an images file by the usual naming (*-images-idx3-ubyte[.gz] ->
+ * *-labels-idx1-ubyte[.gz]), or NULL when the name does not follow it. */
+char *dnn_idx_labels_path(const char *images_path);
+
+#endif

@@ -1,0 +1,31 @@
+/* A model: the config it was built from, its network and everything needed to feed it new data in the way
+ * it was trained (normalisation, class names). This is what evaluation needs from a checkpoint. */
+#ifndef DNN_MODEL_H
+#define DNN_MODEL_H
+
+#include "dnn/config.h"
+#include "dnn/data.h"
+#include "dnn/error.h"
+#include "dnn/net.h"
+
+typedef struct {
+    dnn_config cfg;
+    dnn_net *net;
+    dnn_norm norm;       /* input normalisation, fitted on the training split */
+    int n_classes;       /* classification: the number of classes (1 sigmoid unit: 2) */
+    char **class_names;  /* n_classes names, or NULL: classes are their indices */
+    char **feature_names; /* net->n_in names, or NULL */
+    char **target_names;  /* regression: net->n_out names, or NULL */
+} dnn_model;
+
+/* Build the model of cfg (moved in: the model owns it) for inputs of n_in features. */
+dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *err);
+void dnn_model_free(dnn_model *m);
+
+/* Take class and feature names from a data set (copies). */
+dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *err);
+
+/* Check that a data set fits the model: feature count, and class labels within range. */
+dnn_status dnn_model_check_data(const dnn_model *m, const dnn_dataset *ds, dnn_error *err);
+
+#endif

@@ -1,0 +1,34 @@
+/* A training run as dnntrain does it: config -> data -> model -> training with checkpoints, the epoch log
+ * and the final report in one folder. The command-line main only parses flags and calls this. */
+#ifndef DNN_RUN_H
+#define DNN_RUN_H
+
+#include <signal.h>
+
+#include "dnn/error.h"
+#include "dnn/train.h"
+
+typedef struct {
+    const char *config_path;  /* may be NULL when resuming */
+    const char *resume_path;  /* checkpoint to continue from, or NULL */
+    const char *const *overrides; /* --set KEY=VALUE */
+    int n_overrides;
+    const char *out_dir;      /* --out, or NULL */
+    /* progress for the caller to show (may be NULL) */
+    void (*on_batch)(void *ctx, const dnn_progress *p);
+    void (*on_epoch)(void *ctx, const dnn_epoch_log *log, int improved);
+    void (*on_message)(void *ctx, const char *msg); /* notes worth telling the user (verbose detail included) */
+    void *ctx;
+    volatile sig_atomic_t *stop;
+} dnn_run_opts;
+
+typedef struct {
+    char out_dir[4096];
+    int epochs_run;
+    int best_epoch;
+    double test_accuracy, test_loss; /* NaN when there is no test set */
+} dnn_run_result;
+
+dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *err);
+
+#endif

@@ -1,0 +1,43 @@
+/* BLAS identification and threading, through OpenBLAS's extensions when it is the library we link. */
+#include "dnn/blas.h"
+
+#include <stdio.h>
+
+#ifdef DNN_HAVE_OPENBLAS
+/* exported by OpenBLAS, not declared by every cblas.h */
+extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
+extern int openblas_get_num_threads(void);
+extern void openblas_set_num_threads(int);
+#endif
+
+const char *dnn_blas_name(void)
+{
+#ifdef DNN_HAVE_OPENBLAS
+    static char name[256];
+    snprintf(name, sizeof name, "%s (core %s)", openblas_get_config(), openblas_get_corename());
+    return name;
+#else
+    return "CBLAS";
+#endif
+}
+
+int dnn_blas_threads(void)
+{
+#ifdef DNN_HAVE_OPENBLAS
+    return openblas_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+int dnn_blas_set_threads(int n)
+{
+#ifdef DNN_HAVE_OPENBLAS
+    openblas_set_num_threads(n);
+    return 0;
+#else
+    (void)n;
+    return -1;
+#endif
+}

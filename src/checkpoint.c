@@ -1,0 +1,572 @@
+/* Checkpoint encoding and decoding. Every read is bounds-checked against the section it belongs to, and
+ * nothing is decoded before the length and checksum of the whole file are verified. */
+#include "dnn/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "dnn/util.h"
+
+#ifndef DNN_VERSION
+#define DNN_VERSION "0.0.0"
+#endif
+
+const char *dnn_version(void)
+{
+    return DNN_VERSION;
+}
+
+static const uint8_t MAGIC[8] = {0x89, 'D', 'N', 'N', '\r', '\n', 0x1a, '\n'};
+enum { HEADER = 24, TRAILER = 4 };
+
+/* ---- writing: a growable byte buffer with explicit little-endian encoders ---- */
+
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+} wbuf;
+
+static uint8_t *wreserve(wbuf *w, size_t k)
+{
+    if (w->oom) return NULL;
+    if (w->n + k > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->n + k) {
+            if (cap > SIZE_MAX / 2) {
+                w->oom = 1;
+                return NULL;
+            }
+            cap *= 2;
+        }
+        uint8_t *p = realloc(w->p, cap);
+        if (!p) {
+            w->oom = 1;
+            return NULL;
+        }
+        w->p = p, w->cap = cap;
+    }
+    uint8_t *q = w->p + w->n;
+    w->n += k;
+    return q;
+}
+
+static void put_u32(wbuf *w, uint32_t v)
+{
+    uint8_t *q = wreserve(w, 4);
+    if (q)
+        for (int i = 0; i < 4; i++) q[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(wbuf *w, uint64_t v)
+{
+    uint8_t *q = wreserve(w, 8);
+    if (q)
+        for (int i = 0; i < 8; i++) q[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_f64(wbuf *w, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    put_u64(w, u);
+}
+
+static void put_f32s(wbuf *w, const float *x, size_t n)
+{
+    uint8_t *q = wreserve(w, 4 * n);
+    if (!q) return;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        q[4 * i] = (uint8_t)u, q[4 * i + 1] = (uint8_t)(u >> 8), q[4 * i + 2] = (uint8_t)(u >> 16),
+        q[4 * i + 3] = (uint8_t)(u >> 24);
+    }
+}
+
+static void put_rng(wbuf *w, const dnn_rng *r)
+{
+    for (int i = 0; i < 4; i++) put_u64(w, r->s[i]);
+}
+
+/* Open a section; returns the offset of its length field, patched by end_section. */
+static size_t begin_section(wbuf *w, const char tag[4], uint32_t *count)
+{
+    uint8_t *q = wreserve(w, 4);
+    if (q) memcpy(q, tag, 4);
+    put_u32(w, 0);
+    size_t at = w->n;
+    put_u64(w, 0);
+    (*count)++;
+    return at;
+}
+
+static void end_section(wbuf *w, size_t at)
+{
+    if (w->oom) return;
+    uint64_t len = w->n - at - 8;
+    for (int i = 0; i < 8; i++) w->p[at + i] = (uint8_t)(len >> (8 * i));
+}
+
+static void put_text(wbuf *w, const char *tag, const char *text, uint32_t *count)
+{
+    size_t at = begin_section(w, tag, count);
+    size_t n = strlen(text);
+    uint8_t *q = wreserve(w, n);
+    if (q) memcpy(q, text, n);
+    end_section(w, at);
+}
+
+static cJSON *names_json(char *const *names, int n)
+{
+    if (!names) return cJSON_CreateNull();
+    return cJSON_CreateStringArray((const char *const *)names, n);
+}
+
+dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, uint8_t **buf, size_t *len,
+                                 dnn_error *err)
+{
+    *buf = NULL;
+    *len = 0;
+    const dnn_net *net = m->net;
+    wbuf w = {0};
+    uint32_t count = 0;
+    uint8_t *q = wreserve(&w, HEADER);
+    if (q) memcpy(q, MAGIC, 8);
+
+    char *conf = cJSON_PrintUnformatted(m->cfg.json);
+    cJSON *meta = cJSON_CreateObject();
+    char *meta_s = NULL;
+    if (meta) {
+        cJSON_AddStringToObject(meta, "dnn_version", dnn_version());
+        cJSON_AddItemToObject(meta, "classes", names_json(m->class_names, m->n_classes));
+        cJSON_AddItemToObject(meta, "features", names_json(m->feature_names, net->n_in));
+        meta_s = cJSON_PrintUnformatted(meta);
+        cJSON_Delete(meta);
+    }
+    if (!conf || !meta_s) {
+        free(conf);
+        free(meta_s);
+        free(w.p);
+        return dnn_fail_oom(err, "the checkpoint's config", 0);
+    }
+    put_text(&w, "CONF", conf, &count);
+    put_text(&w, "META", meta_s, &count);
+    free(conf);
+    free(meta_s);
+
+    size_t at = begin_section(&w, "MODL", &count);
+    put_u32(&w, (uint32_t)net->n_in);
+    put_u32(&w, (uint32_t)net->n_out);
+    put_u64(&w, net->n_params);
+    put_u64(&w, net->n_state);
+    end_section(&w, at);
+
+    at = begin_section(&w, "NORM", &count);
+    put_u64(&w, m->norm.d);
+    put_f32s(&w, m->norm.shift, m->norm.d);
+    put_f32s(&w, m->norm.mul, m->norm.d);
+    end_section(&w, at);
+
+    at = begin_section(&w, "PARA", &count);
+    put_f32s(&w, net->params, net->n_params);
+    end_section(&w, at);
+
+    at = begin_section(&w, "NSTA", &count);
+    put_f32s(&w, net->state, net->n_state);
+    end_section(&w, at);
+
+    if (s) {
+        at = begin_section(&w, "TRAI", &count);
+        put_u32(&w, (uint32_t)s->epoch);
+        put_u64(&w, s->step);
+        put_rng(&w, &s->shuffle_rng);
+        put_rng(&w, &s->dropout_rng);
+        put_rng(&w, &s->epoch_rng);
+        put_u64(&w, s->batch);
+        put_f64(&w, s->part_loss);
+        put_u64(&w, s->part_correct);
+        put_u64(&w, s->part_seen);
+        put_f64(&w, s->part_seconds);
+        put_f64(&w, s->sched.lr);
+        put_f64(&w, s->sched.best);
+        put_u32(&w, (uint32_t)s->sched.wait);
+        put_f64(&w, s->best_value);
+        put_u32(&w, (uint32_t)s->best_epoch);
+        put_u32(&w, (uint32_t)s->wait);
+        put_u32(&w, (uint32_t)s->stopped_early);
+        put_u32(&w, (uint32_t)s->n_history);
+        for (int i = 0; i < s->n_history; i++) {
+            const dnn_epoch_log *h = &s->history[i];
+            put_u32(&w, (uint32_t)h->epoch);
+            put_f64(&w, h->loss);
+            put_f64(&w, h->accuracy);
+            put_f64(&w, h->val_loss);
+            put_f64(&w, h->val_accuracy);
+            put_f64(&w, h->lr);
+        }
+        end_section(&w, at);
+
+        at = begin_section(&w, "OPTM", &count);
+        put_u32(&w, (uint32_t)s->opt->cfg.kind);
+        put_u64(&w, s->opt->t);
+        put_u32(&w, (uint32_t)s->opt->n_slots);
+        if (s->opt->n_slots >= 1) put_f32s(&w, s->opt->m, s->opt->n);
+        if (s->opt->n_slots >= 2) put_f32s(&w, s->opt->v, s->opt->n);
+        end_section(&w, at);
+
+        if (s->best_params) {
+            at = begin_section(&w, "BEST", &count);
+            put_f32s(&w, s->best_params, net->n_params + net->n_state);
+            end_section(&w, at);
+        }
+    }
+    put_u32(&w, 0); /* room for the CRC */
+    if (w.oom) {
+        free(w.p);
+        return dnn_fail_oom(err, "the checkpoint", w.n);
+    }
+    /* header: version, section count, total length; then the CRC over everything before it */
+    size_t total = w.n;
+    for (int i = 0; i < 4; i++) w.p[8 + i] = (uint8_t)(DNN_CHECKPOINT_VERSION >> (8 * i));
+    for (int i = 0; i < 4; i++) w.p[12 + i] = (uint8_t)(count >> (8 * i));
+    for (int i = 0; i < 8; i++) w.p[16 + i] = (uint8_t)((uint64_t)total >> (8 * i));
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < total - TRAILER;) {
+        size_t chunk = total - TRAILER - off > (1u << 30) ? (1u << 30) : total - TRAILER - off;
+        crc = crc32(crc, w.p + off, (uInt)chunk);
+        off += chunk;
+    }
+    for (int i = 0; i < 4; i++) w.p[total - 4 + i] = (uint8_t)(crc >> (8 * i));
+    *buf = w.p;
+    *len = total;
+    return DNN_OK;
+}
+
+dnn_status dnn_checkpoint_save(const char *path, const dnn_model *m, const dnn_train_state *s, dnn_error *err)
+{
+    uint8_t *buf;
+    size_t len;
+    dnn_status st = dnn_checkpoint_encode(m, s, &buf, &len, err);
+    if (st) return st;
+    st = dnn_write_atomic(path, buf, len, err);
+    free(buf);
+    return st;
+}
+
+/* ---- reading: a cursor over one section that refuses to run past its end ---- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t n, at;
+    int bad;
+} rcur;
+
+static const uint8_t *take(rcur *c, size_t k)
+{
+    if (c->bad || k > c->n - c->at) {
+        c->bad = 1;
+        return NULL;
+    }
+    const uint8_t *q = c->p + c->at;
+    c->at += k;
+    return q;
+}
+
+static uint32_t get_u32(rcur *c)
+{
+    const uint8_t *q = take(c, 4);
+    if (!q) return 0;
+    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+
+static uint64_t get_u64(rcur *c)
+{
+    uint64_t lo = get_u32(c);
+    return lo | (uint64_t)get_u32(c) << 32;
+}
+
+static double get_f64(rcur *c)
+{
+    uint64_t u = get_u64(c);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+static void get_f32s(rcur *c, float *x, size_t n)
+{
+    if (n > (c->n - c->at) / 4) {
+        c->bad = 1;
+        return;
+    }
+    const uint8_t *q = take(c, 4 * n);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)q[4 * i] | (uint32_t)q[4 * i + 1] << 8 | (uint32_t)q[4 * i + 2] << 16 |
+                     (uint32_t)q[4 * i + 3] << 24;
+        memcpy(&x[i], &u, 4);
+    }
+}
+
+static void get_rng(rcur *c, dnn_rng *r)
+{
+    for (int i = 0; i < 4; i++) r->s[i] = get_u64(c);
+}
+
+enum { S_CONF, S_META, S_MODL, S_NORM, S_PARA, S_NSTA, S_TRAI, S_OPTM, S_BEST, N_SECTIONS };
+static const char *const TAGS[N_SECTIONS] = {"CONF", "META", "MODL", "NORM", "PARA", "NSTA", "TRAI", "OPTM", "BEST"};
+
+static char **names_from_json(const cJSON *arr, int n, int *ok)
+{
+    *ok = 1;
+    if (!arr || cJSON_IsNull(arr)) return NULL;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != n) {
+        *ok = 0;
+        return NULL;
+    }
+    char **out = calloc((size_t)n, sizeof *out);
+    if (!out) {
+        *ok = 0;
+        return NULL;
+    }
+    int i = 0;
+    for (const cJSON *c = arr->child; c; c = c->next, i++) {
+        if (!cJSON_IsString(c) || !(out[i] = dnn_strdup(c->valuestring))) {
+            for (int j = 0; j < i; j++) free(out[j]);
+            free(out);
+            *ok = 0;
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static dnn_status corrupt(dnn_error *err, const char *name, const char *what)
+{
+    return dnn_fail(err, DNN_EIO, "%s: corrupted or incompatible checkpoint: %s", name, what);
+}
+
+dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, dnn_model *m, dnn_train_state *s,
+                                 dnn_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (s) memset(s, 0, sizeof *s);
+    if (len < 8 || memcmp(buf, MAGIC, 8) != 0)
+        return dnn_fail(err, DNN_EIO, "%s: not a dnn checkpoint (it does not start with the checkpoint magic bytes)", name);
+    if (len < HEADER + TRAILER)
+        return dnn_fail(err, DNN_EIO, "%s: truncated checkpoint: %zu bytes, less than a header", name, len);
+    rcur h = {buf, len, 8, 0};
+    uint32_t version = get_u32(&h), count = get_u32(&h);
+    uint64_t total = get_u64(&h);
+    if (version != DNN_CHECKPOINT_VERSION)
+        return dnn_fail(err, DNN_EIO, "%s: checkpoint format version %u, but this dnn reads version %d", name, version,
+                        DNN_CHECKPOINT_VERSION);
+    if (total != len)
+        return dnn_fail(err, DNN_EIO, "%s: truncated or extended checkpoint: its header says %llu bytes, the file has %zu",
+                        name, (unsigned long long)total, len);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < len - TRAILER;) {
+        size_t chunk = len - TRAILER - off > (1u << 30) ? (1u << 30) : len - TRAILER - off;
+        crc = crc32(crc, buf + off, (uInt)chunk);
+        off += chunk;
+    }
+    rcur tail = {buf, len, len - TRAILER, 0};
+    uint32_t stored = get_u32(&tail);
+    if (stored != (uint32_t)crc)
+        return dnn_fail(err, DNN_EIO, "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupted", name,
+                        stored, (unsigned)crc);
+
+    /* Index the sections. */
+    rcur sec[N_SECTIONS] = {{0}};
+    int have[N_SECTIONS] = {0};
+    rcur all = {buf, len - TRAILER, HEADER, 0};
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *tag = take(&all, 4);
+        get_u32(&all);
+        uint64_t n = get_u64(&all);
+        if (all.bad || n > all.n - all.at) return corrupt(err, name, "a section runs past the end of the file");
+        int k;
+        for (k = 0; k < N_SECTIONS; k++)
+            if (memcmp(tag, TAGS[k], 4) == 0) break;
+        if (k == N_SECTIONS) return corrupt(err, name, "unknown section");
+        if (have[k]) return corrupt(err, name, "a section appears twice");
+        have[k] = 1;
+        sec[k] = (rcur){buf + all.at, (size_t)n, 0, 0};
+        all.at += (size_t)n;
+    }
+    if (all.at != all.n) return corrupt(err, name, "unexpected bytes after the last section");
+    for (int k = 0; k <= S_NSTA; k++)
+        if (!have[k]) {
+            char what[64];
+            snprintf(what, sizeof what, "the %s section is missing", TAGS[k]);
+            return corrupt(err, name, what);
+        }
+    if (s && (!have[S_TRAI] || !have[S_OPTM]))
+        return dnn_fail(err, DNN_EIO, "%s: this checkpoint holds a model without training state: it cannot be resumed",
+                        name);
+
+    /* The config, validated like a config file. */
+    char cname[1100];
+    snprintf(cname, sizeof cname, "%s (embedded config)", name);
+    cJSON *json = cJSON_ParseWithLength((const char *)sec[S_CONF].p, sec[S_CONF].n);
+    if (!json) return corrupt(err, name, "the embedded config is not valid JSON");
+    dnn_config cfg;
+    dnn_status st = dnn_config_from_json(&cfg, json, cname, NULL, NULL, 0, err);
+    if (st) {
+        dnn_config_free(&cfg);
+        err->code = DNN_EIO;
+        return st;
+    }
+    rcur *c = &sec[S_MODL];
+    uint32_t n_in = get_u32(c), n_out = get_u32(c);
+    uint64_t n_params = get_u64(c), n_state = get_u64(c);
+    if (c->bad || n_in == 0 || n_in > INT32_MAX) {
+        dnn_config_free(&cfg);
+        return corrupt(err, name, "bad model sizes");
+    }
+    if (dnn_net_count_params(&cfg, (int)n_in) != n_params) {
+        dnn_config_free(&cfg);
+        return corrupt(err, name, "the parameter count does not match the embedded config's network");
+    }
+    st = dnn_model_create(m, &cfg, (int)n_in, err);
+    dnn_config_free(&cfg);
+    if (st) {
+        err->code = DNN_EIO;
+        goto fail;
+    }
+    dnn_net *net = m->net;
+    if ((uint32_t)net->n_out != n_out || net->n_state != n_state || net->n_params != n_params) {
+        st = corrupt(err, name, "the stored sizes do not match the embedded config's network");
+        goto fail;
+    }
+
+    cJSON *meta = cJSON_ParseWithLength((const char *)sec[S_META].p, sec[S_META].n);
+    int ok1 = 0, ok2 = 0;
+    if (meta) {
+        m->class_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "classes"), m->n_classes, &ok1);
+        m->feature_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "features"), net->n_in, &ok2);
+        cJSON_Delete(meta);
+    }
+    if (!ok1 || !ok2) {
+        st = corrupt(err, name, "bad metadata (class or feature names)");
+        goto fail;
+    }
+
+    c = &sec[S_NORM];
+    uint64_t d = get_u64(c);
+    if (c->bad || d != (uint64_t)net->n_in) {
+        st = corrupt(err, name, "the normalisation statistics do not match the input size");
+        goto fail;
+    }
+    m->norm.d = (size_t)d;
+    m->norm.shift = malloc((size_t)d * sizeof(float));
+    m->norm.mul = malloc((size_t)d * sizeof(float));
+    if (!m->norm.shift || !m->norm.mul) {
+        st = dnn_fail_oom(err, name, (size_t)d * 8);
+        goto fail;
+    }
+    get_f32s(c, m->norm.shift, (size_t)d);
+    get_f32s(c, m->norm.mul, (size_t)d);
+    get_f32s(&sec[S_PARA], net->params, net->n_params);
+    get_f32s(&sec[S_NSTA], net->state, net->n_state);
+    for (int k = S_NORM; k <= S_NSTA; k++)
+        if (sec[k].bad || sec[k].at != sec[k].n) {
+            char what[64];
+            snprintf(what, sizeof what, "the %s section has the wrong size", TAGS[k]);
+            st = corrupt(err, name, what);
+            goto fail;
+        }
+    if (!s) return DNN_OK;
+
+    st = dnn_train_state_init(s, m, err);
+    if (st) goto fail;
+    c = &sec[S_TRAI];
+    s->epoch = (int)get_u32(c);
+    s->step = get_u64(c);
+    get_rng(c, &s->shuffle_rng);
+    get_rng(c, &s->dropout_rng);
+    get_rng(c, &s->epoch_rng);
+    s->batch = (size_t)get_u64(c);
+    s->part_loss = get_f64(c);
+    s->part_correct = get_u64(c);
+    s->part_seen = get_u64(c);
+    s->part_seconds = get_f64(c);
+    s->sched.lr = get_f64(c);
+    s->sched.best = get_f64(c);
+    s->sched.wait = (int)get_u32(c);
+    s->best_value = get_f64(c);
+    s->best_epoch = (int)get_u32(c);
+    s->wait = (int)get_u32(c);
+    s->stopped_early = (int)get_u32(c);
+    uint32_t nh = get_u32(c);
+    if (c->bad || nh > (c->n - c->at) / 44 || s->epoch < 0 || nh != (uint32_t)s->epoch) {
+        st = corrupt(err, name, "bad training state");
+        goto fail;
+    }
+    s->history = calloc(nh ? nh : 1, sizeof *s->history);
+    if (!s->history) {
+        st = dnn_fail_oom(err, name, nh * sizeof *s->history);
+        goto fail;
+    }
+    s->n_history = (int)nh;
+    for (uint32_t i = 0; i < nh; i++) {
+        dnn_epoch_log *e = &s->history[i];
+        e->epoch = (int)get_u32(c);
+        e->loss = get_f64(c);
+        e->accuracy = get_f64(c);
+        e->val_loss = get_f64(c);
+        e->val_accuracy = get_f64(c);
+        e->lr = get_f64(c);
+        e->seconds = e->samples_per_second = NAN;
+    }
+    if (c->bad || c->at != c->n) {
+        st = corrupt(err, name, "the TRAI section has the wrong size");
+        goto fail;
+    }
+    c = &sec[S_OPTM];
+    uint32_t kind = get_u32(c);
+    uint64_t t = get_u64(c);
+    uint32_t slots = get_u32(c);
+    if (c->bad || kind != (uint32_t)s->opt->cfg.kind || slots != (uint32_t)s->opt->n_slots) {
+        st = corrupt(err, name, "the optimizer state does not match the embedded config's optimizer");
+        goto fail;
+    }
+    s->opt->t = t;
+    if (slots >= 1) get_f32s(c, s->opt->m, s->opt->n);
+    if (slots >= 2) get_f32s(c, s->opt->v, s->opt->n);
+    if (c->bad || c->at != c->n) {
+        st = corrupt(err, name, "the OPTM section has the wrong size");
+        goto fail;
+    }
+    if (have[S_BEST] != (s->best_params != NULL)) {
+        st = corrupt(err, name, "the best epoch's weights are missing or unexpected");
+        goto fail;
+    }
+    if (s->best_params) {
+        get_f32s(&sec[S_BEST], s->best_params, net->n_params + net->n_state);
+        if (sec[S_BEST].bad || sec[S_BEST].at != sec[S_BEST].n) {
+            st = corrupt(err, name, "the BEST section has the wrong size");
+            goto fail;
+        }
+    }
+    return DNN_OK;
+fail:
+    if (s) dnn_train_state_free(s);
+    dnn_model_free(m);
+    return st;
+}
+
+dnn_status dnn_checkpoint_load(const char *path, dnn_model *m, dnn_train_state *s, dnn_error *err)
+{
+    char *buf;
+    size_t len;
+    memset(m, 0, sizeof *m);
+    dnn_status st = dnn_read_file(path, SIZE_MAX / 2, &buf, &len, err);
+    if (st) return st;
+    st = dnn_checkpoint_decode(path, (const uint8_t *)buf, len, m, s, err);
+    free(buf);
+    return st;
+}

@@ -1,0 +1,39 @@
+/* What both commands share: an option table that drives getopt_long, --help and typo suggestions; number
+ * parsing for flags; BLAS threads; the version line. */
+#ifndef DNN_CLI_H
+#define DNN_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *name; /* long name without "--" */
+    int has_arg;      /* no_argument or required_argument */
+    int id;           /* returned by cli_next */
+    const char *arg;  /* the argument's placeholder in --help, e.g. "FILE" */
+    const char *def;  /* its default, for --help (NULL: none) */
+    const char *help;
+} cli_option;
+
+typedef struct {
+    const char *prog;
+    const cli_option *opts;
+    int n_opts;
+    struct option *long_opts;
+} cli_parser;
+
+int cli_init(cli_parser *p, const char *prog, const cli_option *opts, int n);
+void cli_free(cli_parser *p);
+/* The next option's id, -1 at the end, or '?' after printing an error (with the nearest valid flag). */
+int cli_next(cli_parser *p, int argc, char **argv);
+void cli_help(const cli_parser *p, FILE *f, const char *usage, const char *examples);
+
+/* Flag values: print "prog: --flag: expected ..., got ..." and return -1 when bad. */
+int cli_int(const char *prog, const char *flag, const char *s, long lo, long hi, long *out);
+int cli_double(const char *prog, const char *flag, const char *s, double *out);
+
+/* --threads N (0: leave BLAS's default, which honours OPENBLAS_NUM_THREADS). */
+void cli_set_threads(long n);
+void cli_version(const char *prog);
+
+#endif

@@ -1,0 +1,266 @@
+/* dnneval: score a checkpoint on data, print or write the report, and gate on quality. */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dnn/checkpoint.h"
+#include "dnn/eval.h"
+#include "dnn/idx.h"
+#include "dnn/report.h"
+#include "dnn/util.h"
+
+enum {
+    O_MODEL = 256, O_DATA, O_LABELS, O_JSON, O_REPORT, O_PREDICT, O_TOPK, O_INFO, O_MIN_ACC, O_MAX_LOSS, O_MIN_F1,
+    O_MIN_R2, O_MAX_RMSE, O_THREADS, O_QUIET, O_VERBOSE, O_HELP, O_VERSION
+};
+
+static const cli_option OPTIONS[] = {
+    {"model", required_argument, O_MODEL, "CKPT", NULL, "the checkpoint to score (required)"},
+    {"data", required_argument, O_DATA, "SPEC", "the test set of the checkpoint's config", "data: an IDX images file"},
+    {"labels", required_argument, O_LABELS, "FILE", "paired by name with --data", "IDX labels file for --data"},
+    {"json", no_argument, O_JSON, NULL, NULL, "print the report as JSON on stdout"},
+    {"report", required_argument, O_REPORT, "FILE.json", NULL, "also write the JSON report to a file"},
+    {"predict", required_argument, O_PREDICT, "FILE|-", NULL, "write one CSV row of predictions per sample"},
+    {"top-k", required_argument, O_TOPK, "K", NULL, "also report top-K accuracy"},
+    {"info", no_argument, O_INFO, NULL, NULL, "print what the checkpoint holds, without data"},
+    {"min-accuracy", required_argument, O_MIN_ACC, "X", NULL, "gate: exit 6 when accuracy < X"},
+    {"max-loss", required_argument, O_MAX_LOSS, "X", NULL, "gate: exit 6 when the mean loss > X"},
+    {"min-f1", required_argument, O_MIN_F1, "X", NULL, "gate: exit 6 when macro F1 < X"},
+    {"min-r2", required_argument, O_MIN_R2, "X", NULL, "gate: exit 6 when R^2 < X (regression)"},
+    {"max-rmse", required_argument, O_MAX_RMSE, "X", NULL, "gate: exit 6 when RMSE > X (regression)"},
+    {"threads", required_argument, O_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
+    {"quiet", no_argument, O_QUIET, NULL, NULL, "print nothing but errors and failed gates"},
+    {"verbose", no_argument, O_VERBOSE, NULL, NULL, "print more detail"},
+    {"help", no_argument, O_HELP, NULL, NULL, "show this help"},
+    {"version", no_argument, O_VERSION, NULL, NULL, "show the version and the BLAS in use"},
+};
+
+static const char USAGE[] =
+    "Usage: dnneval --model CKPT [--data SPEC [--labels FILE]] [--json] [--report FILE.json]\n"
+    "               [--predict FILE|-] [--top-k K] [--min-accuracy X] [--max-loss X] ...\n"
+    "Score a checkpoint on data and report accuracy, loss, per-class metrics and the confusion matrix.\n"
+    "A failed quality gate exits with 6, after writing the report.\n";
+static const char EXAMPLES[] =
+    "  dnneval --model runs/mlp/ckpt.bin\n"
+    "  dnneval --model runs/mlp/ckpt.bin --json --min-accuracy 0.88\n"
+    "  dnneval --model m.bin --data t10k-images-idx3-ubyte.gz --report eval.json\n";
+
+typedef struct {
+    const char *flag;
+    double bound;
+    int set, is_min;
+} gate;
+
+static void print_history(const dnn_train_state *s)
+{
+    printf("history:\n  epoch       loss   accuracy   val_loss  val_acc        lr\n");
+    for (int i = 0; i < s->n_history; i++) {
+        const dnn_epoch_log *e = &s->history[i];
+        dnn_fprintf_c(stdout, "  %5d %10.4f %10.4f %10.4f %8.4f %9.3g\n", e->epoch, e->loss, e->accuracy, e->val_loss,
+                      e->val_accuracy, e->lr);
+    }
+}
+
+static int info(const char *path)
+{
+    dnn_model m;
+    dnn_train_state s;
+    dnn_error err = {0};
+    int have_state = 1;
+    dnn_status st = dnn_checkpoint_load(path, &m, &s, &err);
+    if (st == DNN_EIO && strstr(err.msg, "without training state")) {
+        have_state = 0;
+        st = dnn_checkpoint_load(path, &m, NULL, &err);
+    }
+    if (st) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        return (int)st;
+    }
+    char *conf = cJSON_Print(m.cfg.json);
+    printf("checkpoint %s\n", path);
+    printf("task       %s\n", dnn_task_name(m.cfg.task));
+    printf("inputs     %d\noutputs    %d\nparameters %zu\n", m.net->n_in, m.net->n_out, m.net->n_params);
+    printf("layers    ");
+    for (int l = 0; l < m.net->n_layers; l++) {
+        const dnn_layer *L = &m.net->layers[l];
+        if (L->kind == DNN_LAYER_DENSE) printf(" dense(%d, %s)", L->out, dnn_act_name(L->act));
+        else if (L->kind == DNN_LAYER_DROPOUT) dnn_fprintf_c(stdout, " dropout(%g)", L->rate);
+        else printf(" batchnorm");
+    }
+    printf("\n");
+    if (m.n_classes) {
+        printf("classes    %d:", m.n_classes);
+        for (int c = 0; c < m.n_classes; c++) {
+            if (m.class_names) printf(" %s", m.class_names[c]);
+            else printf(" %d", c);
+        }
+        printf("\n");
+    }
+    if (have_state) {
+        printf("epochs     %d (best %d; steps %llu)\n", s.epoch, s.best_epoch, (unsigned long long)s.step);
+        print_history(&s);
+        dnn_train_state_free(&s);
+    }
+    printf("config:\n%s\n", conf ? conf : "(unprintable)");
+    free(conf);
+    dnn_model_free(&m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli_parser p;
+    if (cli_init(&p, "dnneval", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0]))) return 1;
+    const char *model = NULL, *data = NULL, *labels = NULL, *report = NULL, *predict = NULL;
+    int json = 0, quiet = 0, want_info = 0, c;
+    long threads = 0, top_k = 0;
+    gate gates[] = {{"min-accuracy", 0, 0, 1}, {"max-loss", 0, 0, 0}, {"min-f1", 0, 0, 1},
+                    {"min-r2", 0, 0, 1},       {"max-rmse", 0, 0, 0}};
+    while ((c = cli_next(&p, argc, argv)) != -1) {
+        switch (c) {
+        case O_MODEL: model = optarg; break;
+        case O_DATA: data = optarg; break;
+        case O_LABELS: labels = optarg; break;
+        case O_JSON: json = 1; break;
+        case O_REPORT: report = optarg; break;
+        case O_PREDICT: predict = optarg; break;
+        case O_TOPK:
+            if (cli_int(p.prog, "top-k", optarg, 1, 1 << 20, &top_k)) return 2;
+            break;
+        case O_INFO: want_info = 1; break;
+        case O_MIN_ACC:
+        case O_MAX_LOSS:
+        case O_MIN_F1:
+        case O_MIN_R2:
+        case O_MAX_RMSE: {
+            gate *g = &gates[c - O_MIN_ACC];
+            if (cli_double(p.prog, g->flag, optarg, &g->bound)) return 2;
+            g->set = 1;
+            break;
+        }
+        case O_THREADS:
+            if (cli_int(p.prog, "threads", optarg, 1, 1024, &threads)) return 2;
+            break;
+        case O_QUIET: quiet = 1; break;
+        case O_VERBOSE: break;
+        case O_HELP: cli_help(&p, stdout, USAGE, EXAMPLES); return 0;
+        case O_VERSION: cli_set_threads(threads); cli_version(p.prog); return 0;
+        default: return 2;
+        }
+    }
+    cli_free(&p);
+    if (optind < argc) {
+        fprintf(stderr, "dnneval: unexpected argument \"%s\" (options start with --; see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!model) {
+        fprintf(stderr, "dnneval: --model CKPT is required; see --help\n");
+        return 2;
+    }
+    if (labels && !data) {
+        fprintf(stderr, "dnneval: --labels needs --data\n");
+        return 2;
+    }
+    cli_set_threads(threads);
+    if (want_info) return info(model);
+
+    dnn_error err = {0};
+    dnn_model m;
+    dnn_status st = dnn_checkpoint_load(model, &m, NULL, &err);
+    if (st) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        return (int)st;
+    }
+    dnn_dataset ds = {0};
+    dnn_source_config src = {0};
+    const dnn_source_config *use = NULL;
+    if (data) {
+        src.format = DNN_FORMAT_IDX;
+        src.images = (char *)data;
+        src.labels = (char *)labels;
+        use = &src;
+    } else if (m.cfg.has_test) {
+        use = &m.cfg.test;
+    } else {
+        fprintf(stderr, "dnneval: %s: its config names no test set (data.test); give --data\n", model);
+        dnn_model_free(&m);
+        return 2;
+    }
+    st = dnn_load_source(&ds, use, m.cfg.task, &err);
+    if (!st) st = dnn_model_check_data(&m, &ds, &err);
+    if (st) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        dnn_dataset_free(&ds);
+        dnn_model_free(&m);
+        return (int)st;
+    }
+
+    FILE *pf = NULL;
+    if (predict) {
+        pf = strcmp(predict, "-") == 0 ? stdout : fopen(predict, "w");
+        if (!pf) {
+            fprintf(stderr, "dnneval: %s: cannot write predictions: %s\n", predict, strerror(errno));
+            dnn_dataset_free(&ds);
+            dnn_model_free(&m);
+            return 4;
+        }
+    }
+    dnn_eval_opts eo = {(int)top_k, pf, predict};
+    dnn_metrics mt;
+    st = dnn_eval(&m, &ds, &eo, &mt, &err);
+    if (pf && pf != stdout && fclose(pf) != 0 && !st) st = dnn_fail(&err, DNN_EIO, "%s: write failed", predict);
+    if (st) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        dnn_dataset_free(&ds);
+        dnn_model_free(&m);
+        return (int)st;
+    }
+
+    int rc = 0;
+    cJSON *rj = dnn_report_json(&mt, &m, model, ds.source);
+    if (!rj) rc = 1;
+    /* the human report goes to stdout, unless the predictions or the JSON report already do */
+    FILE *human = predict && strcmp(predict, "-") == 0 ? stderr : stdout;
+    if (!rc && json) {
+        char *s = cJSON_Print(rj);
+        if (predict && strcmp(predict, "-") == 0) fprintf(stderr, "%s\n", s ? s : "");
+        else printf("%s\n", s ? s : "");
+        free(s);
+    } else if (!rc && !quiet) {
+        dnn_report_print(human, &mt, &m, model, ds.source);
+    }
+    if (!rc && report && dnn_json_write(report, rj, &err)) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        rc = 4;
+    }
+    /* quality gates */
+    double values[] = {mt.accuracy, mt.loss, mt.macro.f1, mt.r2_all, mt.rmse_all};
+    const char *names[] = {"accuracy", "loss", "macro F1", "R^2", "RMSE"};
+    int applies[] = {mt.task == DNN_TASK_CLASSIFICATION, 1, mt.task == DNN_TASK_CLASSIFICATION,
+                     mt.task == DNN_TASK_REGRESSION, mt.task == DNN_TASK_REGRESSION};
+    for (int i = 0; i < 5 && (rc == 0 || rc == 6); i++) {
+        if (!gates[i].set) continue;
+        if (!applies[i]) {
+            fprintf(stderr, "dnneval: --%s does not apply to a %s model\n", gates[i].flag, dnn_task_name(mt.task));
+            rc = 2;
+            break;
+        }
+        double v = values[i];
+        int fail = !mt.labelled || !isfinite(v) || (gates[i].is_min ? v < gates[i].bound : v > gates[i].bound);
+        if (fail) {
+            dnn_fprintf_c(stderr, "dnneval: quality gate failed: %s %.6g %s --%s %g\n", names[i], v,
+                          gates[i].is_min ? "<" : ">", gates[i].flag, gates[i].bound);
+            rc = 6;
+        }
+    }
+    cJSON_Delete(rj);
+    dnn_metrics_free(&mt);
+    dnn_dataset_free(&ds);
+    dnn_model_free(&m);
+    return rc;
+}

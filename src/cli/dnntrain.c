@@ -1,0 +1,187 @@
+/* dnntrain: parse flags, call dnn_run_train, show progress, map errors to exit codes. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dnn/run.h"
+#include "dnn/util.h"
+
+enum { O_CONFIG = 256, O_RESUME, O_OUT, O_SET, O_THREADS, O_SEED, O_QUIET, O_VERBOSE, O_HELP, O_VERSION };
+
+static const cli_option OPTIONS[] = {
+    {"config", required_argument, O_CONFIG, "FILE.json", NULL, "the run's config (required unless --resume)"},
+    {"resume", required_argument, O_RESUME, "CKPT", NULL, "continue the run saved in a checkpoint"},
+    {"out", required_argument, O_OUT, "DIR", "output.dir, else runs/<config stem>", "folder for checkpoints, logs and the report"},
+    {"set", required_argument, O_SET, "KEY=VALUE", NULL, "override a config key by dotted path (repeatable)"},
+    {"threads", required_argument, O_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
+    {"seed", required_argument, O_SEED, "N", "the config's seed, else 0", "seed for initialisation, splits, shuffling and dropout"},
+    {"quiet", no_argument, O_QUIET, NULL, NULL, "print nothing but errors"},
+    {"verbose", no_argument, O_VERBOSE, NULL, NULL, "print details of data and model"},
+    {"help", no_argument, O_HELP, NULL, NULL, "show this help"},
+    {"version", no_argument, O_VERSION, NULL, NULL, "show the version and the BLAS in use"},
+};
+
+static const char USAGE[] =
+    "Usage: dnntrain --config FILE.json [--out DIR] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
+    "       dnntrain --resume CKPT [--config FILE.json] [--out DIR] [--set KEY=VALUE]...\n"
+    "Train the network a JSON config describes; write ckpt.bin, train.jsonl and report.json into one folder.\n";
+static const char EXAMPLES[] =
+    "  dnntrain --config configs/mlp.json\n"
+    "  dnntrain --config configs/mlp.json --set training.epochs=3 --out runs/quick\n"
+    "  dnntrain --resume runs/mlp/ckpt.bin --set training.epochs=20\n";
+
+static volatile sig_atomic_t stop_requested = 0;
+
+/* First signal: finish the batch, checkpoint, exit 130. Second: leave at once; the last checkpoint is
+ * intact because every write goes through a temporary file and a rename. */
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (stop_requested) _exit(130);
+    stop_requested = 1;
+}
+
+typedef struct {
+    int quiet, verbose, tty;
+    double last_draw;
+    int drawn;
+} ui;
+
+static void fmt_eta(double s, char *buf, size_t n)
+{
+    if (!isfinite(s) || s < 0) snprintf(buf, n, "--");
+    else if (s < 60) snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+static void on_batch(void *ctx, const dnn_progress *p)
+{
+    ui *u = ctx;
+    if (u->quiet || !u->tty) return;
+    double now = dnn_now();
+    if (p->batch != p->batches && now - u->last_draw < 0.1) return; /* redraw ten times a second at most */
+    u->last_draw = now;
+    int width = 24, done = (int)((double)width * (double)p->batch / (double)p->batches);
+    char bar[32], eta[16];
+    for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : i == done ? '>' : ' ';
+    bar[width] = '\0';
+    double rate = p->seconds > 0 ? (double)p->samples / p->seconds : 0;
+    fmt_eta(p->seconds * ((double)p->batches / (double)p->batch - 1.0), eta, sizeof eta);
+    dnn_fprintf_c(stderr, "\r\033[Kepoch %d/%d [%s] %zu/%zu  %.0f samples/s  loss %.4f  ETA %s", p->epoch, p->epochs,
+                  bar, p->batch, p->batches, rate, p->loss, eta);
+    u->drawn = 1;
+}
+
+static void on_epoch(void *ctx, const dnn_epoch_log *e, int improved)
+{
+    ui *u = ctx;
+    if (u->quiet) return;
+    if (u->drawn) fputs("\r\033[K", stderr);
+    u->drawn = 0;
+    dnn_fprintf_c(stderr, "epoch %d  loss %.4f", e->epoch, e->loss);
+    if (isfinite(e->accuracy)) dnn_fprintf_c(stderr, "  accuracy %.4f", e->accuracy);
+    if (isfinite(e->val_loss)) dnn_fprintf_c(stderr, "  val_loss %.4f", e->val_loss);
+    if (isfinite(e->val_accuracy)) dnn_fprintf_c(stderr, "  val_accuracy %.4f", e->val_accuracy);
+    dnn_fprintf_c(stderr, "  lr %.3g  %.2fs  %.0f samples/s%s\n", e->lr, e->seconds, e->samples_per_second,
+                  improved ? "  *" : "");
+}
+
+static void on_message(void *ctx, const char *msg)
+{
+    ui *u = ctx;
+    if (u->verbose) fprintf(stderr, "dnntrain: %s\n", msg);
+}
+
+int main(int argc, char **argv)
+{
+    cli_parser p;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    if (!sets || cli_init(&p, "dnntrain", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0]))) {
+        fprintf(stderr, "dnntrain: out of memory\n");
+        return 1;
+    }
+    dnn_run_opts o = {0};
+    ui u = {0};
+    long threads = 0, seed = -1;
+    int n_sets = 0, c;
+    char seed_set[64];
+    while ((c = cli_next(&p, argc, argv)) != -1) {
+        switch (c) {
+        case O_CONFIG: o.config_path = optarg; break;
+        case O_RESUME: o.resume_path = optarg; break;
+        case O_OUT: o.out_dir = optarg; break;
+        case O_SET: sets[n_sets++] = optarg; break;
+        case O_THREADS:
+            if (cli_int(p.prog, "threads", optarg, 1, 1024, &threads)) return 2;
+            break;
+        case O_SEED:
+            if (cli_int(p.prog, "seed", optarg, 0, (1L << 53), &seed)) return 2;
+            break;
+        case O_QUIET: u.quiet = 1; break;
+        case O_VERBOSE: u.verbose = 1; break;
+        case O_HELP: cli_help(&p, stdout, USAGE, EXAMPLES); return 0;
+        case O_VERSION: cli_set_threads(threads); cli_version(p.prog); return 0;
+        default: return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dnntrain: unexpected argument \"%s\" (options start with --; see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!o.config_path && !o.resume_path) {
+        fprintf(stderr, "dnntrain: --config FILE.json is required (or --resume CKPT); see --help\n");
+        return 2;
+    }
+    if (seed >= 0) {
+        snprintf(seed_set, sizeof seed_set, "seed=%ld", seed);
+        sets[n_sets++] = seed_set;
+    }
+    cli_set_threads(threads);
+    u.tty = isatty(STDERR_FILENO);
+    o.overrides = sets;
+    o.n_overrides = n_sets;
+    o.on_batch = on_batch;
+    o.on_epoch = on_epoch;
+    o.on_message = on_message;
+    o.ctx = &u;
+    o.stop = &stop_requested;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    dnn_run_result res;
+    dnn_error err = {0};
+    dnn_status st = dnn_run_train(&o, &res, &err);
+    if (u.drawn) fputs("\r\033[K", stderr);
+    cli_free(&p);
+    free(sets);
+    if (st == DNN_EINTERRUPTED) {
+        if (!u.quiet)
+            fprintf(stderr, "dnntrain: %s; checkpoint saved in %s/ckpt.bin (continue with --resume)\n", err.msg,
+                    res.out_dir);
+        return 130;
+    }
+    if (st) {
+        fprintf(stderr, "dnntrain: %s\n", err.msg);
+        if (st == DNN_EDIVERGED && res.out_dir[0])
+            fprintf(stderr, "dnntrain: the last good checkpoint, if any, is %s/ckpt.bin\n", res.out_dir);
+        return (int)st;
+    }
+    if (!u.quiet) {
+        if (isfinite(res.test_accuracy))
+            dnn_fprintf_c(stdout, "test accuracy %.4f  loss %.4f\n", res.test_accuracy, res.test_loss);
+        else if (isfinite(res.test_loss)) dnn_fprintf_c(stdout, "test loss %.6g\n", res.test_loss);
+        printf("run folder %s (epochs %d, best %d)\n", res.out_dir, res.epochs_run, res.best_epoch);
+    }
+    return 0;
+}

@@ -1,0 +1,876 @@
+/* Config: parse JSON with cJSON, apply --set overrides, validate every field into dnn_config. */
+#include "dnn/config.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnn/util.h"
+
+#define CONFIG_MAX_BYTES (16u << 20)
+
+static const char *const act_names[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "gelu"};
+static const char *const loss_names[] = {"cross_entropy", "binary_cross_entropy", "mse"};
+static const char *const optim_names[] = {"sgd", "adam", "adamw", "rmsprop"};
+static const char *const monitor_names[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
+static const char *const task_names[] = {"classification", "regression"};
+
+const char *dnn_act_name(dnn_act a) { return act_names[a]; }
+const char *dnn_loss_name(dnn_loss_kind l) { return loss_names[l]; }
+const char *dnn_optim_name(dnn_optim_kind o) { return optim_names[o]; }
+const char *dnn_monitor_name(dnn_monitor m) { return monitor_names[m]; }
+const char *dnn_task_name(dnn_task t) { return task_names[t]; }
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- validation context: the file, the dotted path of the object being read, the overrides ---- */
+
+typedef struct {
+    const char *file;
+    dnn_error *err;
+    char path[256];
+    const char *const *overrides;
+    int n_overrides;
+} vctx;
+
+/* Append ".key" (or "[i]" when key is NULL) to the path; returns the old length for vpop. */
+static size_t vpush(vctx *v, const char *key, int index)
+{
+    size_t n = strlen(v->path);
+    if (key) snprintf(v->path + n, sizeof v->path - n, "%s%s", n ? "." : "", key);
+    else snprintf(v->path + n, sizeof v->path - n, "[%d]", index);
+    return n;
+}
+
+static void vpop(vctx *v, size_t n) { v->path[n] = '\0'; }
+
+/* "model.layers.0.units" (the --set spelling) -> "model.layers[0].units" (the message spelling). */
+static void override_path(const char *assignment, char *out, size_t n)
+{
+    size_t k = 0;
+    const char *p = assignment;
+    while (*p && *p != '=' && k + 4 < n) {
+        const char *seg = p;
+        while (*p && *p != '=' && *p != '.') p++;
+        size_t len = (size_t)(p - seg);
+        int numeric = len > 0;
+        for (size_t i = 0; i < len; i++) numeric &= seg[i] >= '0' && seg[i] <= '9';
+        if (numeric) k += (size_t)snprintf(out + k, n - k, "[%.*s]", (int)len, seg);
+        else k += (size_t)snprintf(out + k, n - k, "%s%.*s", k ? "." : "", (int)len, seg);
+        if (k >= n) k = n - 1;
+        if (*p == '.') p++;
+    }
+    out[k < n ? k : n - 1] = '\0';
+}
+
+/* Fail with "file: path: what", naming the --set that put the value there if one did. */
+static dnn_status vfail(vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static dnn_status vfail(vctx *v, const char *fmt, ...)
+{
+    char what[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *hint = NULL;
+    for (int i = 0; i < v->n_overrides; i++) {
+        char op[256];
+        override_path(v->overrides[i], op, sizeof op);
+        size_t n = strlen(op);
+        if (n && strncmp(v->path, op, n) == 0 && (v->path[n] == '\0' || v->path[n] == '.' || v->path[n] == '['))
+            hint = v->overrides[i];
+    }
+    if (hint)
+        return dnn_fail(v->err, DNN_ECONFIG, "%s: %s: %s (from --set %s)", v->file, v->path[0] ? v->path : "(top)",
+                        what, hint);
+    return dnn_fail(v->err, DNN_ECONFIG, "%s: %s: %s", v->file, v->path[0] ? v->path : "(top)", what);
+}
+
+/* A short rendering of a JSON value for "got ..." in messages. */
+static void show(const cJSON *item, char *buf, size_t n)
+{
+    char *s = cJSON_PrintUnformatted(item);
+    if (!s) {
+        snprintf(buf, n, "(unprintable)");
+        return;
+    }
+    if (strlen(s) > 40) snprintf(buf, n, "%.37s...", s);
+    else snprintf(buf, n, "%s", s);
+    free(s);
+}
+
+static dnn_status expected(vctx *v, const char *key, const char *what, const cJSON *got)
+{
+    char g[64];
+    show(got, g, sizeof g);
+    size_t m = vpush(v, key, 0);
+    dnn_status st = vfail(v, "expected %s, got %s", what, g);
+    vpop(v, m);
+    return st;
+}
+
+/* Every key of obj must be in allowed[]; no key may appear twice. */
+static dnn_status check_keys(vctx *v, const cJSON *obj, const char *const *allowed, size_t n)
+{
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (strcmp(c->string, allowed[i]) == 0) break;
+        if (i == n) {
+            char list[400] = "";
+            size_t k = 0;
+            for (i = 0; i < n && k < sizeof list; i++)
+                k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", allowed[i]);
+            const char *near = dnn_nearest(c->string, allowed, n);
+            size_t m = vpush(v, c->string, 0);
+            dnn_status st;
+            if (near) st = vfail(v, "unknown key (did you mean \"%s\"? expected one of: %s)", near, list);
+            else st = vfail(v, "unknown key (expected one of: %s)", list);
+            vpop(v, m);
+            return st;
+        }
+        for (const cJSON *d = c->next; d; d = d->next)
+            if (strcmp(c->string, d->string) == 0) {
+                size_t m = vpush(v, c->string, 0);
+                dnn_status st = vfail(v, "key given twice");
+                vpop(v, m);
+                return st;
+            }
+    }
+    return DNN_OK;
+}
+
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+    return obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
+static dnn_status missing(vctx *v, const char *key, const char *what)
+{
+    size_t m = vpush(v, key, 0);
+    dnn_status st = vfail(v, "missing required key (expected %s)", what);
+    vpop(v, m);
+    return st;
+}
+
+static dnn_status get_object(vctx *v, const cJSON *obj, const char *key, int required, const cJSON **out)
+{
+    const cJSON *it = member(obj, key);
+    *out = NULL;
+    if (!it) return required ? missing(v, key, "an object") : DNN_OK;
+    if (!cJSON_IsObject(it)) return expected(v, key, "an object", it);
+    *out = it;
+    return DNN_OK;
+}
+
+static dnn_status get_int(vctx *v, const cJSON *obj, const char *key, long lo, long hi, long def, long *out)
+{
+    const cJSON *it = member(obj, key);
+    *out = def;
+    if (!it) return DNN_OK;
+    double d = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+    if (!(d == floor(d) && d >= (double)lo && d <= (double)hi)) {
+        char what[96];
+        if (lo == 1 && hi == INT32_MAX) snprintf(what, sizeof what, "a positive integer");
+        else if (lo == 0 && hi == INT32_MAX) snprintf(what, sizeof what, "a non-negative integer");
+        else snprintf(what, sizeof what, "an integer from %ld to %ld", lo, hi);
+        return expected(v, key, what, it);
+    }
+    *out = (long)d;
+    return DNN_OK;
+}
+
+static dnn_status get_int32(vctx *v, const cJSON *obj, const char *key, long lo, long def, int *out)
+{
+    long x;
+    dnn_status st = get_int(v, obj, key, lo, INT32_MAX, def, &x);
+    *out = (int)x;
+    return st;
+}
+
+/* A finite number in [lo, hi] (open at lo when lo_open, for "positive"). */
+static dnn_status get_num(vctx *v, const cJSON *obj, const char *key, double lo, int lo_open, double hi,
+                          int hi_open, double def, double *out)
+{
+    const cJSON *it = member(obj, key);
+    *out = def;
+    if (!it) return DNN_OK;
+    double d = cJSON_IsNumber(it) ? it->valuedouble : NAN;
+    int ok = isfinite(d) && (lo_open ? d > lo : d >= lo) && (hi_open ? d < hi : d <= hi);
+    if (!ok) {
+        char what[96];
+        if (lo == 0 && lo_open && isinf(hi)) snprintf(what, sizeof what, "a positive number");
+        else if (lo == 0 && isinf(hi)) snprintf(what, sizeof what, "a non-negative number");
+        else
+            snprintf(what, sizeof what, "a number in %c%g, %g%c", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
+        return expected(v, key, what, it);
+    }
+    *out = d;
+    return DNN_OK;
+}
+
+static dnn_status get_bool(vctx *v, const cJSON *obj, const char *key, int def, int *out)
+{
+    const cJSON *it = member(obj, key);
+    *out = def;
+    if (!it) return DNN_OK;
+    if (!cJSON_IsBool(it)) return expected(v, key, "true or false", it);
+    *out = cJSON_IsTrue(it);
+    return DNN_OK;
+}
+
+static dnn_status get_enum(vctx *v, const cJSON *obj, const char *key, const char *const *names, size_t n,
+                           int def, int *out)
+{
+    const cJSON *it = member(obj, key);
+    *out = def;
+    if (!it) return DNN_OK;
+    char list[400] = "";
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < sizeof list; i++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s\"%s\"", i ? ", " : "", names[i]);
+    if (!cJSON_IsString(it)) {
+        char what[420];
+        snprintf(what, sizeof what, "one of %s", list);
+        return expected(v, key, what, it);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(it->valuestring, names[i]) == 0) {
+            *out = (int)i;
+            return DNN_OK;
+        }
+    const char *near = dnn_nearest(it->valuestring, names, n);
+    char what[480];
+    if (near) snprintf(what, sizeof what, "one of %s (did you mean \"%s\"?)", list, near);
+    else snprintf(what, sizeof what, "one of %s", list);
+    return expected(v, key, what, it);
+}
+
+/* A non-empty string; *out points into the tree (NULL when absent and not required). */
+static dnn_status get_string(vctx *v, const cJSON *obj, const char *key, int required, const char **out)
+{
+    const cJSON *it = member(obj, key);
+    *out = NULL;
+    if (!it) return required ? missing(v, key, "a string") : DNN_OK;
+    if (!cJSON_IsString(it) || it->valuestring[0] == '\0') return expected(v, key, "a non-empty string", it);
+    *out = it->valuestring;
+    return DNN_OK;
+}
+
+/* Resolve a relative data path against the config's folder, and write the result back into the tree so
+ * that the checkpoint's copy of the config still finds the data from anywhere. */
+static dnn_status resolve_path(vctx *v, cJSON *obj, const char *key, const char *base_dir, char **out)
+{
+    const char *s;
+    dnn_status st = get_string(v, obj, key, 0, &s);
+    if (st || !s) return st;
+    char *joined = base_dir ? dnn_path_join(base_dir, s) : dnn_strdup(s);
+    char *abs = joined && base_dir ? dnn_path_absolute(joined) : NULL;
+    if (base_dir) free(joined);
+    else abs = joined;
+    if (!abs) return dnn_fail_oom(v->err, "a path", strlen(s));
+    if (strcmp(abs, s) != 0 && !cJSON_SetValuestring(cJSON_GetObjectItemCaseSensitive(obj, key), abs)) {
+        free(abs);
+        return dnn_fail_oom(v->err, "a path", strlen(s));
+    }
+    *out = abs;
+    return DNN_OK;
+}
+
+/* ---- sections ---- */
+
+static dnn_status colref(vctx *v, const cJSON *it, dnn_colref *out)
+{
+    if (cJSON_IsString(it) && it->valuestring[0]) {
+        out->name = dnn_strdup(it->valuestring);
+        return out->name ? DNN_OK : dnn_fail_oom(v->err, "a column name", strlen(it->valuestring));
+    }
+    if (cJSON_IsNumber(it) && it->valuedouble == floor(it->valuedouble) && fabs(it->valuedouble) < 1e6) {
+        out->index = (long)it->valuedouble;
+        return DNN_OK;
+    }
+    char g[64];
+    show(it, g, sizeof g);
+    return vfail(v, "expected a column name or index, got %s", g);
+}
+
+/* One column reference or an array of them. */
+static dnn_status colrefs(vctx *v, const cJSON *obj, const char *key, dnn_colref **out, int *n)
+{
+    const cJSON *it = member(obj, key);
+    *out = NULL;
+    *n = 0;
+    if (!it) return DNN_OK;
+    int count = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : 1;
+    if (cJSON_IsArray(it) && count == 0) return expected(v, key, "a column name or index, or a non-empty array", it);
+    *out = calloc((size_t)count, sizeof **out);
+    if (!*out) return dnn_fail_oom(v->err, key, (size_t)count * sizeof **out);
+    *n = count;
+    size_t m = vpush(v, key, 0);
+    dnn_status st = DNN_OK;
+    if (!cJSON_IsArray(it)) st = colref(v, it, &(*out)[0]);
+    else {
+        int i = 0;
+        for (const cJSON *c = it->child; c && !st; c = c->next, i++) {
+            size_t mi = vpush(v, NULL, i);
+            st = colref(v, c, &(*out)[i]);
+            vpop(v, mi);
+        }
+    }
+    vpop(v, m);
+    return st;
+}
+
+static const char *const idx_keys[] = {"format", "images", "labels"};
+static const char *const csv_keys[] = {"format", "path",    "header",  "label",
+                                       "delimiter", "missing", "missing_values", "features", "ignore"};
+static const char *const format_names[] = {"idx", "csv"};
+static const char *const missing_names[] = {"error", "mean", "median", "zero", "drop"};
+
+static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base_dir, int required,
+                         dnn_source_config *src, int *present)
+{
+    const cJSON *obj;
+    dnn_status st = get_object(v, data, key, required, &obj);
+    *present = obj != NULL;
+    if (st || !obj) return st;
+    size_t m = vpush(v, key, 0);
+    cJSON *o = (cJSON *)obj;
+    int fmt = 0;
+    /* The format may be left out when the keys say it: "images" is IDX, "path" is CSV. */
+    int def = member(o, "images") ? DNN_FORMAT_IDX : DNN_FORMAT_CSV;
+    if (!member(o, "format") && !member(o, "images") && !member(o, "path"))
+        st = missing(v, "format", "\"idx\" with \"images\", or \"csv\" with \"path\"");
+    if (!st) st = get_enum(v, o, "format", format_names, COUNT(format_names), def, &fmt);
+    if (!st) src->format = (dnn_format)fmt;
+    if (!st && fmt == DNN_FORMAT_IDX) {
+        st = check_keys(v, o, idx_keys, COUNT(idx_keys));
+        if (!st && !member(o, "images")) st = missing(v, "images", "the path of an IDX images file");
+        if (!st) st = resolve_path(v, o, "images", base_dir, &src->images);
+        if (!st) st = resolve_path(v, o, "labels", base_dir, &src->labels);
+    } else if (!st) {
+        st = check_keys(v, o, csv_keys, COUNT(csv_keys));
+        if (!st && !member(o, "path")) st = missing(v, "path", "the path of a CSV file");
+        if (!st) st = resolve_path(v, o, "path", base_dir, &src->path);
+        src->header = -1;
+        const cJSON *h = member(o, "header");
+        if (!st && h) {
+            if (cJSON_IsBool(h)) src->header = cJSON_IsTrue(h);
+            else if (!(cJSON_IsString(h) && strcmp(h->valuestring, "auto") == 0))
+                st = expected(v, "header", "true, false or \"auto\"", h);
+        }
+        const cJSON *d = member(o, "delimiter");
+        if (!st && d) {
+            const char *s = cJSON_IsString(d) ? d->valuestring : NULL;
+            if (s && strcmp(s, "auto") == 0) src->delimiter = 0;
+            else if (s && strlen(s) == 1 && strchr(",;\t| ", s[0])) src->delimiter = s[0];
+            else st = expected(v, "delimiter", "one of \",\", \";\", \"\\t\", \"|\", \" \" or \"auto\"", d);
+        } else src->delimiter = 0;
+        int miss = 0;
+        if (!st) st = get_enum(v, o, "missing", missing_names, COUNT(missing_names), DNN_MISSING_ERROR, &miss);
+        src->missing = (dnn_missing)miss;
+        if (!st) st = colrefs(v, o, "label", &src->label, &src->n_label);
+        if (!st) st = colrefs(v, o, "features", &src->features, &src->n_features);
+        if (!st) st = colrefs(v, o, "ignore", &src->ignore, &src->n_ignore);
+        if (!st && src->n_features && src->n_ignore)
+            st = vfail(v, "give \"features\" or \"ignore\", not both");
+        const cJSON *mv = member(o, "missing_values");
+        if (!st && mv) {
+            if (!cJSON_IsArray(mv)) st = expected(v, "missing_values", "an array of strings", mv);
+            int n = cJSON_GetArraySize(mv);
+            if (!st && n > 0) {
+                src->missing_values = calloc((size_t)n, sizeof(char *));
+                if (!src->missing_values) st = dnn_fail_oom(v->err, "missing_values", (size_t)n);
+            }
+            int i = 0;
+            for (const cJSON *c = mv ? mv->child : NULL; !st && c; c = c->next, i++) {
+                if (!cJSON_IsString(c)) {
+                    size_t mm = vpush(v, "missing_values", 0);
+                    char g[64];
+                    show(c, g, sizeof g);
+                    vpush(v, NULL, i);
+                    st = vfail(v, "expected a string, got %s", g);
+                    vpop(v, mm);
+                    break;
+                }
+                src->missing_values[i] = dnn_strdup(c->valuestring);
+                src->n_missing_values = i + 1;
+                if (!src->missing_values[i]) st = dnn_fail_oom(v->err, "missing_values", strlen(c->valuestring));
+            }
+        }
+    }
+    vpop(v, m);
+    return st;
+}
+
+static const char *const data_keys[] = {"train", "test", "validation_split", "normalize", "task"};
+static const char *const norm_names[] = {"none", "scale", "standardize"};
+
+static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *base_dir, int *task)
+{
+    const cJSON *data;
+    dnn_status st = get_object(v, root, "data", 1, &data);
+    if (st) return st;
+    size_t m = vpush(v, "data", 0);
+    int present, norm = 0;
+    st = check_keys(v, data, data_keys, COUNT(data_keys));
+    if (!st) st = source(v, (cJSON *)data, "train", base_dir, 1, &c->train, &present);
+    if (!st) st = source(v, (cJSON *)data, "test", base_dir, 0, &c->test, &c->has_test);
+    if (!st) st = get_num(v, data, "validation_split", 0, 0, 1, 1, 0.0, &c->validation_split);
+    if (!st) st = get_enum(v, data, "normalize", norm_names, COUNT(norm_names), DNN_NORM_SCALE, &norm);
+    c->normalize = (dnn_norm_kind)norm;
+    if (!st) st = get_enum(v, data, "task", task_names, COUNT(task_names), -1, task);
+    vpop(v, m);
+    return st;
+}
+
+static const char *const layer_types[] = {"dense", "dropout", "batchnorm"};
+static const char *const dense_keys[] = {"type", "units", "activation", "l2", "negative_slope"};
+static const char *const dropout_keys[] = {"type", "rate"};
+static const char *const batchnorm_keys[] = {"type", "momentum", "epsilon"};
+static const char *const model_keys[] = {"layers", "init"};
+static const char *const init_names[] = {"auto", "he", "he_uniform", "xavier", "xavier_normal"};
+
+static dnn_status layer(vctx *v, const cJSON *o, dnn_layer_config *l)
+{
+    if (!cJSON_IsObject(o)) return expected(v, NULL, "a layer object such as {\"type\": \"dense\", \"units\": 10}", o);
+    int type = 0, act = 0;
+    double x = 0;
+    if (!member(o, "type")) return missing(v, "type", "\"dense\", \"dropout\" or \"batchnorm\"");
+    dnn_status st = get_enum(v, o, "type", layer_types, COUNT(layer_types), 0, &type);
+    if (st) return st;
+    l->kind = (dnn_layer_kind)type;
+    switch (l->kind) {
+    case DNN_LAYER_DENSE:
+        st = check_keys(v, o, dense_keys, COUNT(dense_keys));
+        if (!st && !member(o, "units")) st = missing(v, "units", "a positive integer");
+        if (!st) st = get_int32(v, o, "units", 1, 0, &l->units);
+        if (!st) st = get_enum(v, o, "activation", act_names, COUNT(act_names), DNN_ACT_LINEAR, &act);
+        l->activation = (dnn_act)act;
+        if (!st) st = get_num(v, o, "l2", 0, 0, INFINITY, 0, 0.0, &x);
+        l->l2 = (float)x;
+        if (!st) st = get_num(v, o, "negative_slope", 0, 0, 1, 0, 0.01, &x);
+        l->negative_slope = (float)x;
+        if (!st && member(o, "negative_slope") && l->activation != DNN_ACT_LEAKY_RELU)
+            st = vfail(v, "negative_slope applies only to activation \"leaky_relu\"");
+        break;
+    case DNN_LAYER_DROPOUT:
+        st = check_keys(v, o, dropout_keys, COUNT(dropout_keys));
+        if (!st && !member(o, "rate")) st = missing(v, "rate", "a number in [0, 1)");
+        if (!st) st = get_num(v, o, "rate", 0, 0, 1, 1, 0, &x);
+        l->rate = (float)x;
+        break;
+    case DNN_LAYER_BATCHNORM:
+        st = check_keys(v, o, batchnorm_keys, COUNT(batchnorm_keys));
+        if (!st) st = get_num(v, o, "momentum", 0, 0, 1, 1, 0.99, &x);
+        l->momentum = (float)x;
+        if (!st) st = get_num(v, o, "epsilon", 0, 1, INFINITY, 0, 1e-3, &x);
+        l->eps = (float)x;
+        break;
+    }
+    return st;
+}
+
+static dnn_status model_section(vctx *v, dnn_config *c, const cJSON *root)
+{
+    const cJSON *model;
+    dnn_status st = get_object(v, root, "model", 1, &model);
+    if (st) return st;
+    size_t m = vpush(v, "model", 0);
+    st = check_keys(v, model, model_keys, COUNT(model_keys));
+    const cJSON *layers = member(model, "layers");
+    if (!st && !layers) st = missing(v, "layers", "an array of layer objects");
+    if (!st && (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0))
+        st = expected(v, "layers", "a non-empty array of layer objects", layers);
+    if (!st) {
+        int n = cJSON_GetArraySize(layers);
+        c->layers = calloc((size_t)n, sizeof *c->layers);
+        if (!c->layers) st = dnn_fail_oom(v->err, "layers", (size_t)n * sizeof *c->layers);
+        size_t ml = vpush(v, "layers", 0);
+        int i = 0;
+        for (const cJSON *l = layers->child; l && !st; l = l->next, i++) {
+            size_t mi = vpush(v, NULL, i);
+            st = layer(v, l, &c->layers[i]);
+            c->n_layers = i + 1;
+            /* Softmax normalises over a whole output row, which only makes sense at the end. */
+            if (!st && c->layers[i].kind == DNN_LAYER_DENSE && c->layers[i].activation == DNN_ACT_SOFTMAX &&
+                l->next)
+                st = vfail(v, "activation \"softmax\" is only allowed in the last layer");
+            vpop(v, mi);
+        }
+        if (!st && c->layers[n - 1].kind != DNN_LAYER_DENSE) {
+            vpush(v, NULL, n - 1);
+            st = vfail(v, "the last layer must be \"dense\" (it gives the outputs)");
+        }
+        vpop(v, ml);
+    }
+    int init = 0;
+    if (!st) st = get_enum(v, model, "init", init_names, COUNT(init_names), DNN_INIT_AUTO, &init);
+    c->init = (dnn_init)init;
+    vpop(v, m);
+    return st;
+}
+
+static const char *const sgd_keys[] = {"type", "learning_rate", "clip_norm", "lr_schedule", "momentum", "nesterov"};
+static const char *const adam_keys[] = {"type", "learning_rate", "clip_norm", "lr_schedule", "beta1", "beta2", "epsilon"};
+static const char *const adamw_keys[] = {"type",  "learning_rate", "clip_norm",   "lr_schedule",
+                                         "beta1", "beta2",         "epsilon", "weight_decay"};
+static const char *const rmsprop_keys[] = {"type", "learning_rate", "clip_norm", "lr_schedule", "rho", "epsilon", "momentum"};
+
+static const char *const sched_names[] = {"none", "step", "cosine", "plateau"};
+static const char *const none_keys[] = {"type"};
+static const char *const step_keys[] = {"type", "step_size", "gamma"};
+static const char *const cosine_keys[] = {"type", "min_lr", "warmup_epochs"};
+static const char *const plateau_keys[] = {"type", "monitor", "factor", "patience", "min_delta", "min_lr"};
+
+static dnn_status schedule(vctx *v, const cJSON *opt, dnn_schedule_config *s)
+{
+    const cJSON *o;
+    dnn_status st = get_object(v, opt, "lr_schedule", 0, &o);
+    s->kind = DNN_SCHED_NONE;
+    if (st || !o) return st;
+    size_t m = vpush(v, "lr_schedule", 0);
+    int kind = 0, mon = 0;
+    if (!member(o, "type")) st = missing(v, "type", "\"step\", \"cosine\" or \"plateau\"");
+    if (!st) st = get_enum(v, o, "type", sched_names, COUNT(sched_names), 0, &kind);
+    s->kind = (dnn_sched_kind)kind;
+    if (!st) switch (s->kind) {
+        case DNN_SCHED_NONE:
+            st = check_keys(v, o, none_keys, COUNT(none_keys));
+            break;
+        case DNN_SCHED_STEP:
+            st = check_keys(v, o, step_keys, COUNT(step_keys));
+            if (!st && !member(o, "step_size")) st = missing(v, "step_size", "a positive integer (epochs)");
+            if (!st) st = get_int32(v, o, "step_size", 1, 1, &s->step_size);
+            if (!st) st = get_num(v, o, "gamma", 0, 1, 1, 0, 0.1, &s->gamma);
+            break;
+        case DNN_SCHED_COSINE:
+            st = check_keys(v, o, cosine_keys, COUNT(cosine_keys));
+            if (!st) st = get_num(v, o, "min_lr", 0, 0, INFINITY, 0, 0.0, &s->min_lr);
+            if (!st) st = get_int32(v, o, "warmup_epochs", 0, 0, &s->warmup_epochs);
+            break;
+        case DNN_SCHED_PLATEAU:
+            st = check_keys(v, o, plateau_keys, COUNT(plateau_keys));
+            if (!st) st = get_enum(v, o, "monitor", monitor_names, COUNT(monitor_names), DNN_MONITOR_VAL_LOSS, &mon);
+            s->monitor = (dnn_monitor)mon;
+            if (!st) st = get_num(v, o, "factor", 0, 1, 1, 1, 0.1, &s->factor);
+            if (!st) st = get_int32(v, o, "patience", 0, 10, &s->patience);
+            if (!st) st = get_num(v, o, "min_delta", 0, 0, INFINITY, 0, 1e-4, &s->min_delta);
+            if (!st) st = get_num(v, o, "min_lr", 0, 0, INFINITY, 0, 0.0, &s->min_lr);
+            break;
+        }
+    vpop(v, m);
+    return st;
+}
+
+static dnn_status optimizer_section(vctx *v, dnn_config *c, cJSON *root)
+{
+    cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "optimizer");
+    dnn_optim_config *p = &c->optim;
+    int kind = 0;
+    /* "optimizer": "adam" is shorthand for {"type": "adam"}. */
+    if (o && cJSON_IsString(o)) {
+        cJSON *obj = cJSON_CreateObject();
+        if (!obj || !cJSON_AddStringToObject(obj, "type", o->valuestring)) {
+            cJSON_Delete(obj);
+            return dnn_fail_oom(v->err, "optimizer", 64);
+        }
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "optimizer", obj);
+        o = obj;
+    }
+    if (!o) return missing(v, "optimizer", "an object such as {\"type\": \"adam\", \"learning_rate\": 0.001}");
+    if (!cJSON_IsObject(o)) return expected(v, "optimizer", "an object or an optimizer name", o);
+    size_t m = vpush(v, "optimizer", 0);
+    dnn_status st = DNN_OK;
+    if (!member(o, "type")) st = missing(v, "type", "\"sgd\", \"adam\", \"adamw\" or \"rmsprop\"");
+    if (!st) st = get_enum(v, o, "type", optim_names, COUNT(optim_names), 0, &kind);
+    p->kind = (dnn_optim_kind)kind;
+    if (!st) switch (p->kind) {
+        case DNN_OPT_SGD: st = check_keys(v, o, sgd_keys, COUNT(sgd_keys)); break;
+        case DNN_OPT_ADAM: st = check_keys(v, o, adam_keys, COUNT(adam_keys)); break;
+        case DNN_OPT_ADAMW: st = check_keys(v, o, adamw_keys, COUNT(adamw_keys)); break;
+        case DNN_OPT_RMSPROP: st = check_keys(v, o, rmsprop_keys, COUNT(rmsprop_keys)); break;
+        }
+    double def_lr = p->kind == DNN_OPT_SGD ? 0.01 : 0.001;
+    if (!st) st = get_num(v, o, "learning_rate", 0, 1, INFINITY, 0, def_lr, &p->learning_rate);
+    if (!st) st = get_num(v, o, "momentum", 0, 0, 1, 1, 0.0, &p->momentum);
+    if (!st) st = get_bool(v, o, "nesterov", 0, &p->nesterov);
+    if (!st && p->nesterov && p->momentum == 0)
+        st = vfail(v, "nesterov needs a momentum greater than 0");
+    if (!st) st = get_num(v, o, "beta1", 0, 0, 1, 1, 0.9, &p->beta1);
+    if (!st) st = get_num(v, o, "beta2", 0, 0, 1, 1, 0.999, &p->beta2);
+    if (!st) st = get_num(v, o, "epsilon", 0, 1, INFINITY, 0, 1e-8, &p->eps);
+    if (!st) st = get_num(v, o, "rho", 0, 0, 1, 1, 0.9, &p->rho);
+    if (!st) st = get_num(v, o, "weight_decay", 0, 0, INFINITY, 0, 0.01, &p->weight_decay);
+    if (!st) st = get_num(v, o, "clip_norm", 0, 0, INFINITY, 0, 0.0, &p->clip_norm);
+    if (!st) st = schedule(v, o, &p->schedule);
+    vpop(v, m);
+    return st;
+}
+
+static const char *const training_keys[] = {"epochs", "batch_size", "shuffle", "early_stopping"};
+static const char *const es_keys[] = {"monitor", "patience", "min_delta", "restore_best"};
+
+static dnn_status training_section(vctx *v, dnn_config *c, const cJSON *root)
+{
+    const cJSON *t;
+    dnn_status st = get_object(v, root, "training", 0, &t);
+    if (st) return st;
+    size_t m = vpush(v, "training", 0);
+    if (t) st = check_keys(v, t, training_keys, COUNT(training_keys));
+    if (!st) st = get_int32(v, t, "epochs", 1, 10, &c->epochs);
+    if (!st) st = get_int32(v, t, "batch_size", 1, 32, &c->batch_size);
+    if (!st) st = get_bool(v, t, "shuffle", 1, &c->shuffle);
+    const cJSON *es = NULL;
+    if (!st) st = get_object(v, t, "early_stopping", 0, &es);
+    dnn_early_stopping_config *e = &c->early_stopping;
+    e->enabled = es != NULL;
+    if (!st && es) {
+        size_t me = vpush(v, "early_stopping", 0);
+        int mon = 0;
+        st = check_keys(v, es, es_keys, COUNT(es_keys));
+        if (!st) st = get_enum(v, es, "monitor", monitor_names, COUNT(monitor_names), DNN_MONITOR_VAL_LOSS, &mon);
+        e->monitor = (dnn_monitor)mon;
+        if (!st) st = get_int32(v, es, "patience", 0, 5, &e->patience);
+        if (!st) st = get_num(v, es, "min_delta", 0, 0, INFINITY, 0, 0.0, &e->min_delta);
+        if (!st) st = get_bool(v, es, "restore_best", 1, &e->restore_best);
+        vpop(v, me);
+    }
+    vpop(v, m);
+    return st;
+}
+
+static const char *const output_keys[] = {"dir", "save_best", "every_epochs", "keep"};
+
+static dnn_status output_section(vctx *v, dnn_config *c, const cJSON *root)
+{
+    const cJSON *o;
+    const char *dir = NULL;
+    dnn_status st = get_object(v, root, "output", 0, &o);
+    if (st) return st;
+    size_t m = vpush(v, "output", 0);
+    if (o) st = check_keys(v, o, output_keys, COUNT(output_keys));
+    if (!st) st = get_string(v, o, "dir", 0, &dir);
+    if (!st && dir && !(c->output_dir = dnn_strdup(dir))) st = dnn_fail_oom(v->err, "output.dir", strlen(dir));
+    if (!st) st = get_bool(v, o, "save_best", 0, &c->save_best);
+    if (!st) st = get_int32(v, o, "every_epochs", 1, 1, &c->every_epochs);
+    if (!st) st = get_int32(v, o, "keep", 0, 0, &c->keep);
+    vpop(v, m);
+    return st;
+}
+
+static const char *const top_keys[] = {"seed", "data", "model", "loss", "optimizer", "training", "output"};
+
+/* Cross-field rules: the loss must fit the output layer, the task must fit the loss. */
+static dnn_status check_consistency(vctx *v, dnn_config *c, int task)
+{
+    const dnn_layer_config *out = &c->layers[c->n_layers - 1];
+    char at[64];
+    snprintf(at, sizeof at, "model.layers[%d].activation", c->n_layers - 1);
+    switch (c->loss) {
+    case DNN_LOSS_CROSS_ENTROPY:
+        if (out->activation != DNN_ACT_SOFTMAX || out->units < 2) {
+            strcpy(v->path, "loss");
+            return vfail(v, "\"cross_entropy\" needs a last layer with activation \"softmax\" and at least 2 units "
+                            "(%s is \"%s\" with %d units)",
+                         at, dnn_act_name(out->activation), out->units);
+        }
+        break;
+    case DNN_LOSS_BINARY_CROSS_ENTROPY:
+        if (out->activation != DNN_ACT_SIGMOID || out->units != 1) {
+            strcpy(v->path, "loss");
+            return vfail(v, "\"binary_cross_entropy\" needs a last layer of 1 unit with activation \"sigmoid\" "
+                            "(%s is \"%s\" with %d units)",
+                         at, dnn_act_name(out->activation), out->units);
+        }
+        break;
+    case DNN_LOSS_MSE:
+        break;
+    }
+    dnn_task natural = c->loss == DNN_LOSS_MSE ? DNN_TASK_REGRESSION : DNN_TASK_CLASSIFICATION;
+    c->task = natural;
+    if (task != -1 && task != (int)natural) {
+        strcpy(v->path, "data.task");
+        return vfail(v, "task \"%s\" does not fit loss \"%s\" (use %s)", task_names[task],
+                     dnn_loss_name(c->loss),
+                     natural == DNN_TASK_REGRESSION ? "\"mse\" for regression"
+                                                    : "\"cross_entropy\" or \"binary_cross_entropy\" for classification");
+    }
+    if (c->task == DNN_TASK_REGRESSION && c->early_stopping.enabled &&
+        (c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY || c->early_stopping.monitor == DNN_MONITOR_ACCURACY)) {
+        strcpy(v->path, "training.early_stopping.monitor");
+        return vfail(v, "a regression has no accuracy to monitor (use \"val_loss\" or \"loss\")");
+    }
+    return DNN_OK;
+}
+
+dnn_status dnn_config_from_json(dnn_config *c, cJSON *json, const char *file, const char *base_dir,
+                                const char *const *overrides, int n_overrides, dnn_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->json = json;
+    c->file = dnn_strdup(file);
+    if (!c->file) return dnn_fail_oom(err, "config", strlen(file));
+    vctx v = {.file = file, .err = err, .overrides = overrides, .n_overrides = n_overrides};
+    if (!cJSON_IsObject(json)) return vfail(&v, "expected a JSON object at the top level");
+    long seed = 0;
+    int loss = 0, task = -1;
+    dnn_status st = check_keys(&v, json, top_keys, COUNT(top_keys));
+    /* Seeds are integers that survive a round trip through a JSON double. */
+    if (!st) st = get_int(&v, json, "seed", 0, (1L << 53), 0, &seed);
+    c->seed = (uint64_t)seed;
+    if (!st) st = data_section(&v, c, json, base_dir, &task);
+    if (!st) st = model_section(&v, c, json);
+    if (!st && !member(json, "loss")) st = missing(&v, "loss", "\"cross_entropy\", \"binary_cross_entropy\" or \"mse\"");
+    if (!st) st = get_enum(&v, json, "loss", loss_names, COUNT(loss_names), 0, &loss);
+    c->loss = (dnn_loss_kind)loss;
+    if (!st) st = optimizer_section(&v, c, json);
+    if (!st) st = training_section(&v, c, json);
+    if (!st) st = output_section(&v, c, json);
+    if (!st) st = check_consistency(&v, c, task);
+    return st;
+}
+
+/* Line and column of a byte offset, for parse errors. */
+static void line_col(const char *buf, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (buf[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else (*col)++;
+    }
+}
+
+dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_error *err)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment)
+        return dnn_fail(err, DNN_ECONFIG, "--set %s: expected KEY=VALUE, such as training.epochs=3", assignment);
+    const char *value = eq + 1;
+    cJSON *node = json;
+    const char *p = assignment;
+    while (p < eq) {
+        const char *seg = p;
+        while (p < eq && *p != '.') p++;
+        size_t len = (size_t)(p - seg);
+        int last = p == eq;
+        if (p < eq) p++;
+        if (len == 0 || len >= 128)
+            return dnn_fail(err, DNN_ECONFIG, "--set %s: empty or overlong key in the dotted path", assignment);
+        char key[128];
+        memcpy(key, seg, len);
+        key[len] = '\0';
+        cJSON *next;
+        if (cJSON_IsArray(node)) {
+            char *end;
+            long i = strtol(key, &end, 10);
+            int n = cJSON_GetArraySize(node);
+            if (*end || i < 0 || i >= n)
+                return dnn_fail(err, DNN_ECONFIG, "--set %s: \"%s\" is not an index of an array of %d elements",
+                                assignment, key, n);
+            next = cJSON_GetArrayItem(node, (int)i);
+        } else if (cJSON_IsObject(node)) {
+            next = cJSON_GetObjectItemCaseSensitive(node, key);
+            if (!next && !last) {
+                /* A missing intermediate object is created, so --set output.dir=x works without "output". */
+                next = cJSON_AddObjectToObject(node, key);
+                if (!next) return dnn_fail_oom(err, "--set", len);
+            }
+        } else {
+            return dnn_fail(err, DNN_ECONFIG, "--set %s: \"%s\" is inside a value that is not an object or array",
+                            assignment, key);
+        }
+        if (last) {
+            cJSON *val = cJSON_ParseWithOpts(value, NULL, 1);
+            if (!val) val = cJSON_CreateString(value); /* not JSON: a plain string such as sgd */
+            if (!val) return dnn_fail_oom(err, "--set", strlen(value));
+            int ok;
+            if (cJSON_IsArray(node)) ok = cJSON_ReplaceItemInArray(node, (int)strtol(key, NULL, 10), val);
+            else if (next) ok = cJSON_ReplaceItemInObjectCaseSensitive(node, key, val);
+            else ok = cJSON_AddItemToObject(node, key, val);
+            if (!ok) {
+                cJSON_Delete(val);
+                return dnn_fail_oom(err, "--set", strlen(value));
+            }
+            return DNN_OK;
+        }
+        node = next;
+    }
+    return DNN_OK;
+}
+
+dnn_status dnn_config_load(dnn_config *c, const char *path, const char *const *overrides, int n_overrides,
+                           dnn_error *err)
+{
+    memset(c, 0, sizeof *c);
+    char *buf;
+    size_t len;
+    dnn_status st = dnn_read_file(path, CONFIG_MAX_BYTES, &buf, &len, err);
+    if (st) return st == DNN_EIO ? (err->code = DNN_ECONFIG) : st;
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    if (json && end) {
+        while (end < buf + len && strchr(" \t\r\n", *end)) end++;
+        if (end != buf + len) {
+            cJSON_Delete(json);
+            json = NULL;
+        }
+    }
+    if (!json) {
+        int line, col;
+        size_t off = end ? (size_t)(end - buf) : 0;
+        if (off > len) off = len;
+        line_col(buf, off, &line, &col);
+        free(buf);
+        return dnn_fail(err, DNN_ECONFIG, "%s:%d:%d: invalid JSON (expected a JSON object; check commas, quotes "
+                                          "and brackets near here)", path, line, col);
+    }
+    free(buf);
+    for (int i = 0; i < n_overrides; i++) {
+        st = dnn_config_apply_override(json, overrides[i], err);
+        if (st) {
+            cJSON_Delete(json);
+            return st;
+        }
+    }
+    char *dir = dnn_path_dir(path);
+    if (!dir) {
+        cJSON_Delete(json);
+        return dnn_fail_oom(err, path, strlen(path));
+    }
+    st = dnn_config_from_json(c, json, path, dir, overrides, n_overrides, err);
+    free(dir);
+    return st;
+}
+
+static void free_source(dnn_source_config *s)
+{
+    free(s->images);
+    free(s->labels);
+    free(s->path);
+    for (int i = 0; i < s->n_label; i++) free(s->label[i].name);
+    for (int i = 0; i < s->n_features; i++) free(s->features[i].name);
+    for (int i = 0; i < s->n_ignore; i++) free(s->ignore[i].name);
+    for (int i = 0; i < s->n_missing_values; i++) free(s->missing_values[i]);
+    free(s->label);
+    free(s->features);
+    free(s->ignore);
+    free(s->missing_values);
+}
+
+void dnn_config_free(dnn_config *c)
+{
+    if (!c) return;
+    cJSON_Delete(c->json);
+    free(c->file);
+    free_source(&c->train);
+    free_source(&c->test);
+    free(c->layers);
+    free(c->output_dir);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,87 @@
+/* The model bundle: network plus what it takes to feed it data as in training. */
+#include "dnn/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnn/util.h"
+
+dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    dnn_status st = dnn_net_create(&m->net, &m->cfg, n_in, m->cfg.batch_size, err);
+    if (st) return st;
+    if (m->cfg.task == DNN_TASK_CLASSIFICATION) m->n_classes = m->net->n_out == 1 ? 2 : m->net->n_out;
+    return DNN_OK;
+}
+
+static void free_names(char **names, int n)
+{
+    if (!names) return;
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+void dnn_model_free(dnn_model *m)
+{
+    if (!m) return;
+    free_names(m->class_names, m->n_classes);
+    free_names(m->feature_names, m->net ? m->net->n_in : 0);
+    free_names(m->target_names, m->net ? m->net->n_out : 0);
+    dnn_net_free(m->net);
+    dnn_norm_free(&m->norm);
+    dnn_config_free(&m->cfg);
+    memset(m, 0, sizeof *m);
+}
+
+static char **copy_names(char *const *src, int n)
+{
+    char **out = calloc((size_t)n, sizeof *out);
+    if (!out) return NULL;
+    for (int i = 0; i < n; i++)
+        if (!(out[i] = dnn_strdup(src[i]))) {
+            free_names(out, i);
+            return NULL;
+        }
+    return out;
+}
+
+dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *err)
+{
+    if (ds->class_names && ds->n_classes <= m->n_classes) {
+        /* classes the data never showed (fewer names than outputs) are named by their index */
+        m->class_names = calloc((size_t)m->n_classes, sizeof(char *));
+        if (!m->class_names) return dnn_fail_oom(err, "class names", (size_t)m->n_classes);
+        for (int i = 0; i < m->n_classes; i++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%d", i);
+            m->class_names[i] = dnn_strdup(i < ds->n_classes ? ds->class_names[i] : buf);
+            if (!m->class_names[i]) return dnn_fail_oom(err, "class names", (size_t)m->n_classes);
+        }
+    }
+    if (ds->feature_names && !(m->feature_names = copy_names(ds->feature_names, (int)ds->d)))
+        return dnn_fail_oom(err, "feature names", ds->d);
+    if (ds->target_names && ds->n_targets == m->net->n_out &&
+        !(m->target_names = copy_names(ds->target_names, ds->n_targets)))
+        return dnn_fail_oom(err, "target names", (size_t)ds->n_targets);
+    return DNN_OK;
+}
+
+dnn_status dnn_model_check_data(const dnn_model *m, const dnn_dataset *ds, dnn_error *err)
+{
+    if (ds->d != (size_t)m->net->n_in)
+        return dnn_fail(err, DNN_EDATA, "%s: %zu features per sample, but the model takes %d", ds->source, ds->d,
+                        m->net->n_in);
+    if (m->cfg.task == DNN_TASK_CLASSIFICATION) {
+        if (ds->class_names && ds->n_classes > m->n_classes)
+            return dnn_fail(err, DNN_EDATA, "%s: %d classes in the data, but the model's output layer has %d", ds->source,
+                            ds->n_classes, m->n_classes);
+        return dnn_check_labels(ds, m->n_classes, err);
+    }
+    if (ds->t && ds->n_targets != m->net->n_out)
+        return dnn_fail(err, DNN_EDATA, "%s: %d targets per sample, but the model's output layer has %d units", ds->source,
+                        ds->n_targets, m->net->n_out);
+    return DNN_OK;
+}

@@ -1,0 +1,359 @@
+/* dnntrain's run: prepare the folder, data and model (fresh or resumed), train with per-epoch checkpoints
+ * and log lines, then score the test set and write the final report. */
+#include "dnn/run.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dnn/blas.h"
+#include "dnn/checkpoint.h"
+#include "dnn/eval.h"
+#include "dnn/report.h"
+#include "dnn/util.h"
+
+typedef struct {
+    const dnn_run_opts *o;
+    dnn_model *m;
+    dnn_train_state *s;
+    char *dir, *ckpt, *best, *jsonl;
+    double seconds; /* training time of this invocation */
+} run_ctx;
+
+static void note(const dnn_run_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const dnn_run_opts *o, const char *fmt, ...)
+{
+    if (!o->on_message) return;
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    o->on_message(o->ctx, buf);
+}
+
+static dnn_status append_line(const char *path, const cJSON *j, dnn_error *err)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (!s) return dnn_fail_oom(err, path, 0);
+    FILE *f = fopen(path, "a");
+    int ok = f && fprintf(f, "%s\n", s) > 0;
+    if (f && fclose(f) != 0) ok = 0;
+    free(s);
+    if (!ok) return dnn_fail(err, DNN_EIO, "%s: cannot append the epoch log: %s", path, strerror(errno));
+    return DNN_OK;
+}
+
+/* Numbered checkpoints: keep the newest `keep`, remove the one that falls out. */
+static dnn_status save_numbered(run_ctx *r, int epoch, dnn_error *err)
+{
+    char name[64];
+    snprintf(name, sizeof name, "ckpt-%04d.bin", epoch);
+    char *path = dnn_path_join(r->dir, name);
+    if (!path) return dnn_fail_oom(err, name, 0);
+    dnn_status st = dnn_checkpoint_save(path, r->m, r->s, err);
+    free(path);
+    int every = r->m->cfg.every_epochs, old = epoch - r->m->cfg.keep * every;
+    if (!st && old > 0) {
+        snprintf(name, sizeof name, "ckpt-%04d.bin", old);
+        if ((path = dnn_path_join(r->dir, name))) unlink(path);
+        free(path);
+    }
+    return st;
+}
+
+static dnn_status on_epoch(void *ctx, const dnn_epoch_log *log, int improved, dnn_error *err)
+{
+    run_ctx *r = ctx;
+    const dnn_config *c = &r->m->cfg;
+    r->seconds += log->seconds;
+    cJSON *j = dnn_epoch_json(log);
+    dnn_status st = j ? append_line(r->jsonl, j, err) : dnn_fail_oom(err, "the epoch log", 0);
+    cJSON_Delete(j);
+    if (!st && improved && c->save_best) st = dnn_checkpoint_save(r->best, r->m, r->s, err);
+    int last = r->s->epoch == c->epochs || r->s->stopped_early;
+    if (!st && (last || r->s->epoch % c->every_epochs == 0)) {
+        st = dnn_checkpoint_save(r->ckpt, r->m, r->s, err);
+        if (!st && c->keep > 0) st = save_numbered(r, r->s->epoch, err);
+    }
+    if (r->o->on_epoch) r->o->on_epoch(r->o->ctx, log, improved);
+    return st;
+}
+
+/* ---- preparing a run ---- */
+
+static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
+{
+    const dnn_run_opts *o = r->o;
+    char *dir;
+    if (o->out_dir) dir = dnn_strdup(o->out_dir);
+    else if (c->output_dir) dir = dnn_strdup(c->output_dir);
+    else if (o->config_path) {
+        char *stem = dnn_path_stem(o->config_path);
+        dir = stem ? malloc(strlen(stem) + 8) : NULL;
+        if (dir) sprintf(dir, "runs/%s", stem);
+        free(stem);
+    } else {
+        dir = dnn_path_dir(o->resume_path); /* a resumed run stays in its folder */
+    }
+    if (!dir) return dnn_fail_oom(err, "the output folder", 0);
+    r->dir = dir;
+    dnn_status st = dnn_mkdirs(dir, err);
+    if (!st) st = dnn_check_writable_dir(dir, err);
+    if (st) return st;
+    dnn_clean_temp_files(dir);
+    r->ckpt = dnn_path_join(dir, "ckpt.bin");
+    r->best = dnn_path_join(dir, "best.bin");
+    r->jsonl = dnn_path_join(dir, "train.jsonl");
+    if (!r->ckpt || !r->best || !r->jsonl) return dnn_fail_oom(err, "paths", 0);
+    return DNN_OK;
+}
+
+/* A resumed run may change how it trains, never what it trains: compare the networks layer by layer. */
+static dnn_status same_shape(const dnn_config *old, const dnn_config *now, const char *file, dnn_error *err)
+{
+    if (old->n_layers != now->n_layers)
+        return dnn_fail(err, DNN_ECONFIG,
+                        "%s: model.layers: the checkpoint has %d layers, the config %d: a resumed run cannot change the "
+                        "network's shape",
+                        file, old->n_layers, now->n_layers);
+    for (int l = 0; l < old->n_layers; l++) {
+        const dnn_layer_config *a = &old->layers[l], *b = &now->layers[l];
+        const char *what = NULL;
+        char was[64], is[64];
+        if (a->kind != b->kind) {
+            what = "type";
+            snprintf(was, sizeof was, "%d", (int)a->kind);
+            snprintf(is, sizeof is, "%d", (int)b->kind);
+        } else if (a->units != b->units) {
+            what = "units";
+            snprintf(was, sizeof was, "%d", a->units);
+            snprintf(is, sizeof is, "%d", b->units);
+        } else if (a->activation != b->activation) {
+            what = "activation";
+            snprintf(was, sizeof was, "\"%s\"", dnn_act_name(a->activation));
+            snprintf(is, sizeof is, "\"%s\"", dnn_act_name(b->activation));
+        }
+        if (what)
+            return dnn_fail(err, DNN_ECONFIG,
+                            "%s: model.layers[%d].%s: the checkpoint has %s, the config %s: a resumed run cannot change "
+                            "the network's shape",
+                            file, l, what, was, is);
+    }
+    if (old->normalize != now->normalize || old->loss != now->loss)
+        return dnn_fail(err, DNN_ECONFIG, "%s: %s: differs from the checkpoint's, and a resumed run cannot change it", file,
+                        old->loss != now->loss ? "loss" : "data.normalize");
+    return DNN_OK;
+}
+
+/* Load the checkpoint and the config to continue with: the given file, or the checkpoint's own, either with
+ * the --set overrides. The model is rebuilt for the new config and takes the checkpoint's weights. */
+static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s, dnn_error *err)
+{
+    dnn_model old;
+    dnn_train_state olds;
+    dnn_status st = dnn_checkpoint_load(o->resume_path, &old, &olds, err);
+    if (st) return st;
+    dnn_config cfg;
+    if (o->config_path) {
+        st = dnn_config_load(&cfg, o->config_path, o->overrides, o->n_overrides, err);
+    } else {
+        cJSON *json = cJSON_Duplicate(old.cfg.json, 1);
+        st = json ? DNN_OK : dnn_fail_oom(err, "the config", 0);
+        for (int i = 0; !st && i < o->n_overrides; i++) st = dnn_config_apply_override(json, o->overrides[i], err);
+        if (!st) {
+            char name[4200];
+            snprintf(name, sizeof name, "%s (embedded config)", o->resume_path);
+            st = dnn_config_from_json(&cfg, json, name, NULL, o->overrides, o->n_overrides, err);
+        } else cJSON_Delete(json);
+    }
+    if (!st) st = same_shape(&old.cfg, &cfg, o->config_path ? o->config_path : o->resume_path, err);
+    if (!st) st = dnn_model_create(m, &cfg, old.net->n_in, err);
+    dnn_config_free(&cfg);
+    if (!st) {
+        memcpy(m->net->params, old.net->params, old.net->n_params * sizeof(float));
+        memcpy(m->net->state, old.net->state, old.net->n_state * sizeof(float));
+        m->norm = old.norm;
+        memset(&old.norm, 0, sizeof old.norm);
+        m->class_names = old.class_names, old.class_names = NULL;
+        m->feature_names = old.feature_names, old.feature_names = NULL;
+        m->target_names = old.target_names, old.target_names = NULL;
+        st = dnn_train_state_init(s, m, err);
+    }
+    if (!st) {
+        /* Counters, generators and history carry over; the optimizer's moments too unless its type changed. */
+        dnn_optim *opt = s->opt;
+        float *best = s->best_params;
+        *s = olds;
+        s->opt = opt;
+        s->best_params = best;
+        olds.history = NULL;
+        if (opt->cfg.kind == olds.opt->cfg.kind && opt->n_slots == olds.opt->n_slots) {
+            opt->t = olds.opt->t;
+            if (opt->n_slots >= 1) memcpy(opt->m, olds.opt->m, opt->n * sizeof(float));
+            if (opt->n_slots >= 2) memcpy(opt->v, olds.opt->v, opt->n * sizeof(float));
+        }
+        if (best && olds.best_params)
+            memcpy(best, olds.best_params, (m->net->n_params + m->net->n_state) * sizeof(float));
+        else if (best) { /* restore_best newly on: the best so far is not known, start from here */
+            s->best_epoch = 0;
+            s->best_value = INFINITY;
+        }
+        if (m->cfg.optim.learning_rate != old.cfg.optim.learning_rate) s->sched.lr = m->cfg.optim.learning_rate;
+        if (!m->cfg.early_stopping.enabled) s->stopped_early = 0;
+    }
+    dnn_train_state_free(&olds);
+    dnn_model_free(&old);
+    return st;
+}
+
+/* ---- the final report ---- */
+
+static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_metrics *test, const char *test_name)
+{
+    const dnn_model *m = r->m;
+    const dnn_train_state *s = r->s;
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddStringToObject(j, "dnn_version", dnn_version());
+    cJSON_AddStringToObject(j, "blas", dnn_blas_name());
+    cJSON_AddNumberToObject(j, "blas_threads", dnn_blas_threads());
+    cJSON_AddStringToObject(j, "out_dir", r->dir);
+    cJSON_AddStringToObject(j, "task", dnn_task_name(m->cfg.task));
+    cJSON_AddNumberToObject(j, "parameters", (double)m->net->n_params);
+    cJSON_AddNumberToObject(j, "train_samples", (double)v->n_train);
+    cJSON_AddNumberToObject(j, "validation_samples", (double)v->n_val);
+    cJSON_AddNumberToObject(j, "epochs", m->cfg.epochs);
+    cJSON_AddNumberToObject(j, "epochs_run", s->epoch);
+    cJSON_AddBoolToObject(j, "stopped_early", s->stopped_early);
+    cJSON_AddStringToObject(j, "monitor", dnn_monitor_name(dnn_train_monitor(&m->cfg, v->n_val)));
+    cJSON_AddNumberToObject(j, "best_epoch", s->best_epoch);
+    if (s->n_history) cJSON_AddItemToObject(j, "final", dnn_epoch_json(&s->history[s->n_history - 1]));
+    if (s->best_epoch) cJSON_AddItemToObject(j, "best", dnn_epoch_json(&s->history[s->best_epoch - 1]));
+    cJSON_AddItemToObject(j, "seconds", dnn_json_number(r->seconds));
+    double sps = 0;
+    int counted = 0;
+    for (int i = 0; i < s->n_history; i++)
+        if (isfinite(s->history[i].samples_per_second)) sps += s->history[i].samples_per_second, counted++;
+    cJSON_AddItemToObject(j, "samples_per_second", dnn_json_number(counted ? sps / counted : NAN));
+    cJSON *hist = cJSON_AddArrayToObject(j, "history");
+    for (int i = 0; i < s->n_history; i++) cJSON_AddItemToArray(hist, dnn_epoch_json(&s->history[i]));
+    cJSON_AddItemToObject(j, "test", test ? dnn_report_json(test, m, r->ckpt, test_name) : cJSON_CreateNull());
+    cJSON_AddItemToObject(j, "config", cJSON_Duplicate(m->cfg.json, 1));
+    return j;
+}
+
+dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *err)
+{
+    memset(res, 0, sizeof *res);
+    res->test_accuracy = res->test_loss = NAN;
+    dnn_model m = {0};
+    dnn_train_state s = {0};
+    dnn_dataset train = {0}, test = {0};
+    dnn_metrics tm = {0};
+    int have_tm = 0;
+    uint32_t *tr_idx = NULL, *va_idx = NULL;
+    size_t n_tr = 0, n_va = 0;
+    run_ctx r = {.o = o, .m = &m, .s = &s};
+    dnn_status st;
+    dnn_config cfg = {0};
+    int resumed = o->resume_path != NULL;
+
+    if (resumed) {
+        st = resume(o, &m, &s, err);
+        if (!st) st = out_folder(&r, &m.cfg, err);
+    } else {
+        st = dnn_config_load(&cfg, o->config_path, o->overrides, o->n_overrides, err);
+        if (!st) st = out_folder(&r, &cfg, err);
+    }
+    if (st) goto done;
+    const dnn_config *c = resumed ? &m.cfg : &cfg;
+    st = dnn_load_source(&train, &c->train, c->task, err);
+    if (!st && c->has_test) st = dnn_load_source(&test, &c->test, c->task, err);
+    if (!st) st = dnn_split(train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
+    if (st) goto done;
+    if (c->early_stopping.enabled && n_va == 0 &&
+        (c->early_stopping.monitor == DNN_MONITOR_VAL_LOSS || c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY)) {
+        st = dnn_fail(err, DNN_ECONFIG,
+                      "%s: training.early_stopping.monitor: \"%s\" needs a validation set: set data.validation_split "
+                      "(or monitor \"loss\")",
+                      c->file, dnn_monitor_name(c->early_stopping.monitor));
+        goto done;
+    }
+    if (!resumed) {
+        if (train.d > INT32_MAX) {
+            st = dnn_fail(err, DNN_EDATA, "%s: too many features (%zu)", train.source, train.d);
+            goto done;
+        }
+        st = dnn_model_create(&m, &cfg, (int)train.d, err);
+        if (!st) st = dnn_model_set_names(&m, &train, err);
+        if (!st) st = dnn_norm_fit(&m.norm, m.cfg.normalize, &train, tr_idx, n_tr, err);
+        if (!st) {
+            dnn_rng init;
+            dnn_rng_seed(&init, m.cfg.seed, DNN_STREAM_INIT);
+            dnn_net_init(m.net, m.cfg.init, &init);
+            st = dnn_train_state_init(&s, &m, err);
+        }
+        if (st) goto done;
+    }
+    st = dnn_model_check_data(&m, &train, err);
+    if (!st && m.cfg.has_test) st = dnn_model_check_data(&m, &test, err);
+    if (st) goto done;
+    note(o, "%s: %zu training samples, %zu for validation, %d features, %zu parameters", r.dir, n_tr, n_va,
+         m.net->n_in, m.net->n_params);
+    if (!resumed) {
+        FILE *f = fopen(r.jsonl, "w"); /* a fresh run starts a fresh log */
+        if (!f || fclose(f) != 0) {
+            st = dnn_fail(err, DNN_EIO, "%s: cannot write: %s", r.jsonl, strerror(errno));
+            goto done;
+        }
+    } else {
+        note(o, "resuming %s at epoch %d of %d", o->resume_path, s.epoch + 1, m.cfg.epochs);
+    }
+
+    dnn_split_view view = {&train, tr_idx, n_tr, va_idx, n_va};
+    dnn_train_hooks hooks = {o->on_batch, on_epoch, &r, o->stop};
+    st = dnn_train(&m, &s, &view, &hooks, err);
+    if (st == DNN_EINTERRUPTED) {
+        /* keep the interrupted state so --resume continues exactly where it stopped */
+        dnn_error e2;
+        if (dnn_checkpoint_save(r.ckpt, &m, &s, &e2)) *err = e2;
+        goto done;
+    }
+    if (st) goto done;
+
+    if (m.cfg.has_test) {
+        st = dnn_eval(&m, &test, NULL, &tm, err);
+        if (st) goto done;
+        have_tm = 1;
+        res->test_accuracy = tm.accuracy;
+        res->test_loss = tm.loss;
+    }
+    cJSON *rep = final_report(&r, &view, have_tm ? &tm : NULL, m.cfg.has_test ? test.source : NULL);
+    char *rpath = dnn_path_join(r.dir, "report.json");
+    st = rep && rpath ? dnn_json_write(rpath, rep, err) : dnn_fail_oom(err, "the report", 0);
+    free(rpath);
+    cJSON_Delete(rep);
+    res->epochs_run = s.epoch;
+    res->best_epoch = s.best_epoch;
+done:
+    if (r.dir) snprintf(res->out_dir, sizeof res->out_dir, "%s", r.dir);
+    if (have_tm) dnn_metrics_free(&tm);
+    dnn_config_free(&cfg);
+    free(tr_idx);
+    free(va_idx);
+    dnn_dataset_free(&train);
+    dnn_dataset_free(&test);
+    dnn_train_state_free(&s);
+    dnn_model_free(&m);
+    free(r.dir);
+    free(r.ckpt);
+    free(r.best);
+    free(r.jsonl);
+    return st;
+}
