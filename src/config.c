@@ -496,8 +496,10 @@ static dnn_status model_section(vctx *v, dnn_config *c, const cJSON *root)
             c->n_layers = i + 1;
             /* Softmax normalises over a whole output row, which only makes sense at the end. */
             if (!st && c->layers[i].kind == DNN_LAYER_DENSE && c->layers[i].activation == DNN_ACT_SOFTMAX &&
-                l->next)
-                st = vfail(v, "activation \"softmax\" is only allowed in the last layer");
+                l->next) {
+                vpush(v, "activation", 0);
+                st = vfail(v, "\"softmax\" is only allowed in the last layer");
+            }
             vpop(v, mi);
         }
         if (!st && c->layers[n - 1].kind != DNN_LAYER_DENSE) {
@@ -789,6 +791,12 @@ dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_er
             cJSON *val = cJSON_ParseWithOpts(value, NULL, 1);
             if (!val) val = cJSON_CreateString(value); /* not JSON: a plain string such as sgd */
             if (!val) return dnn_fail_oom(err, "--set", strlen(value));
+            if (cJSON_IsNull(val) && cJSON_IsObject(node)) {
+                /* null removes the key, so its default applies again */
+                cJSON_Delete(val);
+                cJSON_DeleteItemFromObjectCaseSensitive(node, key);
+                return DNN_OK;
+            }
             int ok;
             if (cJSON_IsArray(node)) ok = cJSON_ReplaceItemInArray(node, (int)strtol(key, NULL, 10), val);
             else if (next) ok = cJSON_ReplaceItemInObjectCaseSensitive(node, key, val);

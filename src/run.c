@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "dnn/blas.h"
@@ -241,6 +242,8 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     for (int i = 0; i < s->n_history; i++)
         if (isfinite(s->history[i].samples_per_second)) sps += s->history[i].samples_per_second, counted++;
     cJSON_AddItemToObject(j, "samples_per_second", dnn_json_number(counted ? sps / counted : NAN));
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) cJSON_AddNumberToObject(j, "peak_rss_mib", (double)ru.ru_maxrss / 1024.0);
     cJSON *hist = cJSON_AddArrayToObject(j, "history");
     for (int i = 0; i < s->n_history; i++) cJSON_AddItemToArray(hist, dnn_epoch_json(&s->history[i]));
     cJSON_AddItemToObject(j, "test", test ? dnn_report_json(test, m, r->ckpt, test_name) : cJSON_CreateNull());

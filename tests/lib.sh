@@ -1,0 +1,61 @@
+# Shared helpers for the shell tests: set by CTest are DNNTRAIN, DNNEVAL, JSON_QUERY and SRC_DIR.
+set -u
+FAILS=0
+FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
+T=$(mktemp -d /tmp/dnn_e2e_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+pass() { echo "ok: $*" >&2; }
+
+# expect CODE DESCRIPTION -- COMMAND...: the command exits with CODE; its stderr is kept in $T/err
+expect() {
+    local want=$1 what=$2
+    shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "$what: exit $got, expected $want"
+        sed 's/^/    /' "$T/err" >&2
+    else
+        pass "$what"
+    fi
+}
+
+# err_has TEXT...: every text appears in the last command's stderr
+err_has() {
+    for s in "$@"; do
+        grep -qF -- "$s" "$T/err" || { fail "stderr lacks \"$s\""; sed 's/^/    /' "$T/err" >&2; }
+    done
+}
+
+# ge A B: A >= B as numbers
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
+be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
+
+# fmnist_subset SPLIT N DEST_PREFIX: the first N items of Fashion-MNIST's SPLIT ("train" or "t10k") as
+# DEST_PREFIX-images-idx3-ubyte and DEST_PREFIX-labels-idx1-ubyte
+fmnist_subset() {
+    local split=$1 n=$2 dst=$3
+    { printf '\x00\x00\x08\x03'; be32 "$n"; be32 28; be32 28
+      gzip -dc "$FMNIST/$split-images-idx3-ubyte.gz" | tail -c +17 | head -c $((n * 784)); } >"$dst-images-idx3-ubyte"
+    { printf '\x00\x00\x08\x01'; be32 "$n"
+      gzip -dc "$FMNIST/$split-labels-idx1-ubyte.gz" | tail -c +9 | head -c "$n"; } >"$dst-labels-idx1-ubyte"
+}
+
+need_fmnist() {
+    if [ ! -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
+        echo "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)" >&2
+        exit 77
+    fi
+}
+
+finish() {
+    if [ "$FAILS" -ne 0 ]; then
+        echo "$FAILS check(s) failed" >&2
+        exit 1
+    fi
+    echo "all checks passed" >&2
+    exit 0
+}

@@ -1,0 +1,314 @@
+/* Network and loss tests: every gradient against central finite differences, and the forward pass against
+ * values computed by hand. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "dnn/config.h"
+#include "dnn/loss.h"
+#include "dnn/net.h"
+#include "dnn/rng.h"
+
+static int make_config(dnn_config *c, const char *json)
+{
+    dnn_error err = {0};
+    cJSON *j = cJSON_Parse(json);
+    if (!j || dnn_config_from_json(c, j, "test.json", NULL, NULL, 0, &err)) {
+        fprintf(stderr, "bad test config: %s\n%s\n", err.msg, json);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    dnn_net *net;
+    dnn_config cfg;
+    int b, k, n_in;
+    float *x, *t;
+    int32_t *y;
+    dnn_rng rng0; /* dropout draws restart from here on every pass, so the mask is fixed */
+} problem;
+
+/* The mean loss of the batch plus the l2 penalty, as the trainer optimises it. */
+static double objective(problem *p)
+{
+    dnn_rng r = p->rng0;
+    const dnn_layer *out = &p->net->layers[p->net->n_layers - 1];
+    const float *a = dnn_net_forward(p->net, p->x, p->b, 1, &r);
+    double loss = dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(p->net), a, p->b, p->k, p->y, p->t, NULL);
+    double pen = 0;
+    for (int l = 0; l < p->net->n_layers; l++) {
+        const dnn_layer *L = &p->net->layers[l];
+        if (L->kind != DNN_LAYER_DENSE) continue;
+        for (size_t i = 0; i < (size_t)L->in * L->out; i++) pen += L->l2 * (double)p->net->params[L->w + i] * p->net->params[L->w + i];
+    }
+    return loss / p->b + pen;
+}
+
+/* Compare backprop's gradient with central differences for every parameter; returns the worst relative
+ * error. */
+static double grad_check(problem *p, const char *name)
+{
+    dnn_net *net = p->net;
+    dnn_rng r = p->rng0;
+    const dnn_layer *out = &net->layers[net->n_layers - 1];
+    const float *a = dnn_net_forward(net, p->x, p->b, 1, &r);
+    dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, p->b, p->k, p->y, p->t, dnn_net_output_grad(net));
+    dnn_net_backward(net, p->x, p->b);
+    float *analytic = malloc(net->n_params * sizeof(float));
+    memcpy(analytic, net->grads, net->n_params * sizeof(float));
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < net->n_params; i++) {
+        /* Several step sizes: a ReLU kink near the point spoils a large step, float rounding a tiny one;
+         * a wrong gradient disagrees at every step. */
+        double best = INFINITY;
+        float keep = net->params[i];
+        for (float h = 1e-2f; h > 5e-5f; h /= 10) {
+            net->params[i] = keep + h;
+            double up = objective(p);
+            net->params[i] = keep - h;
+            double down = objective(p);
+            net->params[i] = keep;
+            double numeric = (up - down) / (2.0 * h);
+            double e = fabs(numeric - analytic[i]) / fmax(fabs(numeric) + fabs(analytic[i]), 1e-2);
+            if (e < best) best = e;
+        }
+        if (best > worst) worst = best, worst_i = i;
+    }
+    if (worst > 2e-2)
+        fprintf(stderr, "%s: parameter %zu: analytic %.6g disagrees with finite differences (relative error %.3g)\n",
+                name, worst_i, analytic[worst_i], worst);
+    free(analytic);
+    return worst;
+}
+
+static int setup(problem *p, const char *json, int b, int n_in, uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    if (make_config(&p->cfg, json)) return -1;
+    dnn_error err;
+    if (dnn_net_create(&p->net, &p->cfg, n_in, 8, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    dnn_rng r;
+    dnn_rng_seed(&r, seed, 1);
+    dnn_net_init(p->net, DNN_INIT_XAVIER, &r);
+    /* non-zero biases and batchnorm scales exercise their gradients */
+    for (size_t i = 0; i < p->net->n_params; i++) p->net->params[i] += 0.1f * (float)dnn_rng_normal(&r);
+    p->b = b;
+    p->n_in = n_in;
+    p->k = p->net->n_out;
+    p->x = malloc((size_t)b * n_in * sizeof(float));
+    p->t = malloc((size_t)b * p->k * sizeof(float));
+    p->y = malloc((size_t)b * sizeof(int32_t));
+    for (int i = 0; i < b * n_in; i++) p->x[i] = (float)dnn_rng_normal(&r);
+    for (int i = 0; i < b * p->k; i++) p->t[i] = (float)dnn_rng_normal(&r);
+    for (int i = 0; i < b; i++) p->y[i] = (int32_t)dnn_rng_below(&r, p->k == 1 ? 2 : (uint64_t)p->k);
+    dnn_rng_seed(&p->rng0, seed, 9);
+    return 0;
+}
+
+static void teardown(problem *p)
+{
+    dnn_net_free(p->net);
+    dnn_config_free(&p->cfg);
+    free(p->x);
+    free(p->t);
+    free(p->y);
+}
+
+static char *config_json(const char *layers, const char *loss)
+{
+    static char buf[2048];
+    snprintf(buf, sizeof buf,
+             "{\"data\": {\"train\": {\"format\": \"idx\", \"images\": \"x\"}}, \"model\": {\"layers\": [%s]}, "
+             "\"loss\": \"%s\", \"optimizer\": \"sgd\"}",
+             layers, loss);
+    return buf;
+}
+
+static void test_gradients(void)
+{
+    const char *acts[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu"};
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
+        char layers[512], name[128];
+        /* each hidden activation, under each of the three losses */
+        const char *outs[][2] = {{"{\"type\": \"dense\", \"units\": 4, \"activation\": \"softmax\"}", "cross_entropy"},
+                                 {"{\"type\": \"dense\", \"units\": 1, \"activation\": \"sigmoid\"}", "binary_cross_entropy"},
+                                 {"{\"type\": \"dense\", \"units\": 3, \"activation\": \"linear\"}", "mse"}};
+        for (int o = 0; o < 3; o++) {
+            snprintf(layers, sizeof layers,
+                     "{\"type\": \"dense\", \"units\": 6, \"activation\": \"%s\"}, "
+                     "{\"type\": \"dense\", \"units\": 5, \"activation\": \"%s\"}, %s",
+                     acts[i], acts[i], outs[o][0]);
+            snprintf(name, sizeof name, "%s hidden, %s", acts[i], outs[o][1]);
+            problem p;
+            if (setup(&p, config_json(layers, outs[o][1]), 5, 4, 11 + i)) {
+                check_failures++;
+                continue;
+            }
+            CHECK_MSG(grad_check(&p, name) < 2e-2, "%s", name);
+            teardown(&p);
+        }
+    }
+    /* mse through every output activation, softmax's Jacobian included */
+    const char *outs[] = {"linear", "sigmoid", "tanh", "softmax", "relu", "leaky_relu", "gelu"};
+    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
+        char layers[512], name[128];
+        snprintf(layers, sizeof layers,
+                 "{\"type\": \"dense\", \"units\": 6, \"activation\": \"tanh\"}, "
+                 "{\"type\": \"dense\", \"units\": 3, \"activation\": \"%s\"}",
+                 outs[i]);
+        snprintf(name, sizeof name, "mse through %s output", outs[i]);
+        problem p;
+        if (setup(&p, config_json(layers, "mse"), 6, 3, 40 + i)) {
+            check_failures++;
+            continue;
+        }
+        CHECK_MSG(grad_check(&p, name) < 2e-2, "%s", name);
+        teardown(&p);
+    }
+}
+
+static void test_regularisers(void)
+{
+    struct {
+        const char *name, *layers, *loss;
+    } cases[] = {
+        {"l2", "{\"type\": \"dense\", \"units\": 5, \"activation\": \"tanh\", \"l2\": 0.05}, "
+               "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\", \"l2\": 0.01}",
+         "cross_entropy"},
+        {"dropout", "{\"type\": \"dense\", \"units\": 8, \"activation\": \"tanh\"}, {\"type\": \"dropout\", \"rate\": 0.5}, "
+                    "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
+         "cross_entropy"},
+        {"batchnorm", "{\"type\": \"dense\", \"units\": 5, \"activation\": \"linear\"}, {\"type\": \"batchnorm\"}, "
+                      "{\"type\": \"dense\", \"units\": 4, \"activation\": \"tanh\"}, {\"type\": \"batchnorm\"}, "
+                      "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
+         "cross_entropy"},
+        {"batchnorm first", "{\"type\": \"batchnorm\"}, {\"type\": \"dense\", \"units\": 2, \"activation\": \"linear\"}",
+         "mse"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        problem p;
+        if (setup(&p, config_json(cases[i].layers, cases[i].loss), 7, 4, 77 + i)) {
+            check_failures++;
+            continue;
+        }
+        CHECK_MSG(grad_check(&p, cases[i].name) < 2e-2, "%s", cases[i].name);
+        teardown(&p);
+    }
+}
+
+/* A 2-3-2 network with hand-set weights: the forward pass and the losses against values worked out by hand. */
+static void test_forward_by_hand(void)
+{
+    problem p;
+    if (setup(&p, config_json("{\"type\": \"dense\", \"units\": 3, \"activation\": \"relu\"}, "
+                              "{\"type\": \"dense\", \"units\": 2, \"activation\": \"softmax\"}",
+                              "cross_entropy"),
+              1, 2, 1)) {
+        check_failures++;
+        return;
+    }
+    float w1[] = {1, -1, 0.5f, 2, 1, -1}, b1[] = {0, 0.5f, 0}, w2[] = {1, 0, 0, 1, 1, 1}, b2[] = {0.25f, -0.25f};
+    float *P = p.net->params;
+    memcpy(P + p.net->layers[0].w, w1, sizeof w1);
+    memcpy(P + p.net->layers[0].b, b1, sizeof b1);
+    memcpy(P + p.net->layers[1].w, w2, sizeof w2);
+    memcpy(P + p.net->layers[1].b, b2, sizeof b2);
+    float x[] = {1, 2};
+    /* h = relu([1+4, -1+2+0.5, 0.5-2]) = [5, 1.5, 0]; z = [5+0+0+0.25, 0+1.5+0-0.25] = [5.25, 1.25] */
+    const float *a = dnn_net_forward(p.net, x, 1, 0, NULL);
+    const float *z = dnn_net_logits(p.net);
+    CHECK_NEAR(z[0], 5.25, 1e-6);
+    CHECK_NEAR(z[1], 1.25, 1e-6);
+    double e = exp(-4.0);
+    CHECK_NEAR(a[0], 1 / (1 + e), 1e-6);
+    CHECK_NEAR(a[1], e / (1 + e), 1e-6);
+    int32_t y = 1;
+    /* -log softmax(z)_1 = log(1 + e^4) */
+    CHECK_NEAR(dnn_loss(DNN_LOSS_CROSS_ENTROPY, DNN_ACT_SOFTMAX, 0, z, a, 1, 2, &y, NULL, NULL), log(1 + exp(4.0)), 1e-6);
+    CHECK(dnn_count_correct(a, 1, 2, &y) == 0);
+    teardown(&p);
+
+    /* softmax and cross-entropy stay finite for huge logits */
+    float zz[] = {1000, -1000, 0}, aa[3];
+    double m = 1000, s = 1 + exp(-2000.0) + exp(-1000.0);
+    aa[0] = 1, aa[1] = 0, aa[2] = 0;
+    int32_t yy = 1;
+    double l = dnn_loss(DNN_LOSS_CROSS_ENTROPY, DNN_ACT_SOFTMAX, 0, zz, aa, 1, 3, &yy, NULL, NULL);
+    CHECK(isfinite(l));
+    CHECK_NEAR(l, m + log(s) + 1000, 1e-3);
+    /* binary cross-entropy from logits: z = -30 with label 1 costs 30, not log(0) */
+    float zb = -30, ab = 1.0f / (1.0f + expf(30));
+    int32_t yb = 1;
+    CHECK_NEAR(dnn_loss(DNN_LOSS_BINARY_CROSS_ENTROPY, DNN_ACT_SIGMOID, 0, &zb, &ab, 1, 1, &yb, NULL, NULL), 30.0, 1e-6);
+    /* mse is the mean over outputs: ((1-0)^2 + (3-1)^2) / 2 */
+    float zm[] = {1, 3}, tm[] = {0, 1};
+    CHECK_NEAR(dnn_loss(DNN_LOSS_MSE, DNN_ACT_LINEAR, 0, zm, zm, 1, 2, NULL, tm, NULL), 2.5, 1e-9);
+}
+
+/* Batchnorm in evaluation uses the running statistics, which training moved towards the batch's. */
+static void test_batchnorm_eval(void)
+{
+    problem p;
+    if (setup(&p, config_json("{\"type\": \"batchnorm\", \"momentum\": 0.5}, {\"type\": \"dense\", \"units\": 1}", "mse"), 4,
+              2, 5)) {
+        check_failures++;
+        return;
+    }
+    dnn_net *net = p.net;
+    const dnn_layer *bn = &net->layers[0];
+    for (int j = 0; j < 2; j++) net->params[bn->w + j] = 1, net->params[bn->b + j] = 0;
+    float x[] = {1, 10, 2, 20, 3, 30, 4, 40}; /* feature 0: mean 2.5, var 1.25; feature 1: mean 25, var 125 */
+    dnn_net_forward(net, x, 4, 1, NULL);
+    const float *rm = net->state + bn->s, *rv = rm + 2;
+    CHECK_NEAR(rm[0], 0.5 * 0 + 0.5 * 2.5, 1e-6);
+    CHECK_NEAR(rv[1], 0.5 * 1 + 0.5 * 125, 1e-4);
+    /* training output is normalised by the batch: first row of feature 0 is (1 - 2.5) / sqrt(1.25 + eps) */
+    CHECK_NEAR(bn->a[0], -1.5 / sqrt(1.25 + 1e-3), 1e-5);
+    /* evaluation uses running mean 1.25 and variance 1.125 for feature 0 */
+    dnn_net_forward(net, x, 1, 0, NULL);
+    CHECK_NEAR(bn->a[0], (1 - 1.25) / sqrt(1.125 + 1e-3), 1e-5);
+    teardown(&p);
+}
+
+/* Dropout keeps about 1 - rate of the units, scaled so the expectation is unchanged; evaluation is the
+ * identity. */
+static void test_dropout(void)
+{
+    problem p;
+    if (setup(&p, config_json("{\"type\": \"dropout\", \"rate\": 0.3}, {\"type\": \"dense\", \"units\": 1}", "mse"), 8,
+              1000, 3)) {
+        check_failures++;
+        return;
+    }
+    float *x = malloc(8 * 1000 * sizeof(float));
+    for (int i = 0; i < 8000; i++) x[i] = 1.0f;
+    dnn_rng r;
+    dnn_rng_seed(&r, 1, DNN_STREAM_DROPOUT);
+    dnn_net_forward(p.net, x, 8, 1, &r);
+    double sum = 0;
+    int zeros = 0;
+    for (int i = 0; i < 8000; i++) sum += p.net->layers[0].a[i], zeros += p.net->layers[0].a[i] == 0;
+    CHECK_NEAR(sum / 8000, 1.0, 0.03);         /* expectation kept */
+    CHECK_NEAR(zeros / 8000.0, 0.3, 0.02);     /* the rate dropped */
+    dnn_net_forward(p.net, x, 8, 0, NULL);
+    int same = 1;
+    for (int i = 0; i < 8000; i++) same &= p.net->layers[0].a[i] == 1.0f;
+    CHECK(same);
+    free(x);
+    teardown(&p);
+}
+
+int main(void)
+{
+    test_gradients();
+    test_regularisers();
+    test_forward_by_hand();
+    test_batchnorm_eval();
+    test_dropout();
+    return check_done("test_net");
+}
