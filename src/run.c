@@ -68,6 +68,12 @@ static dnn_status save_numbered(run_ctx *r, int epoch, dnn_error *err)
     return st;
 }
 
+static void on_batch(void *ctx, const dnn_progress *p)
+{
+    const run_ctx *r = ctx;
+    if (r->o->on_batch) r->o->on_batch(r->o->ctx, p);
+}
+
 static dnn_status on_epoch(void *ctx, const dnn_epoch_log *log, int improved, dnn_error *err)
 {
     run_ctx *r = ctx;
@@ -320,7 +326,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     }
 
     dnn_split_view view = {&train, tr_idx, n_tr, va_idx, n_va};
-    dnn_train_hooks hooks = {o->on_batch, on_epoch, &r, o->stop};
+    dnn_train_hooks hooks = {on_batch, on_epoch, &r, o->stop};
     st = dnn_train(&m, &s, &view, &hooks, err);
     if (st == DNN_EINTERRUPTED) {
         /* keep the interrupted state so --resume continues exactly where it stopped */

@@ -83,4 +83,28 @@ expect 0 "--info" -- "$DNNEVAL" --model runs/set/ckpt.bin --info
 grep -q '"units":	16' "$T/out" || fail "--info shows the overridden config"
 grep -q "parameters 12730" "$T/out" || fail "--info parameter count (784*16+16+16*10+10 = 12730)"
 
+# predictions: a header and one row per sample, in input order; top-k accuracy is at least the accuracy
+expect 0 "--predict" -- "$DNNEVAL" --model runs/small/ckpt.bin --predict preds.csv --top-k 3 --json
+[ "$(wc -l <preds.csv)" -eq 501 ] || fail "--predict: 500 rows and a header"
+[ "$(head -1 preds.csv)" = "index,predicted,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9" ] || fail "--predict header: $(head -1 preds.csv)"
+[ "$(sed -n 2p preds.csv | cut -d, -f1)" = 0 ] && [ "$(tail -1 preds.csv | cut -d, -f1)" = 499 ] || fail "--predict order"
+awk -F, 'NR > 1 { s = 0; for (i = 3; i <= NF; i++) s += $i; if (s < 0.999 || s > 1.001) bad++ } END { exit bad > 0 }' preds.csv     || fail "--predict probabilities do not sum to 1"
+top3=$("$JSON_QUERY" "$T/out" top_k_accuracy)
+ge "$top3" "$acc" || fail "top-3 accuracy $top3 below accuracy $acc"
+expect 0 "--predict -" -- "$DNNEVAL" --model runs/small/ckpt.bin --predict -
+[ "$(wc -l <"$T/out")" -eq 501 ] || fail "--predict - writes only predictions on stdout"
+grep -q "^Accuracy" "$T/err" || fail "--predict -: the human report goes to stderr"
+
+# on a terminal, a progress bar redrawn in place (script gives the command a pseudo-terminal)
+if command -v script >/dev/null; then
+    script -qec "$DNNTRAIN --config cfg/small.json --out runs/tty --set training.epochs=1" /dev/null >tty.txt 2>&1 </dev/null
+    grep -q $'\r' tty.txt && grep -q "ETA" tty.txt && grep -q "samples/s" tty.txt || fail "no progress bar on a terminal"
+fi
+
+# cmake --install puts both commands in place
+if [ -n "${BUILD_DIR:-}" ]; then
+    expect 0 "cmake --install" -- cmake --install "$BUILD_DIR" --prefix "$T/prefix"
+    [ -x "$T/prefix/bin/dnntrain" ] && [ -x "$T/prefix/bin/dnneval" ] || fail "installed binaries"
+fi
+
 finish
