@@ -71,3 +71,30 @@ if [ $have_torch = 1 ]; then
 fi
 [ -n "$bound" ] && printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
 echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs)"
+
+# CSV parsing: a generated 1,000,000 x 20 numeric file, dnn's reader against pandas' C engine
+echo
+echo "CSV: writing a 1,000,000 x 20 numeric file..."
+awk 'BEGIN { srand(3); for (j = 1; j <= 20; j++) printf "%sf%d", (j > 1 ? "," : ""), j; print "";
+    for (i = 0; i < 1000000; i++) { for (j = 1; j <= 20; j++) printf "%s%.6f", (j > 1 ? "," : ""), (rand() - 0.5) * 100; print "" } }' \
+    >"$tmp/big.csv"
+dnn_mbs=$(build/tests/csv_bench "$tmp/big.csv" "$RUNS" 2>/dev/null | awk '{print $1}')
+printf 'dnn CSV reader: %s MB/s\n' "$dnn_mbs"
+if /usr/bin/python3 -c 'import pandas' 2>/dev/null; then
+    pd_mbs=$(/usr/bin/python3 - "$tmp/big.csv" "$RUNS" <<'PY'
+import os, statistics, sys, time
+import pandas as pd
+path, runs = sys.argv[1], int(sys.argv[2])
+ts = []
+for _ in range(runs):
+    t = time.perf_counter()
+    pd.read_csv(path, engine="c")
+    ts.append(time.perf_counter() - t)
+print("%.1f" % (os.path.getsize(path) / 1e6 / statistics.median(ts)))
+PY
+)
+    printf 'pandas %s read_csv (C engine): %s MB/s\n' "$(/usr/bin/python3 -c 'import pandas; print(pandas.__version__)')" "$pd_mbs"
+    printf 'dnn / pandas parse speed: %.2f\n' "$(calc "$dnn_mbs / $pd_mbs")"
+else
+    echo "(pandas not installed: apt-get install python3-pandas to compare)"
+fi

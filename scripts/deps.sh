@@ -18,6 +18,14 @@ ensure_packages() {
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The CSV tests also check that a German locale (decimal comma) changes nothing; generate it when we can.
+ensure_test_locale() {
+    locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$' && return 0
+    ensure_packages locales
+    if [ "$(id -u)" -eq 0 ]; then localedef -i de_DE -f UTF-8 de_DE.UTF-8 2>/dev/null || true
+    else sudo localedef -i de_DE -f UTF-8 de_DE.UTF-8 2>/dev/null || true; fi
+}
+
 # What building and testing dnn needs on Debian 12.
 DNN_BUILD_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev)
 DNN_DATA_PACKAGES=(dataset-fashion-mnist)

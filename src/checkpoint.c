@@ -144,6 +144,7 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
         cJSON_AddStringToObject(meta, "dnn_version", dnn_version());
         cJSON_AddItemToObject(meta, "classes", names_json(m->class_names, m->n_classes));
         cJSON_AddItemToObject(meta, "features", names_json(m->feature_names, net->n_in));
+        cJSON_AddItemToObject(meta, "targets", names_json(m->target_names, net->n_out));
         meta_s = cJSON_PrintUnformatted(meta);
         cJSON_Delete(meta);
     }
@@ -169,6 +170,14 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
     put_u64(&w, m->norm.d);
     put_f32s(&w, m->norm.shift, m->norm.d);
     put_f32s(&w, m->norm.mul, m->norm.d);
+    put_u32(&w, (uint32_t)m->norm.k);
+    put_f32s(&w, m->norm.tshift, (size_t)m->norm.k);
+    put_f32s(&w, m->norm.tmul, (size_t)m->norm.k);
+    end_section(&w, at);
+
+    at = begin_section(&w, "IMPU", &count);
+    put_u64(&w, m->impute.fill ? m->impute.d : 0);
+    put_f32s(&w, m->impute.fill, m->impute.fill ? m->impute.d : 0);
     end_section(&w, at);
 
     at = begin_section(&w, "PARA", &count);
@@ -316,8 +325,8 @@ static void get_rng(rcur *c, dnn_rng *r)
     for (int i = 0; i < 4; i++) r->s[i] = get_u64(c);
 }
 
-enum { S_CONF, S_META, S_MODL, S_NORM, S_PARA, S_NSTA, S_TRAI, S_OPTM, S_BEST, N_SECTIONS };
-static const char *const TAGS[N_SECTIONS] = {"CONF", "META", "MODL", "NORM", "PARA", "NSTA", "TRAI", "OPTM", "BEST"};
+enum { S_CONF, S_META, S_MODL, S_NORM, S_IMPU, S_PARA, S_NSTA, S_TRAI, S_OPTM, S_BEST, N_SECTIONS };
+static const char *const TAGS[N_SECTIONS] = {"CONF", "META", "MODL", "NORM", "IMPU", "PARA", "NSTA", "TRAI", "OPTM", "BEST"};
 
 static char **names_from_json(const cJSON *arr, int n, int *ok)
 {
@@ -444,13 +453,14 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     }
 
     cJSON *meta = cJSON_ParseWithLength((const char *)sec[S_META].p, sec[S_META].n);
-    int ok1 = 0, ok2 = 0;
+    int ok1 = 0, ok2 = 0, ok3 = 0;
     if (meta) {
         m->class_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "classes"), m->n_classes, &ok1);
         m->feature_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "features"), net->n_in, &ok2);
+        m->target_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "targets"), net->n_out, &ok3);
         cJSON_Delete(meta);
     }
-    if (!ok1 || !ok2) {
+    if (!ok1 || !ok2 || !ok3) {
         st = corrupt(err, name, "bad metadata (class or feature names)");
         goto fail;
     }
@@ -470,6 +480,37 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     }
     get_f32s(c, m->norm.shift, (size_t)d);
     get_f32s(c, m->norm.mul, (size_t)d);
+    uint32_t nt = get_u32(c);
+    if (c->bad || (nt != 0 && nt != (uint32_t)net->n_out) || (nt != 0) != (m->cfg.task == DNN_TASK_REGRESSION)) {
+        st = corrupt(err, name, "the target statistics do not match the output size");
+        goto fail;
+    }
+    if (nt) {
+        m->norm.k = (int)nt;
+        m->norm.tshift = malloc(nt * sizeof(float));
+        m->norm.tmul = malloc(nt * sizeof(float));
+        if (!m->norm.tshift || !m->norm.tmul) {
+            st = dnn_fail_oom(err, name, nt * 8);
+            goto fail;
+        }
+        get_f32s(c, m->norm.tshift, nt);
+        get_f32s(c, m->norm.tmul, nt);
+    }
+    c = &sec[S_IMPU];
+    uint64_t di = get_u64(c);
+    if (c->bad || (di != 0 && di != d)) {
+        st = corrupt(err, name, "the imputation values do not match the input size");
+        goto fail;
+    }
+    if (di) {
+        m->impute.d = (size_t)di;
+        m->impute.fill = malloc((size_t)di * sizeof(float));
+        if (!m->impute.fill) {
+            st = dnn_fail_oom(err, name, (size_t)di * 4);
+            goto fail;
+        }
+        get_f32s(c, m->impute.fill, (size_t)di);
+    }
     get_f32s(&sec[S_PARA], net->params, net->n_params);
     get_f32s(&sec[S_NSTA], net->state, net->n_state);
     for (int k = S_NORM; k <= S_NSTA; k++)

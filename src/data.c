@@ -27,6 +27,8 @@ void dnn_dataset_free(dnn_dataset *ds)
     free(ds->y);
     free(ds->t);
     free(ds->lines);
+    free(ds->index);
+    free(ds->missing);
     free_names(ds->class_names, (size_t)ds->n_classes);
     free_names(ds->feature_names, ds->d);
     free_names(ds->target_names, (size_t)ds->n_targets);
@@ -131,10 +133,11 @@ static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
     return st;
 }
 
-dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, dnn_error *err)
+dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *schema,
+                           dnn_error *err)
 {
     memset(ds, 0, sizeof *ds);
-    dnn_status st = src->format == DNN_FORMAT_IDX ? load_idx(ds, src, task, err) : dnn_csv_load(ds, src, task, err);
+    dnn_status st = src->format == DNN_FORMAT_IDX ? load_idx(ds, src, task, err) : dnn_csv_load(ds, src, task, schema, err);
     if (st) dnn_dataset_free(ds);
     return st;
 }
@@ -161,6 +164,8 @@ void dnn_norm_free(dnn_norm *nm)
     if (!nm) return;
     free(nm->shift);
     free(nm->mul);
+    free(nm->tshift);
+    free(nm->tmul);
     memset(nm, 0, sizeof *nm);
 }
 
@@ -173,6 +178,7 @@ dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds,
                         dnn_error *err)
 {
     const size_t d = ds->d;
+    memset(nm, 0, sizeof *nm);
     nm->d = d;
     nm->shift = calloc(d, sizeof(float));
     nm->mul = malloc(d * sizeof(float));
@@ -225,7 +231,113 @@ dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds,
         }
     }
     free(acc);
+    if (ds->t && ds->n_targets > 0) {
+        const int k = ds->n_targets;
+        nm->k = k;
+        nm->tshift = calloc((size_t)k, sizeof(float));
+        nm->tmul = malloc((size_t)k * sizeof(float));
+        if (!nm->tshift || !nm->tmul) {
+            dnn_norm_free(nm);
+            return dnn_fail_oom(err, "target statistics", (size_t)k * 8);
+        }
+        for (int j = 0; j < k; j++) {
+            double mean = 0, var = 0;
+            for (size_t i = 0; i < n; i++) mean += ds->t[(rows ? rows[i] : i) * (size_t)k + (size_t)j];
+            mean /= (double)(n ? n : 1);
+            for (size_t i = 0; i < n; i++) {
+                double e = ds->t[(rows ? rows[i] : i) * (size_t)k + (size_t)j] - mean;
+                var += e * e;
+            }
+            double sd = sqrt(var / (double)(n ? n : 1));
+            nm->tshift[j] = (float)mean;
+            nm->tmul[j] = sd > 1e-12 * (fabs(mean) + 1.0) ? (float)(1.0 / sd) : 1.0f;
+        }
+    }
     return DNN_OK;
+}
+
+/* The k-th smallest of a[0..n) (Hoare's quickselect); afterwards a[0..k) <= a[k] <= a(k..n). */
+static float select_kth(float *a, size_t n, size_t k)
+{
+    long lo = 0, hi = (long)n - 1, kk = (long)k;
+    while (lo < hi) {
+        float pivot = a[lo + (hi - lo) / 2];
+        long i = lo - 1, j = hi + 1;
+        for (;;) {
+            do i++;
+            while (a[i] < pivot);
+            do j--;
+            while (a[j] > pivot);
+            if (i >= j) break;
+            float t = a[i];
+            a[i] = a[j], a[j] = t;
+        }
+        if (kk <= j) hi = j;
+        else lo = j + 1;
+    }
+    return a[k];
+}
+
+dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset *ds, const uint32_t *rows, size_t n,
+                          dnn_error *err)
+{
+    const size_t d = ds->d;
+    memset(im, 0, sizeof *im);
+    im->d = d;
+    im->fill = calloc(d ? d : 1, sizeof(float));
+    if (!im->fill) return dnn_fail_oom(err, "imputation values", d * sizeof(float));
+    if (!ds->x32 || !ds->missing || policy == DNN_MISSING_ZERO || policy == DNN_MISSING_ERROR ||
+        policy == DNN_MISSING_DROP)
+        return DNN_OK;
+    if (!rows) n = ds->n;
+    float *col = policy == DNN_MISSING_MEDIAN ? malloc(n * sizeof(float) + 1) : NULL;
+    if (policy == DNN_MISSING_MEDIAN && !col) return dnn_fail_oom(err, "a column for its median", n * sizeof(float));
+    for (size_t j = 0; j < d; j++) {
+        if (!ds->missing[j]) continue;
+        /* statistics of the present cells of the training rows only */
+        double sum = 0;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            float v = ds->x32[(rows ? rows[i] : i) * d + j];
+            if (isnan(v)) continue;
+            sum += v;
+            if (col) col[m] = v;
+            m++;
+        }
+        if (m == 0) continue; /* nothing to learn from: 0 */
+        if (!col) {
+            im->fill[j] = (float)(sum / (double)m);
+        } else {
+            /* the upper middle by quickselect; everything before it is then no larger, so the lower middle
+             * (for an even count) is their maximum */
+            size_t h = m / 2;
+            float upper = select_kth(col, m, h);
+            if (m % 2) im->fill[j] = upper;
+            else {
+                float lower = col[0];
+                for (size_t i = 1; i < h; i++) lower = col[i] > lower ? col[i] : lower;
+                im->fill[j] = (float)(((double)lower + upper) / 2);
+            }
+        }
+    }
+    free(col);
+    return DNN_OK;
+}
+
+void dnn_impute_apply(const dnn_impute *im, dnn_dataset *ds)
+{
+    if (!ds->x32 || !ds->missing_cells) return;
+    const size_t d = ds->d;
+    for (size_t i = 0; i < ds->n; i++)
+        for (size_t j = 0; j < d; j++)
+            if (isnan(ds->x32[i * d + j])) ds->x32[i * d + j] = im->fill[j];
+}
+
+void dnn_impute_free(dnn_impute *im)
+{
+    if (!im) return;
+    free(im->fill);
+    memset(im, 0, sizeof *im);
 }
 
 DNN_HOT void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_t *idx, size_t b, float *restrict x,
@@ -244,7 +356,12 @@ DNN_HOT void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_
             for (size_t j = 0; j < d; j++) xr[j] = (s[j] - shift[j]) * mul[j];
         }
         if (y && ds->y) y[i] = ds->y[r];
-        if (t && ds->t) memcpy(t + i * (size_t)ds->n_targets, ds->t + r * (size_t)ds->n_targets, (size_t)ds->n_targets * sizeof(float));
+        if (t && ds->t) {
+            const int k = ds->n_targets;
+            const float *s = ds->t + r * (size_t)k;
+            float *tr = t + i * (size_t)k;
+            for (int j = 0; j < k; j++) tr[j] = nm->k ? (s[j] - nm->tshift[j]) * nm->tmul[j] : s[j];
+        }
     }
 }
 

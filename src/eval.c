@@ -16,35 +16,57 @@ static int in_top_k(const float *a, int k, int y, int top_k)
     return above < top_k;
 }
 
+/* One CSV field, prefix followed by name, quoted when it must be (RFC 4180). */
+static void csv_field(FILE *f, const char *prefix, const char *name)
+{
+    int quote = strpbrk(prefix, ",\"\r\n") || strpbrk(name, ",\"\r\n");
+    if (quote) fputc('"', f);
+    for (int part = 0; part < 2; part++)
+        for (const char *s = part ? name : prefix; *s; s++) {
+            if (*s == '"') fputc('"', f);
+            fputc(*s, f);
+        }
+    if (quote) fputc('"', f);
+}
+
 static void csv_name(FILE *f, const char *s)
 {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    csv_field(f, "", s);
 }
 
 static void predict_header(FILE *f, const dnn_model *m)
 {
     const int k = m->net->n_out;
-    fputs("index,predicted", f);
+    fputs("index", f);
     if (m->cfg.task == DNN_TASK_CLASSIFICATION) {
+        fputs(",predicted", f);
         int nprob = k == 1 ? 2 : k;
         for (int j = 0; j < nprob; j++) {
-            fputs(",p_", f);
-            if (m->class_names) csv_name(f, m->class_names[j]);
-            else fprintf(f, "%d", j);
+            fputc(',', f);
+            if (m->class_names) csv_field(f, "p_", m->class_names[j]);
+            else fprintf(f, "p_%d", j);
         }
+    } else if (k == 1) {
+        fputs(",predicted", f);
     } else {
-        for (int j = 1; j < k; j++) fprintf(f, ",predicted_%d", j);
+        for (int j = 0; j < k; j++) {
+            fputc(',', f);
+            if (m->target_names) csv_field(f, "predicted_", m->target_names[j]);
+            else fprintf(f, "predicted_%d", j);
+        }
     }
     fputc('\n', f);
+}
+
+/* Regression outputs in the targets' own units: the model predicts standardised targets. */
+static void to_units(const dnn_model *m, const float *a, float *out, int b)
+{
+    const int k = m->net->n_out;
+    for (int i = 0; i < b; i++)
+        for (int j = 0; j < k; j++) {
+            float v = a[(size_t)i * k + j];
+            out[(size_t)i * k + j] = m->norm.k ? v / m->norm.tmul[j] + m->norm.tshift[j] : v;
+        }
 }
 
 static void predict_row(FILE *f, const dnn_model *m, size_t index, const float *a)
@@ -79,8 +101,9 @@ dnn_status dnn_eval(dnn_model *m, const dnn_dataset *ds, const dnn_eval_opts *o,
     float *t = malloc((size_t)B * (size_t)k * sizeof(float));
     int32_t *y = malloc((size_t)B * sizeof(int32_t));
     uint32_t *idx = malloc((size_t)B * sizeof(uint32_t));
-    float *pred = m->cfg.task == DNN_TASK_REGRESSION && labelled ? malloc(n * (size_t)k * sizeof(float) + 1) : NULL;
-    if (!x || !t || !y || !idx || (m->cfg.task == DNN_TASK_REGRESSION && labelled && !pred)) {
+    const int regression = m->cfg.task == DNN_TASK_REGRESSION;
+    float *pred = regression ? malloc(n * (size_t)k * sizeof(float) + 1) : NULL;
+    if (!x || !t || !y || !idx || (regression && !pred)) {
         st = dnn_fail_oom(err, "evaluation buffers", (size_t)B * d * sizeof(float));
         goto done;
     }
@@ -93,8 +116,12 @@ dnn_status dnn_eval(dnn_model *m, const dnn_dataset *ds, const dnn_eval_opts *o,
         for (int i = 0; i < b; i++) idx[i] = (uint32_t)(start + (size_t)i);
         dnn_gather(ds, &m->norm, idx, (size_t)b, x, y, t);
         const float *a = dnn_net_forward(net, x, b, 0, NULL);
+        if (regression) {
+            to_units(m, a, pred + start * (size_t)k, b);
+            a = pred + start * (size_t)k; /* rows and metrics in the targets' units; the loss is on the model's scale */
+        }
         if (labelled) {
-            loss += dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, b, k, y, t, NULL);
+            loss += dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(net), out->a, b, k, y, t, NULL);
             for (int i = 0; i < b; i++) {
                 const float *ar = a + (size_t)i * k;
                 if (m->cfg.task == DNN_TASK_CLASSIFICATION) {
@@ -103,10 +130,10 @@ dnn_status dnn_eval(dnn_model *m, const dnn_dataset *ds, const dnn_eval_opts *o,
                     if (mt->top_k) topk_hits += k == 1 ? mt->top_k >= 2 || c == y[i] : in_top_k(ar, k, y[i], mt->top_k);
                 }
             }
-            if (pred) memcpy(pred + start * (size_t)k, a, (size_t)b * (size_t)k * sizeof(float));
         }
         if (pf)
-            for (int i = 0; i < b; i++) predict_row(pf, m, start + (size_t)i, a + (size_t)i * k);
+            for (int i = 0; i < b; i++)
+                predict_row(pf, m, ds->index ? ds->index[start + (size_t)i] : start + (size_t)i, a + (size_t)i * k);
     }
     if (pf && (fflush(pf) != 0 || ferror(pf))) {
         st = dnn_fail(err, DNN_EIO, "%s: write failed", o->predict_name ? o->predict_name : "predictions");

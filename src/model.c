@@ -32,6 +32,7 @@ void dnn_model_free(dnn_model *m)
     free_names(m->target_names, m->net ? m->net->n_out : 0);
     dnn_net_free(m->net);
     dnn_norm_free(&m->norm);
+    dnn_impute_free(&m->impute);
     dnn_config_free(&m->cfg);
     memset(m, 0, sizeof *m);
 }
@@ -84,4 +85,30 @@ dnn_status dnn_model_check_data(const dnn_model *m, const dnn_dataset *ds, dnn_e
         return dnn_fail(err, DNN_EDATA, "%s: %d targets per sample, but the model's output layer has %d units", ds->source,
                         ds->n_targets, m->net->n_out);
     return DNN_OK;
+}
+
+dnn_schema dnn_model_schema(const dnn_model *m, int labels_optional)
+{
+    dnn_schema sc = {0};
+    sc.n_features = m->net->n_in;
+    sc.feature_names = m->feature_names;
+    sc.n_classes = m->n_classes;
+    sc.class_names = m->class_names;
+    sc.n_targets = m->cfg.task == DNN_TASK_REGRESSION ? m->net->n_out : 0;
+    sc.target_names = m->target_names;
+    sc.labels_optional = labels_optional;
+    return sc;
+}
+
+dnn_status dnn_model_fit_preprocessing(dnn_model *m, dnn_dataset *ds, const uint32_t *rows, size_t n, dnn_error *err)
+{
+    dnn_status st = dnn_impute_fit(&m->impute, m->cfg.train.missing, ds, rows, n, err);
+    if (st) return st;
+    dnn_impute_apply(&m->impute, ds);
+    return dnn_norm_fit(&m->norm, m->cfg.normalize, ds, rows, n, err);
+}
+
+void dnn_model_prepare(const dnn_model *m, dnn_dataset *ds)
+{
+    if (m->impute.fill) dnn_impute_apply(&m->impute, ds);
 }

@@ -62,6 +62,13 @@ cJSON *dnn_report_json(const dnn_metrics *mt, const dnn_model *m, const char *mo
             cJSON_AddNumberToObject(r, "top_k", mt->top_k);
             cJSON_AddItemToObject(r, "top_k_accuracy", dnn_json_number(mt->top_k_accuracy));
         }
+        if (m->net && m->net->n_out == 1) {
+            /* one sigmoid unit: the probability of class 1, thresholded at 0.5 */
+            char pos[256];
+            class_label(m, 1, pos, sizeof pos);
+            cJSON_AddStringToObject(r, "positive_class", pos);
+            cJSON_AddNumberToObject(r, "threshold", 0.5);
+        }
         cJSON *classes = cJSON_AddArrayToObject(r, "classes");
         cJSON *pc = cJSON_AddArrayToObject(r, "per_class");
         cJSON *cm = cJSON_AddArrayToObject(r, "confusion_matrix");
@@ -131,38 +138,36 @@ static void confusion_print(FILE *f, const dnn_metrics *mt, const dnn_model *m)
     const int k = mt->k;
     char name[256];
     if (k <= MAX_MATRIX_CLASSES) {
-        int w = 5, nw = 4;
-        for (int c = 0; c < k; c++) {
-            class_label(m, c, name, sizeof name);
-            int len = (int)strlen(name);
-            if (len > nw) nw = len < 24 ? len : 24;
+        /* cells as wide as the largest count; columns headed by class names when they fit, else by index
+         * (and the row labels then carry the index too) */
+        int w = 5, W = 0, named = 1;
+        for (int c = 0; c < k; c++)
             for (int j = 0; j < k; j++) {
                 char num[32];
                 int l = snprintf(num, sizeof num, "%llu", (unsigned long long)mt->confusion[(size_t)c * k + j]);
                 if (l > w) w = l;
             }
-        }
-        /* column headers are class names cut to the column width, or indices when they would not fit */
-        int short_names = 1;
         for (int c = 0; c < k; c++) {
             class_label(m, c, name, sizeof name);
-            if ((int)strlen(name) > w) short_names = 0;
+            if ((int)strlen(name) > w) named = 0;
         }
-        fprintf(f, "\nConfusion matrix (rows: true class, columns: predicted%s)\n",
-                short_names ? "" : "; columns numbered in row order");
-        fprintf(f, "%*s", nw, "");
+        char rows[MAX_MATRIX_CLASSES][48];
+        for (int c = 0; c < k; c++) {
+            class_label(m, c, name, sizeof name);
+            if (named) snprintf(rows[c], sizeof rows[c], "%.40s", name);
+            else snprintf(rows[c], sizeof rows[c], "%d %.40s", c, name);
+            if ((int)strlen(rows[c]) > W) W = (int)strlen(rows[c]);
+        }
+        fprintf(f, "\nConfusion matrix (rows: true class, columns: predicted%s)\n", named ? "" : ", by index");
+        fprintf(f, "%*s", W, "");
         for (int j = 0; j < k; j++) {
             class_label(m, j, name, sizeof name);
-            if (short_names) fprintf(f, " %*s", w, name);
+            if (named) fprintf(f, " %*s", w, name);
             else fprintf(f, " %*d", w, j);
         }
         fputc('\n', f);
         for (int c = 0; c < k; c++) {
-            char row[300];
-            class_label(m, c, name, sizeof name);
-            if (short_names) snprintf(row, sizeof row, "%s", name);
-            else snprintf(row, sizeof row, "%d %s", c, name);
-            fprintf(f, "%-*.*s", nw + (short_names ? 0 : 3), nw + (short_names ? 0 : 3), row);
+            fprintf(f, "%-*s", W, rows[c]);
             for (int j = 0; j < k; j++) fprintf(f, " %*llu", w, (unsigned long long)mt->confusion[(size_t)c * k + j]);
             fputc('\n', f);
         }
@@ -214,11 +219,15 @@ void dnn_report_print(FILE *f, const dnn_metrics *mt, const dnn_model *m, const 
         dnn_fprintf_c(f, "\nSpeed     %.0f samples/s\n", mt->samples_per_second);
         return;
     }
+    char name[256];
     dnn_fprintf_c(f, "Accuracy  %.4f\n", mt->accuracy);
+    if (m->net && m->net->n_out == 1) {
+        class_label(m, 1, name, sizeof name);
+        fprintf(f, "Positive  %s (probability above 0.5)\n", name);
+    }
     if (mt->top_k) dnn_fprintf_c(f, "Top-%d     %.4f\n", mt->top_k, mt->top_k_accuracy);
     dnn_fprintf_c(f, "Loss      %.4f\n", mt->loss);
     int w = 12;
-    char name[256];
     for (int c = 0; c < mt->k; c++) {
         class_label(m, c, name, sizeof name);
         if ((int)strlen(name) > w) w = (int)strlen(name) < 40 ? (int)strlen(name) : 40;

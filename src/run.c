@@ -26,8 +26,8 @@ typedef struct {
     double seconds; /* training time of this invocation */
 } run_ctx;
 
-static void note(const dnn_run_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(const dnn_run_opts *o, const char *fmt, ...)
+static void note(const dnn_run_opts *o, int detail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(const dnn_run_opts *o, int detail, const char *fmt, ...)
 {
     if (!o->on_message) return;
     char buf[1200];
@@ -35,7 +35,7 @@ static void note(const dnn_run_opts *o, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    o->on_message(o->ctx, buf);
+    o->on_message(o->ctx, detail, buf);
 }
 
 static dnn_status append_line(const char *path, const cJSON *j, dnn_error *err)
@@ -187,6 +187,8 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         memcpy(m->net->state, old.net->state, old.net->n_state * sizeof(float));
         m->norm = old.norm;
         memset(&old.norm, 0, sizeof old.norm);
+        m->impute = old.impute;
+        memset(&old.impute, 0, sizeof old.impute);
         m->class_names = old.class_names, old.class_names = NULL;
         m->feature_names = old.feature_names, old.feature_names = NULL;
         m->target_names = old.target_names, old.target_names = NULL;
@@ -217,6 +219,32 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
     dnn_train_state_free(&olds);
     dnn_model_free(&old);
     return st;
+}
+
+/* What loading found missing: a summary line, and with --verbose one per column. */
+static void report_missing(const dnn_run_opts *o, const dnn_dataset *ds, const dnn_source_config *src)
+{
+    static const char *const policy[] = {"error", "mean", "median", "zero", "drop"};
+    if (ds->dropped_label)
+        note(o, 0, "%s: dropped %zu row%s with a missing label", ds->source, ds->dropped_label,
+             ds->dropped_label == 1 ? "" : "s");
+    size_t cells = 0;
+    int cols = 0;
+    for (size_t j = 0; ds->missing && j < ds->d; j++) cells += ds->missing[j], cols += ds->missing[j] > 0;
+    if (!cells && !ds->dropped_feature) return;
+    if (src->missing == DNN_MISSING_DROP)
+        note(o, 0, "%s: dropped %zu row%s with missing values (missing: \"drop\")", ds->source, ds->dropped_feature,
+             ds->dropped_feature == 1 ? "" : "s");
+    else
+        note(o, 0, "%s: imputed %zu missing cell%s in %d column%s (missing: \"%s\")", ds->source, cells,
+             cells == 1 ? "" : "s", cols, cols == 1 ? "" : "s", policy[src->missing]);
+    for (size_t j = 0; ds->missing && j < ds->d; j++) {
+        if (!ds->missing[j]) continue;
+        char col[64];
+        if (ds->feature_names) snprintf(col, sizeof col, "\"%s\"", ds->feature_names[j]);
+        else snprintf(col, sizeof col, "%zu", j);
+        note(o, 1, "%s: column %s: %zu missing", ds->source, col, ds->missing[j]);
+    }
 }
 
 /* ---- the final report ---- */
@@ -282,8 +310,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     }
     if (st) goto done;
     const dnn_config *c = resumed ? &m.cfg : &cfg;
-    st = dnn_load_source(&train, &c->train, c->task, err);
-    if (!st && c->has_test) st = dnn_load_source(&test, &c->test, c->task, err);
+    st = dnn_load_source(&train, &c->train, c->task, NULL, err);
     if (!st) st = dnn_split(train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
     if (st) goto done;
     if (c->early_stopping.enabled && n_va == 0 &&
@@ -294,6 +321,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
                       c->file, dnn_monitor_name(c->early_stopping.monitor));
         goto done;
     }
+    report_missing(o, &train, &c->train);
     if (!resumed) {
         if (train.d > INT32_MAX) {
             st = dnn_fail(err, DNN_EDATA, "%s: too many features (%zu)", train.source, train.d);
@@ -301,7 +329,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         }
         st = dnn_model_create(&m, &cfg, (int)train.d, err);
         if (!st) st = dnn_model_set_names(&m, &train, err);
-        if (!st) st = dnn_norm_fit(&m.norm, m.cfg.normalize, &train, tr_idx, n_tr, err);
+        /* imputation and normalisation learn from the training split only */
+        if (!st) st = dnn_model_fit_preprocessing(&m, &train, tr_idx, n_tr, err);
         if (!st) {
             dnn_rng init;
             dnn_rng_seed(&init, m.cfg.seed, DNN_STREAM_INIT);
@@ -309,11 +338,21 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             st = dnn_train_state_init(&s, &m, err);
         }
         if (st) goto done;
+    } else {
+        dnn_model_prepare(&m, &train);
     }
     st = dnn_model_check_data(&m, &train, err);
-    if (!st && m.cfg.has_test) st = dnn_model_check_data(&m, &test, err);
+    if (!st && m.cfg.has_test) {
+        dnn_schema sc = dnn_model_schema(&m, 0);
+        st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);
+        if (!st) {
+            report_missing(o, &test, &m.cfg.test);
+            dnn_model_prepare(&m, &test);
+            st = dnn_model_check_data(&m, &test, err);
+        }
+    }
     if (st) goto done;
-    note(o, "%s: %zu training samples, %zu for validation, %d features, %zu parameters", r.dir, n_tr, n_va,
+    note(o, 1, "%s: %zu training samples, %zu for validation, %d features, %zu parameters", r.dir, n_tr, n_va,
          m.net->n_in, m.net->n_params);
     if (!resumed) {
         FILE *f = fopen(r.jsonl, "w"); /* a fresh run starts a fresh log */
@@ -322,7 +361,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             goto done;
         }
     } else {
-        note(o, "resuming %s at epoch %d of %d", o->resume_path, s.epoch + 1, m.cfg.epochs);
+        note(o, 0, "resuming %s at epoch %d of %d", o->resume_path, s.epoch + 1, m.cfg.epochs);
     }
 
     dnn_split_view view = {&train, tr_idx, n_tr, va_idx, n_va};

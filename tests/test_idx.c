@@ -207,7 +207,7 @@ static void test_dataset(void)
     dnn_source_config src = {.format = DNN_FORMAT_IDX, .images = path("set-images-idx3-ubyte")};
     dnn_dataset ds;
     dnn_error err = {0};
-    dnn_status st = dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, &err);
+    dnn_status st = dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, NULL, &err);
     CHECK_MSG(st == DNN_OK, "%s", err.msg);
     if (!st) {
         CHECK(ds.n == 3 && ds.d == 4 && ds.dtype == DNN_U8 && ds.y[0] == 2 && ds.y[2] == 1);
@@ -239,22 +239,22 @@ static void test_dataset(void)
     uint32_t ld2[] = {2};
     write_plain(path("two-labels"), buf, idx_bytes(buf, DNN_IDX_U8, 1, ld2, labels, 2));
     src.labels = path("two-labels");
-    CHECK_ERR(dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, &err), err, DNN_EDATA, "two-labels",
+    CHECK_ERR(dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "two-labels",
               "2 labels for the 3 images");
     /* labels must be integers, one per item */
     uint32_t ld3[] = {3, 2};
     write_plain(path("wide-labels"), buf, idx_bytes(buf, DNN_IDX_U8, 2, ld3, body, 6));
     src.labels = path("wide-labels");
-    CHECK_ERR(dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, &err), err, DNN_EDATA, "one integer class label");
+    CHECK_ERR(dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "one integer class label");
     /* no pairing by name, no labels given */
     write_plain(path("odd-name"), buf, idx_bytes(buf, DNN_IDX_U8, 3, dims, body, 12));
     dnn_source_config odd = {.format = DNN_FORMAT_IDX, .images = path("odd-name")};
-    CHECK_ERR(dnn_load_source(&ds, &odd, DNN_TASK_CLASSIFICATION, &err), err, DNN_ECONFIG, "odd-name", "labels");
+    CHECK_ERR(dnn_load_source(&ds, &odd, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_ECONFIG, "odd-name", "labels");
     /* no data */
     uint32_t d0[] = {0, 2, 2};
     write_plain(path("none-images-idx3-ubyte"), buf, idx_bytes(buf, DNN_IDX_U8, 3, d0, body, 0));
     dnn_source_config none = {.format = DNN_FORMAT_IDX, .images = path("none-images-idx3-ubyte")};
-    CHECK_ERR(dnn_load_source(&ds, &none, DNN_TASK_CLASSIFICATION, &err), err, DNN_EDATA, "no data");
+    CHECK_ERR(dnn_load_source(&ds, &none, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "no data");
 }
 
 static void test_split(void)

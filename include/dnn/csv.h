@@ -1,11 +1,24 @@
-/* CSV data sources. */
+/* CSV data sources (RFC 4180): a streaming reader that parses straight into the data set's matrix. */
 #ifndef DNN_CSV_H
 #define DNN_CSV_H
+
+#include <stddef.h>
 
 #include "dnn/config.h"
 #include "dnn/data.h"
 #include "dnn/error.h"
 
-dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, dnn_error *err);
+/* Load src->path ("-" for standard input) into ds: features as floats (missing cells as NaN unless the
+ * policy is "error" or "drop"), class labels mapped to indices (sorted names, or the schema's), regression
+ * targets as floats. */
+dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *schema,
+                        dnn_error *err);
+
+/* Parse a whole field as a number, locale-free: 0 and *out on success, -1 when it is not a number, 1 when it
+ * overflows a float. Surrounding spaces are allowed. Exposed for tests. */
+int dnn_csv_number(const char *s, size_t n, double *out);
+
+/* The delimiter that best splits the first lines of text (",", ";", "\t" or "|"; "," when none does). */
+char dnn_csv_sniff(const char *text, size_t n);
 
 #endif

@@ -32,17 +32,30 @@ typedef struct {
     char *label_source;
     size_t label_offset, label_stride;
     uint32_t *lines;
+    uint32_t *index;      /* each row's ordinal among the source's data rows (NULL: 0, 1, ...); rows may
+                           * have been dropped */
+
+    /* What loading found missing (CSV): cells per feature column (NaN in x32 until imputed), and rows
+     * dropped for a missing label or, under the "drop" policy, a missing feature. */
+    size_t *missing;
+    size_t missing_cells;
+    size_t dropped_label, dropped_feature;
 } dnn_dataset;
 
 void dnn_dataset_free(dnn_dataset *ds);
 
-/* Per-feature affine normalisation x' = (x - shift[j]) * mul[j], computed from training rows. */
+/* Per-feature affine normalisation x' = (x - shift[j]) * mul[j], computed from training rows; for
+ * regression also the targets' t' = (t - tshift[j]) * tmul[j] (standardised, so every target weighs alike
+ * in the loss and the learning rate means the same whatever their units). */
 typedef struct {
     size_t d;
     float *shift, *mul;
+    int k;                /* targets normalised (0: none) */
+    float *tshift, *tmul;
 } dnn_norm;
 
-/* Compute the statistics of kind over the rows rows[0..n) of ds (all rows when rows is NULL). */
+/* Compute the statistics of kind over the rows rows[0..n) of ds (all rows when rows is NULL); regression
+ * targets are always standardised. */
 dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds, const uint32_t *rows, size_t n,
                         dnn_error *err);
 void dnn_norm_free(dnn_norm *nm);
@@ -52,8 +65,32 @@ void dnn_norm_free(dnn_norm *nm);
 void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_t *idx, size_t b, float *x, int32_t *y,
                 float *t);
 
+/* Missing-value imputation: fill[j] replaces a missing cell of feature j. Fitted on training rows. */
+typedef struct {
+    size_t d;
+    float *fill;
+} dnn_impute;
+
+dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset *ds, const uint32_t *rows, size_t n,
+                          dnn_error *err);
+/* Replace every missing cell of ds (all rows) with its column's fill value. */
+void dnn_impute_apply(const dnn_impute *im, dnn_dataset *ds);
+void dnn_impute_free(dnn_impute *im);
+
+/* What data read for an existing model must match (NULL while training a new one). */
+typedef struct {
+    int n_features;
+    char *const *feature_names;  /* CSV with a header: the columns to take, by name, in this order */
+    int n_classes;
+    char *const *class_names;    /* string labels map to these classes (NULL: labels are class indices) */
+    int n_targets;
+    char *const *target_names;
+    int labels_optional;         /* data without the label columns is read for prediction only */
+} dnn_schema;
+
 /* Load a data source of the config (IDX or CSV). */
-dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, dnn_error *err);
+dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *schema,
+                           dnn_error *err);
 
 /* Check class labels against the number of classes of the model. */
 dnn_status dnn_check_labels(const dnn_dataset *ds, int n_classes, dnn_error *err);

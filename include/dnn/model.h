@@ -11,7 +11,8 @@
 typedef struct {
     dnn_config cfg;
     dnn_net *net;
-    dnn_norm norm;       /* input normalisation, fitted on the training split */
+    dnn_norm norm;       /* input (and regression target) normalisation, fitted on the training split */
+    dnn_impute impute;   /* fill values for missing cells, fitted on the training split */
     int n_classes;       /* classification: the number of classes (1 sigmoid unit: 2) */
     char **class_names;  /* n_classes names, or NULL: classes are their indices */
     char **feature_names; /* net->n_in names, or NULL */
@@ -27,5 +28,15 @@ dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *e
 
 /* Check that a data set fits the model: feature count, and class labels within range. */
 dnn_status dnn_model_check_data(const dnn_model *m, const dnn_dataset *ds, dnn_error *err);
+
+/* What new data must match to be fed to this model. */
+dnn_schema dnn_model_schema(const dnn_model *m, int labels_optional);
+
+/* Fit the preprocessing (imputation, then normalisation) on rows[0..n) of ds and apply the imputation to
+ * ds. */
+dnn_status dnn_model_fit_preprocessing(dnn_model *m, dnn_dataset *ds, const uint32_t *rows, size_t n,
+                                       dnn_error *err);
+/* Apply the fitted imputation to other data (validation, test, new data). */
+void dnn_model_prepare(const dnn_model *m, dnn_dataset *ds);
 
 #endif

@@ -17,7 +17,7 @@ typedef struct {
     /* progress for the caller to show (may be NULL) */
     void (*on_batch)(void *ctx, const dnn_progress *p);
     void (*on_epoch)(void *ctx, const dnn_epoch_log *log, int improved);
-    void (*on_message)(void *ctx, const char *msg); /* notes worth telling the user (verbose detail included) */
+    void (*on_message)(void *ctx, int detail, const char *msg); /* notes for the user; detail: only for --verbose */
     void *ctx;
     volatile sig_atomic_t *stop;
 } dnn_run_opts;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "dnn/checkpoint.h"
@@ -15,14 +16,19 @@
 #include "dnn/util.h"
 
 enum {
-    O_MODEL = 256, O_DATA, O_LABELS, O_JSON, O_REPORT, O_PREDICT, O_TOPK, O_INFO, O_MIN_ACC, O_MAX_LOSS, O_MIN_F1,
+    O_MODEL = 256, O_DATA, O_LABELS, O_HEADER, O_DELIMITER, O_LABEL, O_JSON, O_REPORT, O_PREDICT, O_TOPK, O_INFO, O_MIN_ACC, O_MAX_LOSS, O_MIN_F1,
     O_MIN_R2, O_MAX_RMSE, O_THREADS, O_QUIET, O_VERBOSE, O_HELP, O_VERSION
 };
 
 static const cli_option OPTIONS[] = {
     {"model", required_argument, O_MODEL, "CKPT", NULL, "the checkpoint to score (required)"},
-    {"data", required_argument, O_DATA, "SPEC", "the test set of the checkpoint's config", "data: an IDX images file"},
+    {"data", required_argument, O_DATA, "SPEC", "the test set of the checkpoint's config",
+     "data: an IDX images file, a .csv file, or - for CSV on stdin"},
     {"labels", required_argument, O_LABELS, "FILE", "paired by name with --data", "IDX labels file for --data"},
+    {"header", required_argument, O_HEADER, "B", "as in training, else auto", "CSV header line: true, false or auto"},
+    {"delimiter", required_argument, O_DELIMITER, "C", "as in training, else auto", "CSV delimiter: , ; tab | or auto"},
+    {"label", required_argument, O_LABEL, "COL", "as in training, else the last column",
+     "CSV label column, by name or index (repeat for several targets)"},
     {"json", no_argument, O_JSON, NULL, NULL, "print the report as JSON on stdout"},
     {"report", required_argument, O_REPORT, "FILE.json", NULL, "also write the JSON report to a file"},
     {"predict", required_argument, O_PREDICT, "FILE|-", NULL, "write one CSV row of predictions per sample"},
@@ -48,7 +54,8 @@ static const char USAGE[] =
 static const char EXAMPLES[] =
     "  dnneval --model runs/mlp/ckpt.bin\n"
     "  dnneval --model runs/mlp/ckpt.bin --json --min-accuracy 0.88\n"
-    "  dnneval --model m.bin --data t10k-images-idx3-ubyte.gz --report eval.json\n";
+    "  dnneval --model m.bin --data t10k-images-idx3-ubyte.gz --report eval.json\n"
+    "  cat new.csv | dnneval --model m.bin --data - --predict -\n";
 
 typedef struct {
     const char *flag;
@@ -64,6 +71,51 @@ static void print_history(const dnn_train_state *s)
         dnn_fprintf_c(stdout, "  %5d %10.4f %10.4f %10.4f %8.4f %9.3g\n", e->epoch, e->loss, e->accuracy, e->val_loss,
                       e->val_accuracy, e->lr);
     }
+}
+
+/* A --data argument is CSV when it is "-" or ends in .csv, .tsv or .txt; anything else is IDX. */
+static int is_csv(const char *data)
+{
+    if (strcmp(data, "-") == 0) return 1;
+    const char *dot = strrchr(data, '.');
+    return dot && (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0 || strcasecmp(dot, ".txt") == 0);
+}
+
+/* Apply --header, --delimiter and --label to a CSV source. */
+static int csv_flags(dnn_source_config *src, const char *header, const char *delim, const char **labels, int n_labels,
+                     dnn_colref **refs)
+{
+    if (header) {
+        if (strcmp(header, "true") == 0) src->header = 1;
+        else if (strcmp(header, "false") == 0) src->header = 0;
+        else if (strcmp(header, "auto") == 0) src->header = -1;
+        else {
+            fprintf(stderr, "dnneval: --header: expected true, false or auto, got \"%s\"\n", header);
+            return -1;
+        }
+    }
+    if (delim) {
+        if (strcmp(delim, "auto") == 0) src->delimiter = 0;
+        else if (strcmp(delim, "tab") == 0 || strcmp(delim, "\\t") == 0 || strcmp(delim, "\t") == 0) src->delimiter = '\t';
+        else if (strlen(delim) == 1 && strchr(",;| ", delim[0])) src->delimiter = delim[0];
+        else {
+            fprintf(stderr, "dnneval: --delimiter: expected , ; tab | or auto, got \"%s\"\n", delim);
+            return -1;
+        }
+    }
+    if (n_labels) {
+        *refs = calloc((size_t)n_labels, sizeof **refs);
+        if (!*refs) return -1;
+        for (int i = 0; i < n_labels; i++) {
+            char *end;
+            long v = strtol(labels[i], &end, 10);
+            if (*labels[i] && !*end) (*refs)[i].index = v;
+            else (*refs)[i].name = (char *)labels[i];
+        }
+        src->label = *refs;
+        src->n_label = n_labels;
+    }
+    return 0;
 }
 
 static int info(const char *path)
@@ -117,6 +169,10 @@ int main(int argc, char **argv)
     cli_parser p;
     if (cli_init(&p, "dnneval", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0]))) return 1;
     const char *model = NULL, *data = NULL, *labels = NULL, *report = NULL, *predict = NULL;
+    const char *header = NULL, *delimiter = NULL;
+    const char **label_cols = calloc((size_t)argc + 1, sizeof *label_cols);
+    int n_label_cols = 0;
+    if (!label_cols) return 1;
     int json = 0, quiet = 0, want_info = 0, c;
     long threads = 0, top_k = 0;
     gate gates[] = {{"min-accuracy", 0, 0, 1}, {"max-loss", 0, 0, 0}, {"min-f1", 0, 0, 1},
@@ -126,6 +182,9 @@ int main(int argc, char **argv)
         case O_MODEL: model = optarg; break;
         case O_DATA: data = optarg; break;
         case O_LABELS: labels = optarg; break;
+        case O_HEADER: header = optarg; break;
+        case O_DELIMITER: delimiter = optarg; break;
+        case O_LABEL: label_cols[n_label_cols++] = optarg; break;
         case O_JSON: json = 1; break;
         case O_REPORT: report = optarg; break;
         case O_PREDICT: predict = optarg; break;
@@ -178,11 +237,29 @@ int main(int argc, char **argv)
     }
     dnn_dataset ds = {0};
     dnn_source_config src = {0};
+    dnn_colref *refs = NULL;
     const dnn_source_config *use = NULL;
     if (data) {
-        src.format = DNN_FORMAT_IDX;
-        src.images = (char *)data;
-        src.labels = (char *)labels;
+        if (is_csv(data)) {
+            /* CSV read as in training (header, delimiter, label, missing values), unless flags say otherwise */
+            if (m.cfg.train.format == DNN_FORMAT_CSV) src = m.cfg.train;
+            else src.header = -1;
+            src.format = DNN_FORMAT_CSV;
+            src.path = (char *)data;
+            if (csv_flags(&src, header, delimiter, label_cols, n_label_cols, &refs)) {
+                dnn_model_free(&m);
+                return 2;
+            }
+        } else {
+            if (header || delimiter || n_label_cols) {
+                fprintf(stderr, "dnneval: --header, --delimiter and --label apply to CSV data, and %s is IDX\n", data);
+                dnn_model_free(&m);
+                return 2;
+            }
+            src.format = DNN_FORMAT_IDX;
+            src.images = (char *)data;
+            src.labels = (char *)labels;
+        }
         use = &src;
     } else if (m.cfg.has_test) {
         use = &m.cfg.test;
@@ -191,14 +268,22 @@ int main(int argc, char **argv)
         dnn_model_free(&m);
         return 2;
     }
-    st = dnn_load_source(&ds, use, m.cfg.task, &err);
-    if (!st) st = dnn_model_check_data(&m, &ds, &err);
+    dnn_schema sc = dnn_model_schema(&m, 1);
+    st = dnn_load_source(&ds, use, m.cfg.task, &sc, &err);
+    free(refs);
+    if (!st) {
+        dnn_model_prepare(&m, &ds);
+        st = dnn_model_check_data(&m, &ds, &err);
+    }
     if (st) {
         fprintf(stderr, "dnneval: %s\n", err.msg);
         dnn_dataset_free(&ds);
         dnn_model_free(&m);
         return (int)st;
     }
+    if (!quiet && (ds.dropped_label || ds.dropped_feature))
+        fprintf(stderr, "dnneval: %s: dropped %zu rows with a missing label and %zu with missing values\n", ds.source,
+                ds.dropped_label, ds.dropped_feature);
 
     FILE *pf = NULL;
     if (predict) {
@@ -259,6 +344,7 @@ int main(int argc, char **argv)
         }
     }
     cJSON_Delete(rj);
+    free(label_cols);
     dnn_metrics_free(&mt);
     dnn_dataset_free(&ds);
     dnn_model_free(&m);

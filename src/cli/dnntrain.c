@@ -92,10 +92,11 @@ static void on_epoch(void *ctx, const dnn_epoch_log *e, int improved)
                   improved ? "  *" : "");
 }
 
-static void on_message(void *ctx, const char *msg)
+static void on_message(void *ctx, int detail, const char *msg)
 {
     ui *u = ctx;
-    if (u->verbose) fprintf(stderr, "dnntrain: %s\n", msg);
+    if (u->quiet || (detail && !u->verbose)) return;
+    fprintf(stderr, "dnntrain: %s\n", msg);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,375 @@
+/* CSV reader tests: RFC 4180 quoting, line endings, byte-order mark, sniffing, headers, column selection,
+ * class and target labels, missing values under each policy, locale independence, and every malformed
+ * file with the line and column its message must name. */
+#include <locale.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dnn/csv.h"
+#include "dnn/data.h"
+
+static char dir[] = "/tmp/dnn_test_csv_XXXXXX";
+
+static const char *write_file(const char *name, const char *text, size_t n)
+{
+    static char p[8][256];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    FILE *f = fopen(p[k], "wb");
+    fwrite(text, 1, n, f);
+    fclose(f);
+    return p[k];
+}
+
+/* Load text as a CSV source with the given options. */
+static dnn_status load(const char *text, dnn_source_config src, dnn_task task, const dnn_schema *sc, dnn_dataset *ds,
+                       dnn_error *err)
+{
+    src.format = DNN_FORMAT_CSV;
+    src.path = (char *)write_file("t.csv", text, strlen(text));
+    memset(err, 0, sizeof *err);
+    return dnn_load_source(ds, &src, task, sc, err);
+}
+
+static dnn_source_config opts(int header, char delim)
+{
+    dnn_source_config s = {0};
+    s.header = header;
+    s.delimiter = delim;
+    return s;
+}
+
+static void test_numbers(void)
+{
+    double v;
+    CHECK(dnn_csv_number("1.5", 3, &v) == 0 && v == 1.5);
+    CHECK(dnn_csv_number(" -2e3 ", 6, &v) == 0 && v == -2000);
+    CHECK(dnn_csv_number("+.5", 3, &v) == 0 && v == 0.5);
+    CHECK(dnn_csv_number("7.", 2, &v) == 0 && v == 7);
+    CHECK(dnn_csv_number("1e-5", 4, &v) == 0 && v == 1e-5);
+    CHECK(dnn_csv_number("0.1", 3, &v) == 0 && v == 0.1); /* correctly rounded, as strtod */
+    CHECK(dnn_csv_number("123456789012345678901234", 24, &v) == 0 && v == 123456789012345678901234.0);
+    CHECK(dnn_csv_number("1e39", 4, &v) == 1); /* overflows a float */
+    CHECK(dnn_csv_number("1e400", 5, &v) == 1);
+    CHECK(dnn_csv_number("abc", 3, &v) == -1);
+    CHECK(dnn_csv_number("1,5", 3, &v) == -1); /* never a decimal comma, whatever the locale */
+    CHECK(dnn_csv_number("", 0, &v) == -1);
+    CHECK(dnn_csv_number("1e", 2, &v) == -1);
+    CHECK(dnn_csv_number("--1", 3, &v) == -1);
+    CHECK(dnn_csv_number("inf", 3, &v) == -1);
+    /* the fast path agrees with strtod on many numbers of every shape */
+    srand(7);
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        char s[64];
+        int kind = i % 4;
+        double x = (double)rand() / RAND_MAX * pow(10, rand() % 40 - 20);
+        if (kind == 0) snprintf(s, sizeof s, "%.6f", x);
+        else if (kind == 1) snprintf(s, sizeof s, "%.17g", x);
+        else if (kind == 2) snprintf(s, sizeof s, "%d", rand() - RAND_MAX / 2);
+        else snprintf(s, sizeof s, "%.3e", -x);
+        double want = strtod(s, NULL);
+        if (fabs(want) > 3.4e38) continue;
+        if (dnn_csv_number(s, strlen(s), &v) != 0 || v != want) bad++;
+    }
+    CHECK_MSG(bad == 0, "%d numbers parse differently from strtod", bad);
+}
+
+static void test_rfc4180(void)
+{
+    dnn_dataset ds;
+    dnn_error err;
+    /* quoted fields hold delimiters, doubled quotes and newlines; CRLF and LF mix; a BOM starts the file;
+     * blank lines at the end are ignored */
+    const char *text = "\xEF\xBB\xBF"
+                       "a,\"b, with comma\",label\r\n"
+                       "1,2,\"cat \"\"tabby\"\"\"\r\n"
+                       "3,4,\"dog\nmulti-line\"\n"
+                       "5,6,cat \"tabby\"\n"
+                       "\n\r\n\n";
+    dnn_status st = load(text, opts(-1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    if (!st) {
+        CHECK(ds.n == 3 && ds.d == 2);
+        CHECK(strcmp(ds.feature_names[0], "a") == 0 && strcmp(ds.feature_names[1], "b, with comma") == 0);
+        CHECK(ds.n_classes == 2 && strcmp(ds.class_names[0], "cat \"tabby\"") == 0);
+        CHECK(strcmp(ds.class_names[1], "dog\nmulti-line") == 0);
+        CHECK(ds.y[0] == 0 && ds.y[1] == 1 && ds.y[2] == 0);
+        CHECK(ds.x32[4] == 5 && ds.x32[5] == 6);
+        CHECK(ds.lines[0] == 2 && ds.lines[1] == 3 && ds.lines[2] == 5); /* the quoted newline counts */
+        dnn_dataset_free(&ds);
+    }
+    /* every delimiter, given or sniffed */
+    const char delims[] = {',', ';', '\t', '|'};
+    for (int i = 0; i < 4; i++) {
+        char t[256];
+        snprintf(t, sizeof t, "x%cy%cz\n1%c2.5%c0\n3%c4%c1\n", delims[i], delims[i], delims[i], delims[i], delims[i],
+                 delims[i]);
+        for (int given = 0; given < 2; given++) {
+            st = load(t, opts(-1, given ? delims[i] : 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+            CHECK_MSG(st == DNN_OK && ds.n == 2 && ds.d == 2 && ds.x32[1] == 2.5f, "delimiter %d given %d: %s", i, given,
+                      err.msg);
+            if (!st) dnn_dataset_free(&ds);
+        }
+    }
+    /* a semicolon file with decimal points in quotes is still sniffed right */
+    CHECK(dnn_csv_sniff("a;b;c\n\"1,5\";2;3\n4;5;6\n", 21) == ';');
+    CHECK(dnn_csv_sniff("a\tb\n1\t2\n", 8) == '\t');
+    CHECK(dnn_csv_sniff("single\n1\n", 9) == ',');
+}
+
+static void test_headers_and_columns(void)
+{
+    dnn_dataset ds;
+    dnn_error err;
+    /* no header: auto sees numbers in the first row */
+    dnn_status st = load("1,2,0\n3,4,1\n", opts(-1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK(st == DNN_OK && ds.n == 2 && !ds.feature_names);
+    if (!st) dnn_dataset_free(&ds);
+    /* header: false reads the first row as data (and fails on its text) */
+    CHECK_ERR(load("a,b,c\n1,2,0\n", opts(0, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:1:",
+              "column \"0\"", "expected a number, got \"a\"");
+    /* the label by name, by index, from the end; features and ignore lists */
+    dnn_colref lab = {"y", 0}, first = {NULL, 0}, neg = {NULL, -2}, idcol = {"id", 0};
+    dnn_source_config o = opts(1, 0);
+    o.label = &lab, o.n_label = 1;
+    o.ignore = &idcol, o.n_ignore = 1;
+    const char *t = "id,y,a,b\n10,1,0.5,7\n11,3,0.25,8\n12,2,0,9\n";
+    st = load(t, o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    if (!st) {
+        CHECK(ds.d == 2 && strcmp(ds.feature_names[0], "a") == 0 && ds.x32[1] == 7);
+        /* integer classes sort numerically, and keep their names */
+        CHECK(ds.n_classes == 3 && strcmp(ds.class_names[2], "3") == 0 && ds.y[1] == 2 && ds.y[2] == 1);
+        dnn_dataset_free(&ds);
+    }
+    o.label = &neg;
+    o.ignore = NULL, o.n_ignore = 0;
+    o.features = &first, o.n_features = 1;
+    st = load(t, o, DNN_TASK_REGRESSION, NULL, &ds, &err); /* label = column -2 ("a"), feature = column 0 */
+    CHECK(st == DNN_OK && ds.d == 1 && ds.n_targets == 1 && ds.t[1] == 0.25f && ds.x32[2] == 12);
+    if (!st) dnn_dataset_free(&ds);
+    /* several regression targets */
+    dnn_colref two[] = {{"a", 0}, {"b", 0}};
+    o = opts(1, 0);
+    o.label = two, o.n_label = 2;
+    st = load(t, o, DNN_TASK_REGRESSION, NULL, &ds, &err);
+    CHECK(st == DNN_OK && ds.n_targets == 2 && ds.d == 2 && ds.t[5] == 9 && strcmp(ds.target_names[1], "b") == 0);
+    if (!st) dnn_dataset_free(&ds);
+    /* a label column that does not exist, by name and by index */
+    dnn_colref nope = {"specis", 0}, far = {NULL, 9};
+    o = opts(1, 0);
+    o.label = &nope, o.n_label = 1;
+    CHECK_ERR(load("sepal,species\n1,a\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv",
+              "no column \"specis\"", "did you mean \"species\"");
+    o.label = &far;
+    CHECK_ERR(load("a,b\n1,2\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "no column 9",
+              "2 columns");
+    o = opts(0, 0);
+    o.label = &lab, o.n_label = 1;
+    CHECK_ERR(load("1,2\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "no header");
+}
+
+static void test_missing(void)
+{
+    dnn_dataset ds;
+    dnn_error err;
+    const char *t = "a,b,y\n1,NA,x\n2,4,x\n,8,z\n4,N/A,\n100,?,z\nnull,16,x\n";
+    /* error: the line and the column name */
+    CHECK_ERR(load(t, opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:2:", "column \"b\"",
+              "missing value");
+    /* mean, median, zero: cells kept as NaN and counted; the label-less row dropped */
+    const dnn_missing pol[] = {DNN_MISSING_MEAN, DNN_MISSING_MEDIAN, DNN_MISSING_ZERO};
+    const float fill_a[] = {(1 + 2 + 100) / 3.0f, 2, 0}, fill_b[] = {(4 + 8 + 16) / 3.0f, 8, 0};
+    for (int p = 0; p < 3; p++) {
+        dnn_source_config o = opts(1, 0);
+        o.missing = pol[p];
+        dnn_status st = load(t, o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+        CHECK_MSG(st == DNN_OK, "%s", err.msg);
+        if (st) continue;
+        CHECK(ds.n == 5 && ds.dropped_label == 1 && ds.missing[0] == 2 && ds.missing[1] == 2 && ds.missing_cells == 4);
+        CHECK(ds.index[3] == 4); /* the row after the dropped one keeps its place in the file */
+        dnn_impute im;
+        CHECK(dnn_impute_fit(&im, pol[p], &ds, NULL, 0, &err) == DNN_OK);
+        CHECK_NEAR(im.fill[0], fill_a[p], 1e-5);
+        CHECK_NEAR(im.fill[1], fill_b[p], 1e-5);
+        dnn_impute_apply(&im, &ds);
+        CHECK(ds.x32[1] == im.fill[1] && ds.x32[4] == im.fill[0] && !isnan(ds.x32[9]));
+        dnn_impute_free(&im);
+        dnn_dataset_free(&ds);
+    }
+    /* training rows only: the statistics ignore rows outside the split */
+    dnn_source_config o = opts(1, 0);
+    o.missing = DNN_MISSING_MEAN;
+    CHECK(load(t, o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err) == DNN_OK);
+    uint32_t rows[] = {0, 1};
+    dnn_impute im;
+    dnn_impute_fit(&im, DNN_MISSING_MEAN, &ds, rows, 2, &err);
+    CHECK_NEAR(im.fill[0], 1.5, 1e-6);
+    CHECK_NEAR(im.fill[1], 4, 1e-6);
+    dnn_impute_free(&im);
+    dnn_dataset_free(&ds);
+    /* drop: rows with a missing feature go */
+    o.missing = DNN_MISSING_DROP;
+    CHECK(load(t, o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err) == DNN_OK && ds.n == 1 && ds.dropped_feature == 4 &&
+          ds.x32[0] == 2 && ds.index[0] == 1);
+    dnn_dataset_free(&ds);
+    /* a missing label under "error" */
+    CHECK_ERR(load("a,y\n1,x\n2,\n", opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:3:",
+              "label is missing");
+    /* custom markers replace the defaults */
+    char *markers[] = {"-999"};
+    o = opts(1, 0);
+    o.missing = DNN_MISSING_ZERO;
+    o.missing_values = markers, o.n_missing_values = 1;
+    CHECK(load("a,y\n-999,x\n3,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err) == DNN_OK && ds.missing[0] == 1);
+    dnn_dataset_free(&ds);
+    CHECK_ERR(load("a,y\nNA,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "expected a number, got \"NA\"");
+    /* an even count's median averages the middle two */
+    o.missing = DNN_MISSING_MEDIAN;
+    o.missing_values = NULL, o.n_missing_values = 0;
+    CHECK(load("a,y\n1,x\n9,x\n3,x\n7,x\nNA,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err) == DNN_OK);
+    dnn_impute_fit(&im, DNN_MISSING_MEDIAN, &ds, NULL, 0, &err);
+    CHECK_NEAR(im.fill[0], 5, 0);
+    dnn_impute_free(&im);
+    dnn_dataset_free(&ds);
+}
+
+static void test_malformed(void)
+{
+    dnn_dataset ds;
+    dnn_error err;
+    dnn_source_config o = opts(-1, 0);
+    CHECK_ERR(load("a,b,y\n1,2,x\n3,4\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:3:",
+              "2 fields, expected 3");
+    CHECK_ERR(load("a,b,y\n1,2,x\n3,4,x,5\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:3:",
+              "4 fields");
+    CHECK_ERR(load("a,b,y\n1,2,x\n3,four,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:3:",
+              "column \"b\"", "expected a number, got \"four\"");
+    CHECK_ERR(load("a,b,y\n1,2,x\n3,\"4,x\n5,6,y\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:3:", "never closed");
+    CHECK_ERR(load("a,b,y\n1,\"2\"x,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:2:",
+              "after the closing quote");
+    const char nul[] = "a,b,y\n1,2,x\n3,\0,x\n";
+    o.path = (char *)write_file("nul.csv", nul, sizeof nul - 1);
+    o.format = DNN_FORMAT_CSV;
+    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "nul.csv:3:", "NUL byte",
+              "offset 14");
+    CHECK_ERR(load("a,b,y\n1,1e39,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:2:",
+              "too large for a float", "1e39");
+    CHECK_ERR(load("", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv", "empty");
+    CHECK_ERR(load("\n\n\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv", "no rows");
+    CHECK_ERR(load("a,b,y\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv",
+              "no data rows after the header");
+    CHECK_ERR(load("a,b,y\n1,2,x\n", o, DNN_TASK_REGRESSION, NULL, &ds, &err), err, DNN_EDATA, "target column \"y\"",
+              "got \"x\"");
+    o.path = "/nonexistent/d.csv";
+    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EIO, "/nonexistent/d.csv",
+              "cannot open");
+    /* a field too long to be a record of real data: refused, not allocated without bound */
+    size_t big = (17u << 20);
+    char *huge = malloc(big + 16);
+    memset(huge, '1', big);
+    memcpy(huge + big, "\n", 2);
+    o.path = (char *)write_file("huge.csv", huge, big + 1);
+    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "huge.csv:1:",
+              "longer than 16 MiB");
+    free(huge);
+}
+
+/* Reading new data for a trained model: features by name in any order, prediction without labels, labels by
+ * the model's class names. */
+static void test_schema(void)
+{
+    dnn_dataset ds;
+    dnn_error err;
+    char *feats[] = {"a", "b"}, *classes[] = {"no", "yes"};
+    dnn_schema sc = {.n_features = 2, .feature_names = feats, .n_classes = 2, .class_names = classes,
+                     .labels_optional = 1};
+    dnn_colref lab = {"y", 0};
+    dnn_source_config o = opts(-1, 0);
+    o.label = &lab, o.n_label = 1;
+    dnn_status st = load("b,extra,y,a\n2,9,yes,1\n4,9,no,3\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    if (!st) {
+        CHECK(ds.d == 2 && ds.x32[0] == 1 && ds.x32[1] == 2 && ds.y[0] == 1 && ds.y[1] == 0);
+        dnn_dataset_free(&ds);
+    }
+    st = load("a,b\n1,2\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err);
+    CHECK(st == DNN_OK && ds.n == 1 && ds.y == NULL);
+    if (!st) dnn_dataset_free(&ds);
+    CHECK_ERR(load("a,b,y\n1,2,maybe\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA, "t.csv:2:",
+              "label \"maybe\" is not one of the model's classes", "\"no\", \"yes\"");
+    CHECK_ERR(load("a,c,y\n1,2,no\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA, "no column \"b\"");
+    /* without a header: by position, the label column optional */
+    sc.feature_names = NULL;
+    o = opts(0, 0);
+    st = load("1,2\n3,4\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err);
+    CHECK(st == DNN_OK && ds.n == 2 && !ds.y);
+    if (!st) dnn_dataset_free(&ds);
+    st = load("1,2,yes\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err);
+    CHECK(st == DNN_OK && ds.y && ds.y[0] == 1);
+    if (!st) dnn_dataset_free(&ds);
+    CHECK_ERR(load("1,2,3,yes\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA, "3 feature columns",
+              "takes 2");
+}
+
+/* Standard input, as in `cat new.csv | dnneval --data -`. */
+static void test_stdin(void)
+{
+    const char *p = write_file("in.csv", "a,y\n1,x\n2,z\n", 12);
+    if (!freopen(p, "rb", stdin)) {
+        check_failures++;
+        return;
+    }
+    dnn_source_config o = opts(-1, 0);
+    o.format = DNN_FORMAT_CSV;
+    o.path = "-";
+    dnn_dataset ds;
+    dnn_error err;
+    dnn_status st = dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err);
+    CHECK_MSG(st == DNN_OK && ds.n == 2 && strcmp(ds.source, "<stdin>") == 0, "%s", err.msg);
+    if (!st) dnn_dataset_free(&ds);
+}
+
+/* A German locale (decimal comma) must change nothing. */
+static void test_locale(void)
+{
+    if (!setlocale(LC_ALL, "de_DE.UTF-8")) {
+        fprintf(stderr, "test_csv: locale de_DE.UTF-8 not installed; locale check done under the C locale only\n");
+        return;
+    }
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.1f", 1.5);
+    CHECK(strcmp(buf, "1,5") == 0); /* the locale is really active */
+    dnn_dataset ds;
+    dnn_error err;
+    dnn_status st = load("a;b;y\n1.25;1e5;x\n\"2,5\";3;z\n", opts(1, ';'), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK_ERR(st, err, DNN_EDATA, "expected a number, got \"2,5\"");
+    double v;
+    CHECK(dnn_csv_number("1.25", 4, &v) == 0 && v == 1.25);
+    CHECK(dnn_csv_number("12345678901234567890.5", 22, &v) == 0 && v == 12345678901234567890.5);
+    st = load("a,y\n1.25,x\n", opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK(st == DNN_OK && ds.x32[0] == 1.25f);
+    if (!st) dnn_dataset_free(&ds);
+    setlocale(LC_ALL, "C");
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    test_numbers();
+    test_rfc4180();
+    test_headers_and_columns();
+    test_missing();
+    test_malformed();
+    test_schema();
+    test_stdin();
+    test_locale();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return check_done("test_csv");
+}
