@@ -214,7 +214,11 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
             s->best_value = INFINITY;
         }
         if (m->cfg.optim.learning_rate != old.cfg.optim.learning_rate) s->sched.lr = m->cfg.optim.learning_rate;
-        if (!m->cfg.early_stopping.enabled) s->stopped_early = 0;
+        if (s->stopped_early) {
+            /* asked to go on after early stopping ended the run: patience starts afresh */
+            s->stopped_early = 0;
+            s->wait = 0;
+        }
     }
     dnn_train_state_free(&olds);
     dnn_model_free(&old);

@@ -159,6 +159,8 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* past a file-size limit a write should fail with EFBIG, which we report, rather than kill us */
+    signal(SIGXFSZ, SIG_IGN);
 
     dnn_run_result res;
     dnn_error err = {0};
