@@ -458,6 +458,8 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         m->class_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "classes"), m->n_classes, &ok1);
         m->feature_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "features"), net->n_in, &ok2);
         m->target_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "targets"), net->n_out, &ok3);
+        const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "dnn_version");
+        if (cJSON_IsString(ver)) snprintf(m->written_by, sizeof m->written_by, "%s", ver->valuestring);
         cJSON_Delete(meta);
     }
     if (!ok1 || !ok2 || !ok3) {

@@ -156,7 +156,8 @@ done:
     free(t);
     free(y);
     free(idx);
-    free(pred);
+    if (!st && labelled) mt->pred = pred; /* kept for plots */
+    else free(pred);
     if (st) dnn_metrics_free(mt);
     return st;
 }

@@ -45,6 +45,7 @@ void dnn_metrics_free(dnn_metrics *mt)
     free(mt->rmse);
     free(mt->mae);
     free(mt->r2);
+    free(mt->pred);
     memset(mt, 0, sizeof *mt);
 }
 

@@ -11,7 +11,26 @@
 
 cJSON *dnn_json_number(double x)
 {
-    return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
+    if (!isfinite(x)) return cJSON_CreateNull();
+    /* The shortest decimal that reads back as exactly x: cJSON's own printing settles for 15 digits that are
+     * merely close, and a gate given a number copied from a report must compare equal to it. */
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        dnn_snprintf_c(buf, sizeof buf, "%.*g", prec, x);
+        if (dnn_strtod_c(buf, NULL) == x) break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+double dnn_json_value(const cJSON *item)
+{
+    if (cJSON_IsNumber(item)) return item->valuedouble;
+    if (cJSON_IsRaw(item) && item->valuestring) {
+        char *end;
+        double v = dnn_strtod_c(item->valuestring, &end);
+        if (end != item->valuestring && *end == '\0') return v;
+    }
+    return NAN;
 }
 
 cJSON *dnn_epoch_json(const dnn_epoch_log *e)
@@ -42,7 +61,7 @@ static cJSON *prf_json(const dnn_prf *p, const char *name)
     cJSON_AddItemToObject(o, "precision", dnn_json_number(p->precision));
     cJSON_AddItemToObject(o, "recall", dnn_json_number(p->recall));
     cJSON_AddItemToObject(o, "f1", dnn_json_number(p->f1));
-    cJSON_AddNumberToObject(o, "support", (double)p->support);
+    cJSON_AddItemToObject(o, "support", dnn_json_number((double)p->support));
     return o;
 }
 
@@ -104,8 +123,8 @@ cJSON *dnn_report_json(const dnn_metrics *mt, const dnn_model *m, const char *mo
             }
         }
     }
-    cJSON_AddNumberToObject(r, "seconds", mt->seconds);
-    cJSON_AddNumberToObject(r, "samples_per_second", mt->samples_per_second);
+    cJSON_AddItemToObject(r, "seconds", dnn_json_number(mt->seconds));
+    cJSON_AddItemToObject(r, "samples_per_second", dnn_json_number(mt->samples_per_second));
     cJSON_AddStringToObject(r, "dnn_version", dnn_version());
     return r;
 }

@@ -15,6 +15,7 @@
 #include "dnn/blas.h"
 #include "dnn/checkpoint.h"
 #include "dnn/eval.h"
+#include "dnn/plot.h"
 #include "dnn/report.h"
 #include "dnn/util.h"
 
@@ -22,7 +23,7 @@ typedef struct {
     const dnn_run_opts *o;
     dnn_model *m;
     dnn_train_state *s;
-    char *dir, *ckpt, *best, *jsonl;
+    char *dir, *ckpt, *best, *jsonl, *curves;
     double seconds; /* training time of this invocation */
 } run_ctx;
 
@@ -88,6 +89,13 @@ static dnn_status on_epoch(void *ctx, const dnn_epoch_log *log, int improved, dn
         st = dnn_checkpoint_save(r->ckpt, r->m, r->s, err);
         if (!st && c->keep > 0) st = save_numbered(r, r->s->epoch, err);
     }
+    if (!st) {
+        /* the curves so far, so a long run can be watched */
+        dnn_text t = {0};
+        dnn_svg_curves(&t, r->s->history, r->s->n_history, r->m->cfg.task == DNN_TASK_CLASSIFICATION);
+        st = dnn_text_write(&t, r->curves, err);
+        dnn_text_free(&t);
+    }
     if (r->o->on_epoch) r->o->on_epoch(r->o->ctx, log, improved);
     return st;
 }
@@ -117,7 +125,8 @@ static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
     r->ckpt = dnn_path_join(dir, "ckpt.bin");
     r->best = dnn_path_join(dir, "best.bin");
     r->jsonl = dnn_path_join(dir, "train.jsonl");
-    if (!r->ckpt || !r->best || !r->jsonl) return dnn_fail_oom(err, "paths", 0);
+    r->curves = dnn_path_join(dir, "curves.svg");
+    if (!r->ckpt || !r->best || !r->jsonl || !r->curves) return dnn_fail_oom(err, "paths", 0);
     return DNN_OK;
 }
 
@@ -281,7 +290,7 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
         if (isfinite(s->history[i].samples_per_second)) sps += s->history[i].samples_per_second, counted++;
     cJSON_AddItemToObject(j, "samples_per_second", dnn_json_number(counted ? sps / counted : NAN));
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) cJSON_AddNumberToObject(j, "peak_rss_mib", (double)ru.ru_maxrss / 1024.0);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) cJSON_AddItemToObject(j, "peak_rss_mib", dnn_json_number((double)ru.ru_maxrss / 1024.0));
     cJSON *hist = cJSON_AddArrayToObject(j, "history");
     for (int i = 0; i < s->n_history; i++) cJSON_AddItemToArray(hist, dnn_epoch_json(&s->history[i]));
     cJSON_AddItemToObject(j, "test", test ? dnn_report_json(test, m, r->ckpt, test_name) : cJSON_CreateNull());
@@ -387,9 +396,11 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         res->test_loss = tm.loss;
     }
     cJSON *rep = final_report(&r, &view, have_tm ? &tm : NULL, m.cfg.has_test ? test.source : NULL);
-    char *rpath = dnn_path_join(r.dir, "report.json");
-    st = rep && rpath ? dnn_json_write(rpath, rep, err) : dnn_fail_oom(err, "the report", 0);
+    char *rpath = dnn_path_join(r.dir, "report.json"), *hpath = dnn_path_join(r.dir, "report.html");
+    st = rep && rpath && hpath ? dnn_json_write(rpath, rep, err) : dnn_fail_oom(err, "the report", 0);
+    if (!st) st = dnn_report_html(hpath, rep, s.history, s.n_history, have_tm ? &tm : NULL, &m, err);
     free(rpath);
+    free(hpath);
     cJSON_Delete(rep);
     res->epochs_run = s.epoch;
     res->best_epoch = s.best_epoch;
@@ -407,5 +418,6 @@ done:
     free(r.ckpt);
     free(r.best);
     free(r.jsonl);
+    free(r.curves);
     return st;
 }

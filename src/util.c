@@ -268,6 +268,14 @@ int dnn_snprintf_c(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
+int dnn_vsnprintf_c(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    locale_t old = uselocale(c_locale());
+    int n = vsnprintf(buf, size, fmt, ap);
+    uselocale(old);
+    return n;
+}
+
 double dnn_strtod_c(const char *s, char **end)
 {
     return strtod_l(s, end, c_locale());

@@ -7,4 +7,12 @@ expect 0 "train the reference MLP" -- "$DNNTRAIN" --config "$SRC_DIR/configs/mlp
 cat "$T/err" >&2
 expect 0 "evaluate it with a quality gate at 88%" -- "$DNNEVAL" --model mlp/ckpt.bin --min-accuracy 0.88
 cat "$T/out" >&2
+acc=$("$DNNEVAL" --model mlp/ckpt.bin --json | "$JSON_QUERY" - accuracy)
+
+# with dropout and a cosine schedule it does better still
+expect 0 "train the regularised MLP" -- "$DNNTRAIN" --config "$SRC_DIR/configs/mlp-regularized.json" --out reg --quiet
+reg=$("$DNNEVAL" --model reg/ckpt.bin --json | "$JSON_QUERY" - accuracy)
+echo "test accuracy: mlp.json $acc, mlp-regularized.json $reg" >&2
+ge "$reg" "$(awk -v a="$acc" 'BEGIN { print a + 0.005 }')" || fail "the regularised MLP ($reg) does not beat mlp.json ($acc) by half a point"
+ge "$reg" 0.895 || fail "the regularised MLP reaches $reg, short of 89.5%"
 finish

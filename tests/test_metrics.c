@@ -49,10 +49,10 @@ static void test_classification(void)
     CHECK(cJSON_GetArraySize(pc) == 5);
     const cJSON *c1 = cJSON_GetArrayItem(pc, 1);
     CHECK(c1 && strcmp(cJSON_GetObjectItem(c1, "class")->valuestring, "1") == 0);
-    CHECK_NEAR(cJSON_GetObjectItem(c1, "precision")->valuedouble, 0.4, 1e-12);
+    CHECK_NEAR(dnn_json_value(cJSON_GetObjectItem(c1, "precision")), 0.4, 1e-12);
     const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "confusion_matrix"), 2);
     CHECK(cJSON_GetArraySize(row) == 5 && cJSON_GetArrayItem(row, 1)->valuedouble == 2);
-    CHECK_NEAR(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "macro_avg"), "f1")->valuedouble, (f[0] + 0.5) / 4, 1e-12);
+    CHECK_NEAR(dnn_json_value(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "macro_avg"), "f1")), (f[0] + 0.5) / 4, 1e-12);
     cJSON_Delete(j);
     dnn_metrics_free(&mt);
 }
@@ -86,8 +86,43 @@ static void test_regression(void)
     dnn_metrics_free(&mt);
 }
 
+/* A 100-class report stays readable: no line wider than a terminal, the matrix replaced by the most confused
+ * pairs. */
+static void test_many_classes(void)
+{
+    dnn_metrics mt;
+    dnn_error err;
+    CHECK(dnn_metrics_init(&mt, DNN_TASK_CLASSIFICATION, 100, 0, &err) == DNN_OK);
+    for (int i = 0; i < 100; i++)
+        for (int j = 0; j < 100; j++) mt.confusion[i * 100 + j] = i == j ? 50 : (uint64_t)((i * 7 + j * 3) % 11 == 0);
+    mt.confusion[3 * 100 + 8] = 17; /* the most confused pair */
+    mt.labelled = 1;
+    mt.n = 5000;
+    dnn_metrics_finish_classification(&mt);
+    dnn_model m = {0};
+    m.n_classes = 100;
+    FILE *f = tmpfile();
+    dnn_report_print(f, &mt, &m, "m.bin", "d");
+    rewind(f);
+    char line[4096];
+    int widest = 0, lines = 0, pairs = 0, first_pair_ok = 0;
+    while (fgets(line, sizeof line, f)) {
+        int w = (int)strlen(line);
+        if (w > widest) widest = w;
+        lines++;
+        if (strstr(line, "Most confused pairs")) pairs = 1;
+        if (pairs == 1 && strstr(line, "17") && strstr(line, " 3 ") && strstr(line, " 8")) first_pair_ok = 1;
+    }
+    fclose(f);
+    CHECK_MSG(widest <= 100, "a line of %d characters", widest);
+    CHECK(pairs && first_pair_ok);
+    CHECK(lines < 160);
+    dnn_metrics_free(&mt);
+}
+
 int main(void)
 {
+    test_many_classes();
     test_classification();
     test_regression();
     return check_done("test_metrics");

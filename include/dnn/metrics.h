@@ -34,6 +34,7 @@ typedef struct {
     int n_targets;
     double *mse, *rmse, *mae, *r2; /* [n_targets] */
     double mse_all, rmse_all, mae_all, r2_all;
+    float *pred;          /* regression: the predictions [n, n_targets] in the targets' units (for plots) */
 } dnn_metrics;
 
 dnn_status dnn_metrics_init(dnn_metrics *mt, dnn_task task, int k, int n_targets, dnn_error *err);

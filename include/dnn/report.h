@@ -18,8 +18,11 @@ void dnn_report_print(FILE *f, const dnn_metrics *mt, const dnn_model *m, const 
 /* One line of train.jsonl: epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds, samples_per_second. */
 cJSON *dnn_epoch_json(const dnn_epoch_log *e);
 
-/* A number for JSON: NaN and Inf become null (JSON has no such numbers). */
+/* A number for JSON, printed exactly (the shortest decimal that reads back as x); NaN and Inf become null
+ * (JSON has no such numbers). */
 cJSON *dnn_json_number(double x);
+/* The value of a JSON number made by cJSON or by dnn_json_number; NaN for anything else. */
+double dnn_json_value(const cJSON *item);
 
 /* Write a JSON tree to path atomically, pretty-printed, ending in a newline. */
 dnn_status dnn_json_write(const char *path, const cJSON *json, dnn_error *err);

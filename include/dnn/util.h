@@ -2,6 +2,7 @@
 #ifndef DNN_UTIL_H
 #define DNN_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -46,6 +47,7 @@ void *dnn_alloc_hot(size_t count, size_t size);
 /* printf into a FILE or buffer in the C locale, whatever the process locale is. */
 int dnn_fprintf_c(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int dnn_snprintf_c(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int dnn_vsnprintf_c(char *buf, size_t n, const char *fmt, va_list ap);
 /* strtod in the C locale. */
 double dnn_strtod_c(const char *s, char **end);
 

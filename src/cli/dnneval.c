@@ -9,53 +9,13 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "options.h"
 #include "dnn/checkpoint.h"
 #include "dnn/eval.h"
 #include "dnn/idx.h"
+#include "dnn/plot.h"
 #include "dnn/report.h"
 #include "dnn/util.h"
-
-enum {
-    O_MODEL = 256, O_DATA, O_LABELS, O_HEADER, O_DELIMITER, O_LABEL, O_JSON, O_REPORT, O_PREDICT, O_TOPK, O_INFO, O_MIN_ACC, O_MAX_LOSS, O_MIN_F1,
-    O_MIN_R2, O_MAX_RMSE, O_THREADS, O_QUIET, O_VERBOSE, O_HELP, O_VERSION
-};
-
-static const cli_option OPTIONS[] = {
-    {"model", required_argument, O_MODEL, "CKPT", NULL, "the checkpoint to score (required)"},
-    {"data", required_argument, O_DATA, "SPEC", "the test set of the checkpoint's config",
-     "data: an IDX images file, a .csv file, or - for CSV on stdin"},
-    {"labels", required_argument, O_LABELS, "FILE", "paired by name with --data", "IDX labels file for --data"},
-    {"header", required_argument, O_HEADER, "B", "as in training, else auto", "CSV header line: true, false or auto"},
-    {"delimiter", required_argument, O_DELIMITER, "C", "as in training, else auto", "CSV delimiter: , ; tab | or auto"},
-    {"label", required_argument, O_LABEL, "COL", "as in training, else the last column",
-     "CSV label column, by name or index (repeat for several targets)"},
-    {"json", no_argument, O_JSON, NULL, NULL, "print the report as JSON on stdout"},
-    {"report", required_argument, O_REPORT, "FILE.json", NULL, "also write the JSON report to a file"},
-    {"predict", required_argument, O_PREDICT, "FILE|-", NULL, "write one CSV row of predictions per sample"},
-    {"top-k", required_argument, O_TOPK, "K", NULL, "also report top-K accuracy"},
-    {"info", no_argument, O_INFO, NULL, NULL, "print what the checkpoint holds, without data"},
-    {"min-accuracy", required_argument, O_MIN_ACC, "X", NULL, "gate: exit 6 when accuracy < X"},
-    {"max-loss", required_argument, O_MAX_LOSS, "X", NULL, "gate: exit 6 when the mean loss > X"},
-    {"min-f1", required_argument, O_MIN_F1, "X", NULL, "gate: exit 6 when macro F1 < X"},
-    {"min-r2", required_argument, O_MIN_R2, "X", NULL, "gate: exit 6 when R^2 < X (regression)"},
-    {"max-rmse", required_argument, O_MAX_RMSE, "X", NULL, "gate: exit 6 when RMSE > X (regression)"},
-    {"threads", required_argument, O_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
-    {"quiet", no_argument, O_QUIET, NULL, NULL, "print nothing but errors and failed gates"},
-    {"verbose", no_argument, O_VERBOSE, NULL, NULL, "print more detail"},
-    {"help", no_argument, O_HELP, NULL, NULL, "show this help"},
-    {"version", no_argument, O_VERSION, NULL, NULL, "show the version and the BLAS in use"},
-};
-
-static const char USAGE[] =
-    "Usage: dnneval --model CKPT [--data SPEC [--labels FILE]] [--json] [--report FILE.json]\n"
-    "               [--predict FILE|-] [--top-k K] [--min-accuracy X] [--max-loss X] ...\n"
-    "Score a checkpoint on data and report accuracy, loss, per-class metrics and the confusion matrix.\n"
-    "A failed quality gate exits with 6, after writing the report.\n";
-static const char EXAMPLES[] =
-    "  dnneval --model runs/mlp/ckpt.bin\n"
-    "  dnneval --model runs/mlp/ckpt.bin --json --min-accuracy 0.88\n"
-    "  dnneval --model m.bin --data t10k-images-idx3-ubyte.gz --report eval.json\n"
-    "  cat new.csv | dnneval --model m.bin --data - --predict -\n";
 
 typedef struct {
     const char *flag;
@@ -118,6 +78,23 @@ static int csv_flags(dnn_source_config *src, const char *header, const char *del
     return 0;
 }
 
+/* --plot DIR: the confusion matrix, or predictions against targets. */
+static int write_plot(const char *dir, const dnn_metrics *mt, const dnn_model *m, const dnn_dataset *ds)
+{
+    dnn_error err = {0};
+    dnn_text t = {0};
+    const int cls = mt->task == DNN_TASK_CLASSIFICATION;
+    if (cls) dnn_svg_confusion(&t, mt, m);
+    else dnn_svg_scatter(&t, mt->pred, ds->t, ds->n, mt->n_targets, m->target_names ? m->target_names[0] : "target 0");
+    char *path = dnn_path_join(dir, cls ? "confusion.svg" : "predictions.svg");
+    dnn_status st = path ? dnn_mkdirs(dir, &err) : dnn_fail_oom(&err, dir, 0);
+    if (!st) st = dnn_text_write(&t, path, &err);
+    free(path);
+    dnn_text_free(&t);
+    if (st) fprintf(stderr, "dnneval: %s\n", err.msg);
+    return (int)st;
+}
+
 static int info(const char *path)
 {
     dnn_model m;
@@ -134,7 +111,7 @@ static int info(const char *path)
         return (int)st;
     }
     char *conf = cJSON_Print(m.cfg.json);
-    printf("checkpoint %s\n", path);
+    printf("checkpoint %s (written by dnn %s)\n", path, m.written_by[0] ? m.written_by : "?");
     printf("task       %s\n", dnn_task_name(m.cfg.task));
     printf("inputs     %d\noutputs    %d\nparameters %zu\n", m.net->n_in, m.net->n_out, m.net->n_params);
     printf("layers    ");
@@ -167,9 +144,9 @@ static int info(const char *path)
 int main(int argc, char **argv)
 {
     cli_parser p;
-    if (cli_init(&p, "dnneval", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0]))) return 1;
+    if (cli_init(&p, "dnneval", DNNEVAL_OPTIONS, DNNEVAL_N_OPTIONS)) return 1;
     const char *model = NULL, *data = NULL, *labels = NULL, *report = NULL, *predict = NULL;
-    const char *header = NULL, *delimiter = NULL;
+    const char *header = NULL, *delimiter = NULL, *plot = NULL;
     const char **label_cols = calloc((size_t)argc + 1, sizeof *label_cols);
     int n_label_cols = 0;
     if (!label_cols) return 1;
@@ -179,36 +156,37 @@ int main(int argc, char **argv)
                     {"min-r2", 0, 0, 1},       {"max-rmse", 0, 0, 0}};
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
-        case O_MODEL: model = optarg; break;
-        case O_DATA: data = optarg; break;
-        case O_LABELS: labels = optarg; break;
-        case O_HEADER: header = optarg; break;
-        case O_DELIMITER: delimiter = optarg; break;
-        case O_LABEL: label_cols[n_label_cols++] = optarg; break;
-        case O_JSON: json = 1; break;
-        case O_REPORT: report = optarg; break;
-        case O_PREDICT: predict = optarg; break;
-        case O_TOPK:
+        case E_MODEL: model = optarg; break;
+        case E_DATA: data = optarg; break;
+        case E_LABELS: labels = optarg; break;
+        case E_HEADER: header = optarg; break;
+        case E_DELIMITER: delimiter = optarg; break;
+        case E_LABEL: label_cols[n_label_cols++] = optarg; break;
+        case E_JSON: json = 1; break;
+        case E_REPORT: report = optarg; break;
+        case E_PREDICT: predict = optarg; break;
+        case E_PLOT: plot = optarg; break;
+        case E_TOPK:
             if (cli_int(p.prog, "top-k", optarg, 1, 1 << 20, &top_k)) return 2;
             break;
-        case O_INFO: want_info = 1; break;
-        case O_MIN_ACC:
-        case O_MAX_LOSS:
-        case O_MIN_F1:
-        case O_MIN_R2:
-        case O_MAX_RMSE: {
-            gate *g = &gates[c - O_MIN_ACC];
+        case E_INFO: want_info = 1; break;
+        case E_MIN_ACC:
+        case E_MAX_LOSS:
+        case E_MIN_F1:
+        case E_MIN_R2:
+        case E_MAX_RMSE: {
+            gate *g = &gates[c - E_MIN_ACC];
             if (cli_double(p.prog, g->flag, optarg, &g->bound)) return 2;
             g->set = 1;
             break;
         }
-        case O_THREADS:
+        case E_THREADS:
             if (cli_int(p.prog, "threads", optarg, 1, 1024, &threads)) return 2;
             break;
-        case O_QUIET: quiet = 1; break;
-        case O_VERBOSE: break;
-        case O_HELP: cli_help(&p, stdout, USAGE, EXAMPLES); return 0;
-        case O_VERSION: cli_set_threads(threads); cli_version(p.prog); return 0;
+        case E_QUIET: quiet = 1; break;
+        case E_VERBOSE: break;
+        case E_HELP: cli_help(&p, stdout, DNNEVAL_USAGE, DNNEVAL_EXAMPLES); return 0;
+        case E_VERSION: cli_set_threads(threads); cli_version(p.prog); return 0;
         default: return 2;
         }
     }
@@ -323,6 +301,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnneval: %s\n", err.msg);
         rc = 4;
     }
+    if (!rc && plot && mt.labelled) rc = write_plot(plot, &mt, &m, &ds);
+    else if (!rc && plot)
+        fprintf(stderr, "dnneval: --plot: the data has no labels, so there is nothing to plot\n");
     /* quality gates */
     double values[] = {mt.accuracy, mt.loss, mt.macro.f1, mt.r2_all, mt.rmse_all};
     const char *names[] = {"accuracy", "loss", "macro F1", "R^2", "RMSE"};

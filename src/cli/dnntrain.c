@@ -8,32 +8,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "dnn/run.h"
 #include "dnn/util.h"
-
-enum { O_CONFIG = 256, O_RESUME, O_OUT, O_SET, O_THREADS, O_SEED, O_QUIET, O_VERBOSE, O_HELP, O_VERSION };
-
-static const cli_option OPTIONS[] = {
-    {"config", required_argument, O_CONFIG, "FILE.json", NULL, "the run's config (required unless --resume)"},
-    {"resume", required_argument, O_RESUME, "CKPT", NULL, "continue the run saved in a checkpoint"},
-    {"out", required_argument, O_OUT, "DIR", "output.dir, else runs/<config stem>", "folder for checkpoints, logs and the report"},
-    {"set", required_argument, O_SET, "KEY=VALUE", NULL, "override a config key by dotted path (repeatable)"},
-    {"threads", required_argument, O_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
-    {"seed", required_argument, O_SEED, "N", "the config's seed, else 0", "seed for initialisation, splits, shuffling and dropout"},
-    {"quiet", no_argument, O_QUIET, NULL, NULL, "print nothing but errors"},
-    {"verbose", no_argument, O_VERBOSE, NULL, NULL, "print details of data and model"},
-    {"help", no_argument, O_HELP, NULL, NULL, "show this help"},
-    {"version", no_argument, O_VERSION, NULL, NULL, "show the version and the BLAS in use"},
-};
-
-static const char USAGE[] =
-    "Usage: dnntrain --config FILE.json [--out DIR] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
-    "       dnntrain --resume CKPT [--config FILE.json] [--out DIR] [--set KEY=VALUE]...\n"
-    "Train the network a JSON config describes; write ckpt.bin, train.jsonl and report.json into one folder.\n";
-static const char EXAMPLES[] =
-    "  dnntrain --config configs/mlp.json\n"
-    "  dnntrain --config configs/mlp.json --set training.epochs=3 --out runs/quick\n"
-    "  dnntrain --resume runs/mlp/ckpt.bin --set training.epochs=20\n";
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -103,7 +80,7 @@ int main(int argc, char **argv)
 {
     cli_parser p;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    if (!sets || cli_init(&p, "dnntrain", OPTIONS, (int)(sizeof OPTIONS / sizeof OPTIONS[0]))) {
+    if (!sets || cli_init(&p, "dnntrain", DNNTRAIN_OPTIONS, DNNTRAIN_N_OPTIONS)) {
         fprintf(stderr, "dnntrain: out of memory\n");
         return 1;
     }
@@ -114,20 +91,20 @@ int main(int argc, char **argv)
     char seed_set[64];
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
-        case O_CONFIG: o.config_path = optarg; break;
-        case O_RESUME: o.resume_path = optarg; break;
-        case O_OUT: o.out_dir = optarg; break;
-        case O_SET: sets[n_sets++] = optarg; break;
-        case O_THREADS:
+        case T_CONFIG: o.config_path = optarg; break;
+        case T_RESUME: o.resume_path = optarg; break;
+        case T_OUT: o.out_dir = optarg; break;
+        case T_SET: sets[n_sets++] = optarg; break;
+        case T_THREADS:
             if (cli_int(p.prog, "threads", optarg, 1, 1024, &threads)) return 2;
             break;
-        case O_SEED:
+        case T_SEED:
             if (cli_int(p.prog, "seed", optarg, 0, (1L << 53), &seed)) return 2;
             break;
-        case O_QUIET: u.quiet = 1; break;
-        case O_VERBOSE: u.verbose = 1; break;
-        case O_HELP: cli_help(&p, stdout, USAGE, EXAMPLES); return 0;
-        case O_VERSION: cli_set_threads(threads); cli_version(p.prog); return 0;
+        case T_QUIET: u.quiet = 1; break;
+        case T_VERBOSE: u.verbose = 1; break;
+        case T_HELP: cli_help(&p, stdout, DNNTRAIN_USAGE, DNNTRAIN_EXAMPLES); return 0;
+        case T_VERSION: cli_set_threads(threads); cli_version(p.prog); return 0;
         default: return 2;
         }
     }

@@ -1,0 +1,67 @@
+/* Option tables of dnntrain and dnneval. */
+#include "options.h"
+
+const cli_option DNNTRAIN_OPTIONS[] = {
+    {"config", required_argument, T_CONFIG, "FILE.json", NULL, "the run's config (required unless --resume)"},
+    {"resume", required_argument, T_RESUME, "CKPT", NULL, "continue the run saved in a checkpoint"},
+    {"out", required_argument, T_OUT, "DIR", "output.dir, else runs/<config stem>", "folder for checkpoints, logs and the report"},
+    {"set", required_argument, T_SET, "KEY=VALUE", NULL, "override a config key by dotted path (repeatable)"},
+    {"threads", required_argument, T_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
+    {"seed", required_argument, T_SEED, "N", "the config's seed, else 0", "seed for initialisation, splits, shuffling and dropout"},
+    {"quiet", no_argument, T_QUIET, NULL, NULL, "print nothing but errors"},
+    {"verbose", no_argument, T_VERBOSE, NULL, NULL, "print details of data and model"},
+    {"help", no_argument, T_HELP, NULL, NULL, "show this help"},
+    {"version", no_argument, T_VERSION, NULL, NULL, "show the version and the BLAS in use"},
+};
+
+const char DNNTRAIN_USAGE[] =
+    "Usage: dnntrain --config FILE.json [--out DIR] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
+    "       dnntrain --resume CKPT [--config FILE.json] [--out DIR] [--set KEY=VALUE]...\n"
+    "Train the network a JSON config describes; write ckpt.bin, train.jsonl and report.json into one folder.\n";
+const char DNNTRAIN_EXAMPLES[] =
+    "  dnntrain --config configs/mlp.json\n"
+    "  dnntrain --config configs/mlp.json --set training.epochs=3 --out runs/quick\n"
+    "  dnntrain --resume runs/mlp/ckpt.bin --set training.epochs=20\n";
+
+const int DNNTRAIN_N_OPTIONS = (int)(sizeof DNNTRAIN_OPTIONS / sizeof DNNTRAIN_OPTIONS[0]);
+
+const cli_option DNNEVAL_OPTIONS[] = {
+    {"model", required_argument, E_MODEL, "CKPT", NULL, "the checkpoint to score (required)"},
+    {"data", required_argument, E_DATA, "SPEC", "the test set of the checkpoint's config",
+     "data: an IDX images file, a .csv file, or - for CSV on stdin"},
+    {"labels", required_argument, E_LABELS, "FILE", "paired by name with --data", "IDX labels file for --data"},
+    {"header", required_argument, E_HEADER, "B", "as in training, else auto", "CSV header line: true, false or auto"},
+    {"delimiter", required_argument, E_DELIMITER, "C", "as in training, else auto", "CSV delimiter: , ; tab | or auto"},
+    {"label", required_argument, E_LABEL, "COL", "as in training, else the last column",
+     "CSV label column, by name or index (repeat for several targets)"},
+    {"json", no_argument, E_JSON, NULL, NULL, "print the report as JSON on stdout"},
+    {"report", required_argument, E_REPORT, "FILE.json", NULL, "also write the JSON report to a file"},
+    {"predict", required_argument, E_PREDICT, "FILE|-", NULL, "write one CSV row of predictions per sample"},
+    {"plot", required_argument, E_PLOT, "DIR", NULL,
+     "write confusion.svg (classification) or predictions.svg (regression) into DIR"},
+    {"top-k", required_argument, E_TOPK, "K", NULL, "also report top-K accuracy"},
+    {"info", no_argument, E_INFO, NULL, NULL, "print what the checkpoint holds, without data"},
+    {"min-accuracy", required_argument, E_MIN_ACC, "X", NULL, "gate: exit 6 when accuracy < X"},
+    {"max-loss", required_argument, E_MAX_LOSS, "X", NULL, "gate: exit 6 when the mean loss > X"},
+    {"min-f1", required_argument, E_MIN_F1, "X", NULL, "gate: exit 6 when macro F1 < X"},
+    {"min-r2", required_argument, E_MIN_R2, "X", NULL, "gate: exit 6 when R^2 < X (regression)"},
+    {"max-rmse", required_argument, E_MAX_RMSE, "X", NULL, "gate: exit 6 when RMSE > X (regression)"},
+    {"threads", required_argument, E_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
+    {"quiet", no_argument, E_QUIET, NULL, NULL, "print nothing but errors and failed gates"},
+    {"verbose", no_argument, E_VERBOSE, NULL, NULL, "print more detail"},
+    {"help", no_argument, E_HELP, NULL, NULL, "show this help"},
+    {"version", no_argument, E_VERSION, NULL, NULL, "show the version and the BLAS in use"},
+};
+
+const char DNNEVAL_USAGE[] =
+    "Usage: dnneval --model CKPT [--data SPEC [--labels FILE]] [--json] [--report FILE.json]\n"
+    "               [--predict FILE|-] [--top-k K] [--min-accuracy X] [--max-loss X] ...\n"
+    "Score a checkpoint on data and report accuracy, loss, per-class metrics and the confusion matrix.\n"
+    "A failed quality gate exits with 6, after writing the report.\n";
+const char DNNEVAL_EXAMPLES[] =
+    "  dnneval --model runs/mlp/ckpt.bin\n"
+    "  dnneval --model runs/mlp/ckpt.bin --json --min-accuracy 0.88\n"
+    "  dnneval --model m.bin --data t10k-images-idx3-ubyte.gz --report eval.json\n"
+    "  cat new.csv | dnneval --model m.bin --data - --predict -\n";
+
+const int DNNEVAL_N_OPTIONS = (int)(sizeof DNNEVAL_OPTIONS / sizeof DNNEVAL_OPTIONS[0]);
