@@ -29,6 +29,9 @@ ensure_test_locale() {
 # What building and testing dnn needs on Debian 12.
 DNN_BUILD_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev)
 DNN_DATA_PACKAGES=(dataset-fashion-mnist)
+# The tests check SVG and HTML with xmllint and render the man pages; the fuzz targets need clang's libFuzzer.
+DNN_TEST_PACKAGES=(libxml2-utils man-db groff-base)
+DNN_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 # Configure and build into DIR (default build), Release unless told otherwise.
 build_dnn() {

@@ -1,9 +1,31 @@
 #!/usr/bin/env bash
-# Install what is missing, build, and run every test through ctest.
+# Install what is missing, build, and run every test through ctest:
+#   1. the release build and the whole suite;
+#   2. the same suite on a build with AddressSanitizer and UndefinedBehaviorSanitizer (leak checks on);
+#   3. the fuzz targets (clang's libFuzzer): each replays its corpus, then fuzzes for FUZZ_SECONDS (20).
+# scripts/test.sh --quick runs step 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}"
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+
+ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}" "${DNN_TEST_PACKAGES[@]}"
 ensure_test_locale
+jobs=$(nproc)
+
+echo "== release build"
 build_dnn build
-ctest --test-dir build --output-on-failure -j"$(nproc)"
+ctest --test-dir build --output-on-failure -j"$jobs"
+[ $quick = 1 ] && exit 0
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+build_dnn build-asan -DDNN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== fuzz targets: corpus replay and a bounded run"
+ensure_packages "${DNN_FUZZ_PACKAGES[@]}"
+build_dnn build-fuzz -DDNN_FUZZ=ON -DDNN_TESTS=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DFUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+ctest --test-dir build-fuzz --output-on-failure -j"$jobs"

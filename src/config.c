@@ -714,9 +714,12 @@ dnn_status dnn_config_from_json(dnn_config *c, cJSON *json, const char *file, co
     memset(c, 0, sizeof *c);
     c->json = json;
     c->file = dnn_strdup(file);
-    if (!c->file) return dnn_fail_oom(err, "config", strlen(file));
     vctx v = {.file = file, .err = err, .overrides = overrides, .n_overrides = n_overrides};
-    if (!cJSON_IsObject(json)) return vfail(&v, "expected a JSON object at the top level");
+    if (!c->file || !cJSON_IsObject(json)) {
+        dnn_status st = c->file ? vfail(&v, "expected a JSON object at the top level") : dnn_fail_oom(err, "config", 0);
+        dnn_config_free(c);
+        return st;
+    }
     long seed = 0;
     int loss = 0, task = -1;
     dnn_status st = check_keys(&v, json, top_keys, COUNT(top_keys));
@@ -732,6 +735,7 @@ dnn_status dnn_config_from_json(dnn_config *c, cJSON *json, const char *file, co
     if (!st) st = training_section(&v, c, json);
     if (!st) st = output_section(&v, c, json);
     if (!st) st = check_consistency(&v, c, task);
+    if (st) dnn_config_free(c); /* a failed config owns nothing */
     return st;
 }
 

@@ -745,9 +745,19 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
             st = rfail(&r, "%d fields, expected %d (as in the first line%s)", r.nf, ncol, has_header ? ", the header" : "");
             goto done;
         }
-        if (R.n == R.cap && rows_grow(&R, d, k, cls)) {
-            st = dnn_fail_oom(err, name, R.cap * d * sizeof(float));
-            goto done;
+        if (R.n == R.cap) {
+            double bytes = (double)R.cap * 2 * ((double)(d + k) * sizeof(float) + 12);
+            if (bytes > (double)dnn_memory_limit()) {
+                char a[32], b[32];
+                st = rfail(&r, "%zu rows so far, and growing to %s would pass the memory limit of %s (%s)", R.n,
+                           dnn_format_bytes(bytes, a, sizeof a), dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b),
+                           dnn_memory_limit_source());
+                goto done;
+            }
+            if (rows_grow(&R, d, k, cls)) {
+                st = dnn_fail_oom(err, name, R.cap * d * sizeof(float));
+                goto done;
+            }
         }
         float *xr = R.x + R.n * d;
         int drop = 0;

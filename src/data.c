@@ -58,17 +58,19 @@ static dnn_status idx_labels(dnn_dataset *ds, const char *path, const dnn_idx *i
             st = dnn_fail_oom(err, path, lb.count * sizeof(int32_t));
             goto done;
         }
+        const size_t stride = lb.type == DNN_IDX_I16 ? 2 : lb.type == DNN_IDX_I32 ? 4 : 1;
         for (size_t i = 0; i < lb.count; i++) {
             double v = lb.u8 ? lb.u8[i] : lb.f32[i];
-            if (v < 0) {
-                st = dnn_fail(err, DNN_EDATA, "%s: byte %zu: label %g of item %zu is negative (classes count from 0)",
-                              path, lb.header + i * (lb.type == DNN_IDX_I16 ? 2 : lb.type == DNN_IDX_I32 ? 4 : 1), v, i);
+            /* no model has 2^24 classes; refusing here also keeps the conversion to int defined */
+            if (v < 0 || v >= 16777216.0) {
+                st = dnn_fail(err, DNN_EDATA, "%s: byte %zu: label %.0f of item %zu is %s", path, lb.header + i * stride, v,
+                              i, v < 0 ? "negative (classes count from 0)" : "too large to be a class index");
                 goto done;
             }
             ds->y[i] = (int32_t)v;
         }
         ds->label_offset = lb.header;
-        ds->label_stride = lb.type == DNN_IDX_I16 ? 2 : lb.type == DNN_IDX_I32 ? 4 : 1;
+        ds->label_stride = stride;
     } else {
         size_t n;
         if (lb.item > 1u << 20 || dnn_mul_size(lb.count, lb.item, &n)) {

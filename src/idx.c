@@ -200,6 +200,14 @@ dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
         goto fail;
     }
 
+    size_t need = out->type == DNN_IDX_U8 ? bytes : bytes + (bytes / type_size(out->type)) * sizeof(float);
+    if (need > dnn_memory_limit()) {
+        char a[32], b[32];
+        rc = dnn_fail(err, DNN_EDATA, "%s: %zu items take %s in memory, more than the memory limit of %s (%s)", path,
+                      out->count, dnn_format_bytes((double)need, a, sizeof a),
+                      dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b), dnn_memory_limit_source());
+        goto fail;
+    }
     /* Read the body, growing the buffer as data arrives (a gzip body's true size is only known at its end). */
     size_t cap = bytes < (1u << 24) ? bytes : (1u << 24), have = 0;
     raw = malloc(cap ? cap : 1);

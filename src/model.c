@@ -6,12 +6,34 @@
 
 #include "dnn/util.h"
 
+/* Refuse a network that would not fit the memory limit, with its sizes, before allocating any of it. */
+static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
+{
+    dnn_net_sizes_t sz;
+    if (dnn_net_sizes(c, n_in, c->batch_size, &sz))
+        return dnn_fail(err, DNN_ECONFIG, "%s: the network's sizes overflow this machine's address space", c->file);
+    /* parameters and gradients, the optimizer's moments, early stopping's copy of the best weights */
+    double copies = 2 + 2 + (c->early_stopping.enabled && c->early_stopping.restore_best);
+    double model = ((double)sz.params * copies + (double)sz.state) * sizeof(float);
+    double work = (double)sz.work * sizeof(float) + (double)c->batch_size * (n_in + 16.0) * sizeof(float);
+    size_t limit = dnn_memory_limit();
+    if (model + work <= (double)limit) return DNN_OK;
+    char total[32], params[32], ws[32], lim[32];
+    return dnn_fail(err, DNN_ECONFIG,
+                    "%s: the network needs %s (%zu parameters: %s with gradients and optimizer state; %s of batch "
+                    "workspace), more than the memory limit of %s (%s)",
+                    c->file, dnn_format_bytes(model + work, total, sizeof total), sz.params,
+                    dnn_format_bytes(model, params, sizeof params), dnn_format_bytes(work, ws, sizeof ws),
+                    dnn_format_bytes((double)limit, lim, sizeof lim), dnn_memory_limit_source());
+}
+
 dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *err)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
-    dnn_status st = dnn_net_create(&m->net, &m->cfg, n_in, m->cfg.batch_size, err);
+    dnn_status st = check_size(&m->cfg, n_in, err);
+    if (!st) st = dnn_net_create(&m->net, &m->cfg, n_in, m->cfg.batch_size, err);
     if (st) return st;
     if (m->cfg.task == DNN_TASK_CLASSIFICATION) m->n_classes = m->net->n_out == 1 ? 2 : m->net->n_out;
     return DNN_OK;

@@ -9,34 +9,64 @@
 
 #include "dnn/util.h"
 
-size_t dnn_net_count_params(const dnn_config *cfg, int n_in)
-{
-    size_t total = 0, in = (size_t)n_in;
-    for (int l = 0; l < cfg->n_layers; l++) {
-        const dnn_layer_config *lc = &cfg->layers[l];
-        size_t n = 0;
-        if (lc->kind == DNN_LAYER_DENSE) {
-            size_t out = (size_t)lc->units, w;
-            if (dnn_mul_size(in, out, &w) || dnn_add_size(w, out, &n)) return 0;
-            in = out;
-        } else if (lc->kind == DNN_LAYER_BATCHNORM) {
-            n = 2 * in;
-        }
-        if (dnn_add_size(total, n, &total)) return 0;
-    }
-    return total;
-}
-
 /* Round a float count up to a whole 64-byte line, so every workspace buffer starts aligned. */
 static size_t lines(size_t n)
 {
     return (n + 15) & ~(size_t)15;
 }
 
+/* One layer's floats: weights and biases (or batchnorm's scale and shift), state, and batch workspace
+ * (a and g always; z for the last layer and gelu; mask for dropout and batchnorm; batchnorm's statistics).
+ * Returns -1 on overflow. */
+static int layer_floats(const dnn_layer_config *lc, size_t in, size_t B, int last, size_t *w, size_t *b, size_t *state,
+                        size_t *work, size_t *out)
+{
+    int kind = lc->kind;
+    *out = kind == DNN_LAYER_DENSE ? (size_t)lc->units : in;
+    *w = *b = *state = 0;
+    if (kind == DNN_LAYER_DENSE) {
+        if (dnn_mul_size(in, *out, w)) return -1;
+        *b = *out;
+    } else if (kind == DNN_LAYER_BATCHNORM) {
+        *w = *b = *out;
+        *state = 2 * *out;
+    }
+    size_t row;
+    if (dnn_mul_size(B, *out, &row) || row > SIZE_MAX / 8) return -1;
+    int sep_z = kind == DNN_LAYER_DENSE && (last || lc->activation == DNN_ACT_GELU);
+    *work = lines(row) * (size_t)(2 + sep_z + (kind != DNN_LAYER_DENSE)) +
+            (kind == DNN_LAYER_BATCHNORM ? lines(4 * *out) : 0);
+    return 0;
+}
+
+int dnn_net_sizes(const dnn_config *cfg, int n_in, int max_batch, dnn_net_sizes_t *sz)
+{
+    memset(sz, 0, sizeof *sz);
+    size_t in = (size_t)n_in;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        size_t w, b, st, wk, out;
+        if (layer_floats(&cfg->layers[l], in, (size_t)max_batch, l == cfg->n_layers - 1, &w, &b, &st, &wk, &out) ||
+            dnn_add_size(sz->params, w, &sz->params) || dnn_add_size(sz->params, b, &sz->params) ||
+            dnn_add_size(sz->state, st, &sz->state) || dnn_add_size(sz->work, wk, &sz->work))
+            return -1;
+        in = out;
+    }
+    return sz->params > SIZE_MAX / 64 || sz->work > SIZE_MAX / 64 ? -1 : 0;
+}
+
+size_t dnn_net_count_params(const dnn_config *cfg, int n_in)
+{
+    dnn_net_sizes_t sz;
+    return dnn_net_sizes(cfg, n_in, 1, &sz) ? 0 : sz.params;
+}
+
 dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, int n_in, int max_batch, dnn_error *err)
 {
     *out = NULL;
     if (n_in <= 0 || max_batch <= 0) return dnn_fail(err, DNN_EINTERNAL, "network with %d inputs, batch %d", n_in, max_batch);
+    dnn_net_sizes_t sz;
+    if (dnn_net_sizes(cfg, n_in, max_batch, &sz))
+        return dnn_fail(err, DNN_ECONFIG, "network too large: its sizes overflow this machine's address space");
     dnn_net *net = calloc(1, sizeof *net);
     dnn_layer *layers = calloc((size_t)cfg->n_layers, sizeof *layers);
     if (!net || !layers) {
@@ -48,74 +78,53 @@ dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, int n_in, int ma
     net->n_layers = cfg->n_layers;
     net->n_in = n_in;
     net->max_batch = max_batch;
-
-    size_t np = 0, ns = 0, nw = 0, B = (size_t)max_batch;
-    int in = n_in;
-    int overflow = 0;
-    for (int l = 0; l < cfg->n_layers; l++) {
+    net->n_params = sz.params;
+    net->n_state = sz.state;
+    net->params = dnn_alloc_hot(sz.params, sizeof(float));
+    net->grads = dnn_alloc_hot(sz.params, sizeof(float));
+    net->state = dnn_alloc_hot(sz.state, sizeof(float));
+    net->work = dnn_alloc_hot(sz.work, sizeof(float));
+    if (!net->params || !net->grads || !net->state || !net->work) {
+        dnn_net_free(net);
+        return dnn_fail_oom(err, "the network's parameters and batch workspace", (2 * sz.params + sz.work) * sizeof(float));
+    }
+    /* carve the buffers, in the order dnn_net_sizes counted them */
+    size_t np = 0, ns = 0, B = (size_t)max_batch;
+    float *p = net->work;
+    size_t in = (size_t)n_in;
+    for (int l = 0; l < net->n_layers; l++) {
         const dnn_layer_config *lc = &cfg->layers[l];
         dnn_layer *L = &layers[l];
+        size_t w, b, st, wk, o;
+        int last = l == net->n_layers - 1;
+        layer_floats(lc, in, B, last, &w, &b, &st, &wk, &o);
         L->kind = lc->kind;
-        L->in = in;
-        L->out = lc->kind == DNN_LAYER_DENSE ? lc->units : in;
+        L->in = (int)in;
+        L->out = (int)o;
         L->act = lc->activation;
         L->slope = lc->negative_slope;
         L->l2 = lc->l2;
         L->rate = lc->rate;
         L->momentum = lc->momentum;
         L->eps = lc->eps;
-        size_t wn = 0, bn = 0, per = 0, row;
-        if (L->kind == DNN_LAYER_DENSE) {
-            overflow |= dnn_mul_size((size_t)L->in, (size_t)L->out, &wn);
-            bn = (size_t)L->out;
-        } else if (L->kind == DNN_LAYER_BATCHNORM) {
-            wn = bn = (size_t)L->out;
-            L->s = ns;
-            ns += 2 * (size_t)L->out;
-        }
         L->w = np;
-        overflow |= dnn_add_size(np, wn, &np);
-        L->b = np;
-        overflow |= dnn_add_size(np, bn, &np);
-        /* workspace rows: a and g always; z for the last layer and gelu; mask for dropout and batchnorm */
-        int last = l == cfg->n_layers - 1;
-        int sep_z = L->kind == DNN_LAYER_DENSE && (last || L->act == DNN_ACT_GELU);
-        int has_mask = L->kind != DNN_LAYER_DENSE;
-        overflow |= dnn_mul_size(B, (size_t)L->out, &row);
-        per = lines(row) * (size_t)(2 + sep_z + has_mask) + (L->kind == DNN_LAYER_BATCHNORM ? lines(4 * (size_t)L->out) : 0);
-        overflow |= dnn_add_size(nw, per, &nw);
-        in = L->out;
-    }
-    net->n_out = in;
-    net->n_params = np;
-    net->n_state = ns;
-    size_t bytes;
-    if (overflow || dnn_mul_size(nw, sizeof(float), &bytes) || np > SIZE_MAX / 8 / sizeof(float)) {
-        dnn_net_free(net);
-        return dnn_fail(err, DNN_ECONFIG, "network too large: its sizes overflow this machine's address space");
-    }
-    net->params = dnn_alloc_hot(np, sizeof(float));
-    net->grads = dnn_alloc_hot(np, sizeof(float));
-    net->state = dnn_alloc_hot(ns, sizeof(float));
-    net->work = dnn_alloc_hot(nw, sizeof(float));
-    if (!net->params || !net->grads || !net->state || !net->work) {
-        dnn_net_free(net);
-        return dnn_fail_oom(err, "the network's parameters and batch workspace", bytes + 2 * np * sizeof(float));
-    }
-    float *p = net->work;
-    for (int l = 0; l < net->n_layers; l++) {
-        dnn_layer *L = &layers[l];
-        size_t row = lines(B * (size_t)L->out);
-        int last = l == net->n_layers - 1;
+        L->b = np + w;
+        L->s = ns;
+        np += w + b;
+        ns += st;
+        size_t row = lines(B * o);
         L->a = p, p += row;
         L->g = p, p += row;
         L->z = L->a;
         if (L->kind == DNN_LAYER_DENSE && (last || L->act == DNN_ACT_GELU)) L->z = p, p += row;
         if (L->kind != DNN_LAYER_DENSE) L->mask = p, p += row;
-        if (L->kind == DNN_LAYER_BATCHNORM) L->bstat = p, p += lines(4 * (size_t)L->out);
-        if (L->kind == DNN_LAYER_BATCHNORM)
-            for (int j = 0; j < L->out; j++) net->state[L->s + (size_t)L->out + (size_t)j] = 1.0f; /* running var */
+        if (L->kind == DNN_LAYER_BATCHNORM) {
+            L->bstat = p, p += lines(4 * o);
+            for (size_t j = 0; j < o; j++) net->state[L->s + o + j] = 1.0f; /* running variance */
+        }
+        in = o;
     }
+    net->n_out = (int)in;
     *out = net;
     return DNN_OK;
 }

@@ -324,3 +324,56 @@ double dnn_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+static size_t memory_limit = 0;
+
+size_t dnn_memory_limit(void)
+{
+    if (memory_limit) return memory_limit;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return SIZE_MAX;
+    double bytes = (double)pages * (double)page * 0.75;
+    return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+}
+
+void dnn_set_memory_limit(size_t bytes)
+{
+    memory_limit = bytes;
+}
+
+const char *dnn_memory_limit_source(void)
+{
+    return memory_limit ? "set by --max-memory" : "3/4 of this machine's memory; raise it with --max-memory";
+}
+
+const char *dnn_format_bytes(double b, char *buf, size_t n)
+{
+    const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (b >= 1024 && u < 6) b /= 1024, u++;
+    if (u == 0) dnn_snprintf_c(buf, n, "%.0f bytes", b);
+    else dnn_snprintf_c(buf, n, "%.1f %s", b, units[u]);
+    return buf;
+}
+
+int dnn_parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    double v = dnn_strtod_c(s, &end);
+    if (end == s || !(v > 0)) return -1;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0, end++; break;
+    case 'm': case 'M': mul = 1024.0 * 1024, end++; break;
+    case 'g': case 'G': mul = 1024.0 * 1024 * 1024, end++; break;
+    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024, end++; break;
+    default: break;
+    }
+    if (*end == 'i') end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end) return -1;
+    v *= mul;
+    if (v >= (double)SIZE_MAX || v < 1) return -1;
+    *out = (size_t)v;
+    return 0;
+}

@@ -70,6 +70,25 @@ expect 4 "output folder is a file" -- "$DNNTRAIN" --config good.json --out afile
 err_has "afile"
 [ -e runs/good/report.json ] || fail "the first run's report"
 
+mkdir -p runs/dirckpt/ckpt.bin
+expect 4 "ckpt.bin is a folder" -- "$DNNTRAIN" --config good.json --out runs/dirckpt
+err_has "runs/dirckpt/ckpt.bin" "cannot replace"
+ls -a runs/dirckpt | grep -q '\.tmp\.' && fail "a temporary file was left behind"
+
+# bounded resources: sizes are checked against the memory limit before anything is allocated
+expect 2 "a network too large for memory" -- "$DNNTRAIN" --config good.json --set model.layers.0.units=2000000000
+err_has "good.json" "the network needs" "parameters" "more than the memory limit" "--max-memory"
+expect 2 "--max-memory refuses a small network" -- "$DNNTRAIN" --config good.json --max-memory 1K --set data.train.images=\"d-images-idx3-ubyte\"
+err_has "the network needs" "set by --max-memory"
+expect 2 "a bad --max-memory" -- "$DNNTRAIN" --config good.json --max-memory lots
+err_has "--max-memory" "lots"
+{ printf '\x00\x00\x08\x03'; be32 4000; be32 28; be32 28; head -c $((4000 * 784)) /dev/zero; } >big-images-idx3-ubyte
+{ printf '\x00\x00\x08\x01'; be32 4000; head -c 4000 /dev/zero; } >big-labels-idx1-ubyte
+expect 3 "data larger than --max-memory" -- "$DNNTRAIN" --config good.json --set data.train.images=big-images-idx3-ubyte --max-memory 1M
+err_has "big-images-idx3-ubyte" "more than the memory limit of 1.0 MiB"
+expect 0 "the same data under a higher limit" -- "$DNNTRAIN" --config good.json --set data.train.images=big-images-idx3-ubyte \
+    --set model.layers.0.units=10 --max-memory 64M --out runs/big --quiet
+
 # divergence: exit 5, named epoch and batch, the last good checkpoint untouched
 expect 0 "a run to diverge from" -- "$DNNTRAIN" --config good.json --out runs/div --quiet
 cp runs/div/ckpt.bin before.bin

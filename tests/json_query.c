@@ -24,7 +24,9 @@ int main(int argc, char **argv)
         if (n == cap) buf = realloc(buf, cap *= 2);
     }
     if (!buf) return 1;
+    if (f != stdin) fclose(f);
     cJSON *root = cJSON_ParseWithLength(buf, n);
+    free(buf);
     if (!root) {
         fprintf(stderr, "%s: not valid JSON\n", argv[1]);
         return 1;
@@ -33,16 +35,18 @@ int main(int argc, char **argv)
     char *path = strdup(argv[2]);
     for (char *seg = strtok(path, "."); seg && node; seg = strtok(NULL, "."))
         node = cJSON_IsArray(node) ? cJSON_GetArrayItem(node, atoi(seg)) : cJSON_GetObjectItemCaseSensitive(node, seg);
+    free(path);
+    int rc = 0;
     if (!node) {
         fprintf(stderr, "%s: no %s\n", argv[1], argv[2]);
-        return 1;
-    }
-    if (cJSON_IsString(node)) printf("%s\n", node->valuestring);
+        rc = 1;
+    } else if (cJSON_IsString(node)) printf("%s\n", node->valuestring);
     else if (cJSON_IsNumber(node)) printf("%.17g\n", node->valuedouble);
     else {
         char *s = cJSON_PrintUnformatted(node);
         printf("%s\n", s);
         free(s);
     }
-    return 0;
+    cJSON_Delete(root);
+    return rc;
 }

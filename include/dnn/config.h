@@ -117,11 +117,12 @@ typedef struct {
     int save_best, every_epochs, keep;
 } dnn_config;
 
-/* Read and validate a config file. overrides[] are "dotted.path=value" strings (--set). */
+/* Read and validate a config file. overrides[] are "dotted.path=value" strings (--set). On failure nothing
+ * is left to free. */
 dnn_status dnn_config_load(dnn_config *cfg, const char *path, const char *const *overrides, int n_overrides,
                            dnn_error *err);
-/* Validate an already parsed config tree (takes ownership of json). file names it in messages; base_dir
- * is where relative data paths resolve (NULL: leave them as they are). */
+/* Validate an already parsed config tree (takes ownership of json, freed on failure). file names it in
+ * messages; base_dir is where relative data paths resolve (NULL: leave them as they are). */
 dnn_status dnn_config_from_json(dnn_config *cfg, cJSON *json, const char *file, const char *base_dir,
                                 const char *const *overrides, int n_overrides, dnn_error *err);
 /* Apply one "dotted.path=value" override to a JSON tree. */

@@ -65,6 +65,12 @@ double dnn_net_backward(dnn_net *net, const float *x, int b);
  * a is the activation's output, z its input (needed by gelu only). */
 void dnn_act_backward(dnn_act act, float slope, const float *z, const float *a, float *g, int n, int k);
 
+/* What a network of cfg for n_in features and batches of max_batch would hold, in floats, before it is
+ * allocated. Returns -1 when the sizes overflow. */
+typedef struct {
+    size_t params, state, work;
+} dnn_net_sizes_t;
+int dnn_net_sizes(const dnn_config *cfg, int n_in, int max_batch, dnn_net_sizes_t *sz);
 /* Count of parameters of the layers an n_in-feature network of cfg would have (0 on overflow). */
 size_t dnn_net_count_params(const dnn_config *cfg, int n_in);
 

@@ -10,21 +10,14 @@
 #include "dnn/checkpoint.h"
 #include "dnn/util.h"
 
-int cli_init(cli_parser *p, const char *prog, const cli_option *opts, int n)
+void cli_init(cli_parser *p, const char *prog, const cli_option *opts, int n)
 {
     p->prog = prog;
     p->opts = opts;
-    p->n_opts = n;
-    p->long_opts = calloc((size_t)n + 1, sizeof(struct option));
-    if (!p->long_opts) return -1;
-    for (int i = 0; i < n; i++) p->long_opts[i] = (struct option){opts[i].name, opts[i].has_arg, NULL, opts[i].id};
+    p->n_opts = n < CLI_MAX_OPTIONS ? n : CLI_MAX_OPTIONS;
+    memset(p->long_opts, 0, sizeof p->long_opts);
+    for (int i = 0; i < p->n_opts; i++) p->long_opts[i] = (struct option){opts[i].name, opts[i].has_arg, NULL, opts[i].id};
     opterr = 0;
-    return 0;
-}
-
-void cli_free(cli_parser *p)
-{
-    free(p->long_opts);
 }
 
 int cli_next(cli_parser *p, int argc, char **argv)
@@ -102,4 +95,15 @@ void cli_version(const char *prog)
 {
     printf("%s (dnn) %s\n", prog, dnn_version());
     printf("BLAS: %s, %d thread%s\n", dnn_blas_name(), dnn_blas_threads(), dnn_blas_threads() == 1 ? "" : "s");
+}
+
+int cli_max_memory(const char *prog, const char *s)
+{
+    size_t bytes;
+    if (dnn_parse_bytes(s, &bytes)) {
+        fprintf(stderr, "%s: --max-memory: expected a size such as 512M or 8G, got \"%s\"\n", prog, s);
+        return -1;
+    }
+    dnn_set_memory_limit(bytes);
+    return 0;
 }

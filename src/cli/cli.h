@@ -15,15 +15,17 @@ typedef struct {
     const char *help;
 } cli_option;
 
+#define CLI_MAX_OPTIONS 48
+
 typedef struct {
     const char *prog;
     const cli_option *opts;
     int n_opts;
-    struct option *long_opts;
+    struct option long_opts[CLI_MAX_OPTIONS + 1];
 } cli_parser;
 
-int cli_init(cli_parser *p, const char *prog, const cli_option *opts, int n);
-void cli_free(cli_parser *p);
+/* Parsing allocates nothing, so every early exit on a bad flag is clean. */
+void cli_init(cli_parser *p, const char *prog, const cli_option *opts, int n);
 /* The next option's id, -1 at the end, or '?' after printing an error (with the nearest valid flag). */
 int cli_next(cli_parser *p, int argc, char **argv);
 void cli_help(const cli_parser *p, FILE *f, const char *usage, const char *examples);
@@ -31,6 +33,9 @@ void cli_help(const cli_parser *p, FILE *f, const char *usage, const char *examp
 /* Flag values: print "prog: --flag: expected ..., got ..." and return -1 when bad. */
 int cli_int(const char *prog, const char *flag, const char *s, long lo, long hi, long *out);
 int cli_double(const char *prog, const char *flag, const char *s, double *out);
+
+/* --max-memory SIZE: sets the library's memory limit; -1 (after a message) when SIZE is not a size. */
+int cli_max_memory(const char *prog, const char *s);
 
 /* --threads N (0: leave BLAS's default, which honours OPENBLAS_NUM_THREADS). */
 void cli_set_threads(long n);

@@ -144,12 +144,11 @@ static int info(const char *path)
 int main(int argc, char **argv)
 {
     cli_parser p;
-    if (cli_init(&p, "dnneval", DNNEVAL_OPTIONS, DNNEVAL_N_OPTIONS)) return 1;
+    cli_init(&p, "dnneval", DNNEVAL_OPTIONS, DNNEVAL_N_OPTIONS);
     const char *model = NULL, *data = NULL, *labels = NULL, *report = NULL, *predict = NULL;
     const char *header = NULL, *delimiter = NULL, *plot = NULL;
-    const char **label_cols = calloc((size_t)argc + 1, sizeof *label_cols);
+    static const char *label_cols[65];
     int n_label_cols = 0;
-    if (!label_cols) return 1;
     int json = 0, quiet = 0, want_info = 0, c;
     long threads = 0, top_k = 0;
     gate gates[] = {{"min-accuracy", 0, 0, 1}, {"max-loss", 0, 0, 0}, {"min-f1", 0, 0, 1},
@@ -161,7 +160,13 @@ int main(int argc, char **argv)
         case E_LABELS: labels = optarg; break;
         case E_HEADER: header = optarg; break;
         case E_DELIMITER: delimiter = optarg; break;
-        case E_LABEL: label_cols[n_label_cols++] = optarg; break;
+        case E_LABEL:
+            if (n_label_cols == 64) {
+                fprintf(stderr, "dnneval: more than 64 --label options\n");
+                return 2;
+            }
+            label_cols[n_label_cols++] = optarg;
+            break;
         case E_JSON: json = 1; break;
         case E_REPORT: report = optarg; break;
         case E_PREDICT: predict = optarg; break;
@@ -183,6 +188,9 @@ int main(int argc, char **argv)
         case E_THREADS:
             if (cli_int(p.prog, "threads", optarg, 1, 1024, &threads)) return 2;
             break;
+        case E_MAX_MEMORY:
+            if (cli_max_memory(p.prog, optarg)) return 2;
+            break;
         case E_QUIET: quiet = 1; break;
         case E_VERBOSE: break;
         case E_HELP: cli_help(&p, stdout, DNNEVAL_USAGE, DNNEVAL_EXAMPLES); return 0;
@@ -190,7 +198,6 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    cli_free(&p);
     if (optind < argc) {
         fprintf(stderr, "dnneval: unexpected argument \"%s\" (options start with --; see --help)\n", argv[optind]);
         return 2;
@@ -325,7 +332,6 @@ int main(int argc, char **argv)
         }
     }
     cJSON_Delete(rj);
-    free(label_cols);
     dnn_metrics_free(&mt);
     dnn_dataset_free(&ds);
     dnn_model_free(&m);

@@ -79,11 +79,8 @@ static void on_message(void *ctx, int detail, const char *msg)
 int main(int argc, char **argv)
 {
     cli_parser p;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    if (!sets || cli_init(&p, "dnntrain", DNNTRAIN_OPTIONS, DNNTRAIN_N_OPTIONS)) {
-        fprintf(stderr, "dnntrain: out of memory\n");
-        return 1;
-    }
+    static const char *sets[257];
+    cli_init(&p, "dnntrain", DNNTRAIN_OPTIONS, DNNTRAIN_N_OPTIONS);
     dnn_run_opts o = {0};
     ui u = {0};
     long threads = 0, seed = -1;
@@ -94,12 +91,21 @@ int main(int argc, char **argv)
         case T_CONFIG: o.config_path = optarg; break;
         case T_RESUME: o.resume_path = optarg; break;
         case T_OUT: o.out_dir = optarg; break;
-        case T_SET: sets[n_sets++] = optarg; break;
+        case T_SET:
+            if (n_sets == 255) {
+                fprintf(stderr, "dnntrain: more than 255 --set options\n");
+                return 2;
+            }
+            sets[n_sets++] = optarg;
+            break;
         case T_THREADS:
             if (cli_int(p.prog, "threads", optarg, 1, 1024, &threads)) return 2;
             break;
         case T_SEED:
             if (cli_int(p.prog, "seed", optarg, 0, (1L << 53), &seed)) return 2;
+            break;
+        case T_MAX_MEMORY:
+            if (cli_max_memory(p.prog, optarg)) return 2;
             break;
         case T_QUIET: u.quiet = 1; break;
         case T_VERBOSE: u.verbose = 1; break;
@@ -143,8 +149,6 @@ int main(int argc, char **argv)
     dnn_error err = {0};
     dnn_status st = dnn_run_train(&o, &res, &err);
     if (u.drawn) fputs("\r\033[K", stderr);
-    cli_free(&p);
-    free(sets);
     if (st == DNN_EINTERRUPTED) {
         if (!u.quiet)
             fprintf(stderr, "dnntrain: %s; checkpoint saved in %s/ckpt.bin (continue with --resume)\n", err.msg,
