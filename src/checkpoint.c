@@ -83,7 +83,7 @@ static void put_f32s(wbuf *w, const float *x, size_t n)
         uint32_t u;
         memcpy(&u, &x[i], 4);
         q[4 * i] = (uint8_t)u, q[4 * i + 1] = (uint8_t)(u >> 8), q[4 * i + 2] = (uint8_t)(u >> 16),
-        q[4 * i + 3] = (uint8_t)(u >> 24);
+              q[4 * i + 3] = (uint8_t)(u >> 24);
     }
 }
 
@@ -326,7 +326,8 @@ static void get_rng(rcur *c, dnn_rng *r)
 }
 
 enum { S_CONF, S_META, S_MODL, S_NORM, S_IMPU, S_PARA, S_NSTA, S_TRAI, S_OPTM, S_BEST, N_SECTIONS };
-static const char *const TAGS[N_SECTIONS] = {"CONF", "META", "MODL", "NORM", "IMPU", "PARA", "NSTA", "TRAI", "OPTM", "BEST"};
+static const char *const TAGS[N_SECTIONS] = {"CONF", "META", "MODL", "NORM", "IMPU",
+                                             "PARA", "NSTA", "TRAI", "OPTM", "BEST"};
 
 static char **names_from_json(const cJSON *arr, int n, int *ok)
 {
@@ -344,8 +345,7 @@ static char **names_from_json(const cJSON *arr, int n, int *ok)
     int i = 0;
     for (const cJSON *c = arr->child; c; c = c->next, i++) {
         if (!cJSON_IsString(c) || !(out[i] = dnn_strdup(c->valuestring))) {
-            for (int j = 0; j < i; j++) free(out[j]);
-            free(out);
+            dnn_strings_free(out, (size_t)i);
             *ok = 0;
             return NULL;
         }
@@ -358,23 +358,25 @@ static dnn_status corrupt(dnn_error *err, const char *name, const char *what)
     return dnn_fail(err, DNN_EIO, "%s: corrupted or incompatible checkpoint: %s", name, what);
 }
 
-dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, dnn_model *m, dnn_train_state *s,
-                                 dnn_error *err)
+dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, dnn_model *m,
+                                 dnn_train_state *s, dnn_error *err)
 {
     memset(m, 0, sizeof *m);
     if (s) memset(s, 0, sizeof *s);
     if (len < 8 || memcmp(buf, MAGIC, 8) != 0)
-        return dnn_fail(err, DNN_EIO, "%s: not a dnn checkpoint (it does not start with the checkpoint magic bytes)", name);
+        return dnn_fail(err, DNN_EIO,
+                        "%s: not a dnn checkpoint (it does not start with the checkpoint magic bytes)", name);
     if (len < HEADER + TRAILER)
         return dnn_fail(err, DNN_EIO, "%s: truncated checkpoint: %zu bytes, less than a header", name, len);
     rcur h = {buf, len, 8, 0};
     uint32_t version = get_u32(&h), count = get_u32(&h);
     uint64_t total = get_u64(&h);
     if (version != DNN_CHECKPOINT_VERSION)
-        return dnn_fail(err, DNN_EIO, "%s: checkpoint format version %u, but this dnn reads version %d", name, version,
-                        DNN_CHECKPOINT_VERSION);
+        return dnn_fail(err, DNN_EIO, "%s: checkpoint format version %u, but this dnn reads version %d", name,
+                        version, DNN_CHECKPOINT_VERSION);
     if (total != len)
-        return dnn_fail(err, DNN_EIO, "%s: truncated or extended checkpoint: its header says %llu bytes, the file has %zu",
+        return dnn_fail(err, DNN_EIO,
+                        "%s: truncated or extended checkpoint: its header says %llu bytes, the file has %zu",
                         name, (unsigned long long)total, len);
     uLong crc = crc32(0L, Z_NULL, 0);
     for (size_t off = 0; off < len - TRAILER;) {
@@ -385,7 +387,8 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     rcur tail = {buf, len, len - TRAILER, 0};
     uint32_t stored = get_u32(&tail);
     if (stored != (uint32_t)crc)
-        return dnn_fail(err, DNN_EIO, "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupted", name,
+        return dnn_fail(err, DNN_EIO,
+                        "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupted", name,
                         stored, (unsigned)crc);
 
     /* Index the sections. */
@@ -396,7 +399,8 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         const uint8_t *tag = take(&all, 4);
         get_u32(&all);
         uint64_t n = get_u64(&all);
-        if (all.bad || n > all.n - all.at) return corrupt(err, name, "a section runs past the end of the file");
+        if (all.bad || n > all.n - all.at)
+            return corrupt(err, name, "a section runs past the end of the file");
         int k;
         for (k = 0; k < N_SECTIONS; k++)
             if (memcmp(tag, TAGS[k], 4) == 0) break;
@@ -414,7 +418,8 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             return corrupt(err, name, what);
         }
     if (s && (!have[S_TRAI] || !have[S_OPTM]))
-        return dnn_fail(err, DNN_EIO, "%s: this checkpoint holds a model without training state: it cannot be resumed",
+        return dnn_fail(err, DNN_EIO,
+                        "%s: this checkpoint holds a model without training state: it cannot be resumed",
                         name);
 
     /* The config, validated like a config file. */
@@ -455,9 +460,12 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     cJSON *meta = cJSON_ParseWithLength((const char *)sec[S_META].p, sec[S_META].n);
     int ok1 = 0, ok2 = 0, ok3 = 0;
     if (meta) {
-        m->class_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "classes"), m->n_classes, &ok1);
-        m->feature_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "features"), net->n_in, &ok2);
-        m->target_names = names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "targets"), net->n_out, &ok3);
+        m->class_names =
+            names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "classes"), m->n_classes, &ok1);
+        m->feature_names =
+            names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "features"), net->n_in, &ok2);
+        m->target_names =
+            names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "targets"), net->n_out, &ok3);
         const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "dnn_version");
         if (cJSON_IsString(ver)) snprintf(m->written_by, sizeof m->written_by, "%s", ver->valuestring);
         cJSON_Delete(meta);
@@ -483,7 +491,8 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     get_f32s(c, m->norm.shift, (size_t)d);
     get_f32s(c, m->norm.mul, (size_t)d);
     uint32_t nt = get_u32(c);
-    if (c->bad || (nt != 0 && nt != (uint32_t)net->n_out) || (nt != 0) != (m->cfg.task == DNN_TASK_REGRESSION)) {
+    if (c->bad || (nt != 0 && nt != (uint32_t)net->n_out) ||
+        (nt != 0) != (m->cfg.task == DNN_TASK_REGRESSION)) {
         st = corrupt(err, name, "the target statistics do not match the output size");
         goto fail;
     }

@@ -17,11 +17,26 @@ static const char *const optim_names[] = {"sgd", "adam", "adamw", "rmsprop"};
 static const char *const monitor_names[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
 static const char *const task_names[] = {"classification", "regression"};
 
-const char *dnn_act_name(dnn_act a) { return act_names[a]; }
-const char *dnn_loss_name(dnn_loss_kind l) { return loss_names[l]; }
-const char *dnn_optim_name(dnn_optim_kind o) { return optim_names[o]; }
-const char *dnn_monitor_name(dnn_monitor m) { return monitor_names[m]; }
-const char *dnn_task_name(dnn_task t) { return task_names[t]; }
+const char *dnn_act_name(dnn_act a)
+{
+    return act_names[a];
+}
+const char *dnn_loss_name(dnn_loss_kind l)
+{
+    return loss_names[l];
+}
+const char *dnn_optim_name(dnn_optim_kind o)
+{
+    return optim_names[o];
+}
+const char *dnn_monitor_name(dnn_monitor m)
+{
+    return monitor_names[m];
+}
+const char *dnn_task_name(dnn_task t)
+{
+    return task_names[t];
+}
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -39,12 +54,17 @@ typedef struct {
 static size_t vpush(vctx *v, const char *key, int index)
 {
     size_t n = strlen(v->path);
-    if (key) snprintf(v->path + n, sizeof v->path - n, "%s%s", n ? "." : "", key);
-    else snprintf(v->path + n, sizeof v->path - n, "[%d]", index);
+    if (key)
+        snprintf(v->path + n, sizeof v->path - n, "%s%s", n ? "." : "", key);
+    else
+        snprintf(v->path + n, sizeof v->path - n, "[%d]", index);
     return n;
 }
 
-static void vpop(vctx *v, size_t n) { v->path[n] = '\0'; }
+static void vpop(vctx *v, size_t n)
+{
+    v->path[n] = '\0';
+}
 
 /* "model.layers.0.units" (the --set spelling) -> "model.layers[0].units" (the message spelling). */
 static void override_path(const char *assignment, char *out, size_t n)
@@ -57,8 +77,10 @@ static void override_path(const char *assignment, char *out, size_t n)
         size_t len = (size_t)(p - seg);
         int numeric = len > 0;
         for (size_t i = 0; i < len; i++) numeric &= seg[i] >= '0' && seg[i] <= '9';
-        if (numeric) k += (size_t)snprintf(out + k, n - k, "[%.*s]", (int)len, seg);
-        else k += (size_t)snprintf(out + k, n - k, "%s%.*s", k ? "." : "", (int)len, seg);
+        if (numeric)
+            k += (size_t)snprintf(out + k, n - k, "[%.*s]", (int)len, seg);
+        else
+            k += (size_t)snprintf(out + k, n - k, "%s%.*s", k ? "." : "", (int)len, seg);
         if (k >= n) k = n - 1;
         if (*p == '.') p++;
     }
@@ -79,12 +101,13 @@ static dnn_status vfail(vctx *v, const char *fmt, ...)
         char op[256];
         override_path(v->overrides[i], op, sizeof op);
         size_t n = strlen(op);
-        if (n && strncmp(v->path, op, n) == 0 && (v->path[n] == '\0' || v->path[n] == '.' || v->path[n] == '['))
+        if (n && strncmp(v->path, op, n) == 0 &&
+            (v->path[n] == '\0' || v->path[n] == '.' || v->path[n] == '['))
             hint = v->overrides[i];
     }
     if (hint)
-        return dnn_fail(v->err, DNN_ECONFIG, "%s: %s: %s (from --set %s)", v->file, v->path[0] ? v->path : "(top)",
-                        what, hint);
+        return dnn_fail(v->err, DNN_ECONFIG, "%s: %s: %s (from --set %s)", v->file,
+                        v->path[0] ? v->path : "(top)", what, hint);
     return dnn_fail(v->err, DNN_ECONFIG, "%s: %s: %s", v->file, v->path[0] ? v->path : "(top)", what);
 }
 
@@ -96,8 +119,10 @@ static void show(const cJSON *item, char *buf, size_t n)
         snprintf(buf, n, "(unprintable)");
         return;
     }
-    if (strlen(s) > 40) snprintf(buf, n, "%.37s...", s);
-    else snprintf(buf, n, "%s", s);
+    if (strlen(s) > 40)
+        snprintf(buf, n, "%.37s...", s);
+    else
+        snprintf(buf, n, "%s", s);
     free(s);
 }
 
@@ -126,8 +151,10 @@ static dnn_status check_keys(vctx *v, const cJSON *obj, const char *const *allow
             const char *near = dnn_nearest(c->string, allowed, n);
             size_t m = vpush(v, c->string, 0);
             dnn_status st;
-            if (near) st = vfail(v, "unknown key (did you mean \"%s\"? expected one of: %s)", near, list);
-            else st = vfail(v, "unknown key (expected one of: %s)", list);
+            if (near)
+                st = vfail(v, "unknown key (did you mean \"%s\"? expected one of: %s)", near, list);
+            else
+                st = vfail(v, "unknown key (expected one of: %s)", list);
             vpop(v, m);
             return st;
         }
@@ -173,9 +200,12 @@ static dnn_status get_int(vctx *v, const cJSON *obj, const char *key, long lo, l
     double d = cJSON_IsNumber(it) ? it->valuedouble : NAN;
     if (!(d == floor(d) && d >= (double)lo && d <= (double)hi)) {
         char what[96];
-        if (lo == 1 && hi == INT32_MAX) snprintf(what, sizeof what, "a positive integer");
-        else if (lo == 0 && hi == INT32_MAX) snprintf(what, sizeof what, "a non-negative integer");
-        else snprintf(what, sizeof what, "an integer from %ld to %ld", lo, hi);
+        if (lo == 1 && hi == INT32_MAX)
+            snprintf(what, sizeof what, "a positive integer");
+        else if (lo == 0 && hi == INT32_MAX)
+            snprintf(what, sizeof what, "a non-negative integer");
+        else
+            snprintf(what, sizeof what, "an integer from %ld to %ld", lo, hi);
         return expected(v, key, what, it);
     }
     *out = (long)d;
@@ -201,10 +231,13 @@ static dnn_status get_num(vctx *v, const cJSON *obj, const char *key, double lo,
     int ok = isfinite(d) && (lo_open ? d > lo : d >= lo) && (hi_open ? d < hi : d <= hi);
     if (!ok) {
         char what[96];
-        if (lo == 0 && lo_open && isinf(hi)) snprintf(what, sizeof what, "a positive number");
-        else if (lo == 0 && isinf(hi)) snprintf(what, sizeof what, "a non-negative number");
+        if (lo == 0 && lo_open && isinf(hi))
+            snprintf(what, sizeof what, "a positive number");
+        else if (lo == 0 && isinf(hi))
+            snprintf(what, sizeof what, "a non-negative number");
         else
-            snprintf(what, sizeof what, "a number in %c%g, %g%c", lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']');
+            snprintf(what, sizeof what, "a number in %c%g, %g%c", lo_open ? '(' : '[', lo, hi,
+                     hi_open ? ')' : ']');
         return expected(v, key, what, it);
     }
     *out = d;
@@ -243,8 +276,10 @@ static dnn_status get_enum(vctx *v, const cJSON *obj, const char *key, const cha
         }
     const char *near = dnn_nearest(it->valuestring, names, n);
     char what[480];
-    if (near) snprintf(what, sizeof what, "one of %s (did you mean \"%s\"?)", list, near);
-    else snprintf(what, sizeof what, "one of %s", list);
+    if (near)
+        snprintf(what, sizeof what, "one of %s (did you mean \"%s\"?)", list, near);
+    else
+        snprintf(what, sizeof what, "one of %s", list);
     return expected(v, key, what, it);
 }
 
@@ -268,8 +303,10 @@ static dnn_status resolve_path(vctx *v, cJSON *obj, const char *key, const char 
     if (st || !s) return st;
     char *joined = base_dir ? dnn_path_join(base_dir, s) : dnn_strdup(s);
     char *abs = joined && base_dir ? dnn_path_absolute(joined) : NULL;
-    if (base_dir) free(joined);
-    else abs = joined;
+    if (base_dir)
+        free(joined);
+    else
+        abs = joined;
     if (!abs) return dnn_fail_oom(v->err, "a path", strlen(s));
     if (strcmp(abs, s) != 0 && !cJSON_SetValuestring(cJSON_GetObjectItemCaseSensitive(obj, key), abs)) {
         free(abs);
@@ -304,13 +341,15 @@ static dnn_status colrefs(vctx *v, const cJSON *obj, const char *key, dnn_colref
     *n = 0;
     if (!it) return DNN_OK;
     int count = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : 1;
-    if (cJSON_IsArray(it) && count == 0) return expected(v, key, "a column name or index, or a non-empty array", it);
+    if (cJSON_IsArray(it) && count == 0)
+        return expected(v, key, "a column name or index, or a non-empty array", it);
     *out = calloc((size_t)count, sizeof **out);
     if (!*out) return dnn_fail_oom(v->err, key, (size_t)count * sizeof **out);
     *n = count;
     size_t m = vpush(v, key, 0);
     dnn_status st = DNN_OK;
-    if (!cJSON_IsArray(it)) st = colref(v, it, &(*out)[0]);
+    if (!cJSON_IsArray(it))
+        st = colref(v, it, &(*out)[0]);
     else {
         int i = 0;
         for (const cJSON *c = it->child; c && !st; c = c->next, i++) {
@@ -324,8 +363,8 @@ static dnn_status colrefs(vctx *v, const cJSON *obj, const char *key, dnn_colref
 }
 
 static const char *const idx_keys[] = {"format", "images", "labels"};
-static const char *const csv_keys[] = {"format", "path",    "header",  "label",
-                                       "delimiter", "missing", "missing_values", "features", "ignore"};
+static const char *const csv_keys[] = {"format",  "path",           "header",   "label", "delimiter",
+                                       "missing", "missing_values", "features", "ignore"};
 static const char *const format_names[] = {"idx", "csv"};
 static const char *const missing_names[] = {"error", "mean", "median", "zero", "drop"};
 
@@ -357,19 +396,25 @@ static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base
         src->header = -1;
         const cJSON *h = member(o, "header");
         if (!st && h) {
-            if (cJSON_IsBool(h)) src->header = cJSON_IsTrue(h);
+            if (cJSON_IsBool(h))
+                src->header = cJSON_IsTrue(h);
             else if (!(cJSON_IsString(h) && strcmp(h->valuestring, "auto") == 0))
                 st = expected(v, "header", "true, false or \"auto\"", h);
         }
         const cJSON *d = member(o, "delimiter");
         if (!st && d) {
             const char *s = cJSON_IsString(d) ? d->valuestring : NULL;
-            if (s && strcmp(s, "auto") == 0) src->delimiter = 0;
-            else if (s && strlen(s) == 1 && strchr(",;\t| ", s[0])) src->delimiter = s[0];
-            else st = expected(v, "delimiter", "one of \",\", \";\", \"\\t\", \"|\", \" \" or \"auto\"", d);
-        } else src->delimiter = 0;
+            if (s && strcmp(s, "auto") == 0)
+                src->delimiter = 0;
+            else if (s && strlen(s) == 1 && strchr(",;\t| ", s[0]))
+                src->delimiter = s[0];
+            else
+                st = expected(v, "delimiter", "one of \",\", \";\", \"\\t\", \"|\", \" \" or \"auto\"", d);
+        } else
+            src->delimiter = 0;
         int miss = 0;
-        if (!st) st = get_enum(v, o, "missing", missing_names, COUNT(missing_names), DNN_MISSING_ERROR, &miss);
+        if (!st)
+            st = get_enum(v, o, "missing", missing_names, COUNT(missing_names), DNN_MISSING_ERROR, &miss);
         src->missing = (dnn_missing)miss;
         if (!st) st = colrefs(v, o, "label", &src->label, &src->n_label);
         if (!st) st = colrefs(v, o, "features", &src->features, &src->n_features);
@@ -397,7 +442,8 @@ static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base
                 }
                 src->missing_values[i] = dnn_strdup(c->valuestring);
                 src->n_missing_values = i + 1;
-                if (!src->missing_values[i]) st = dnn_fail_oom(v->err, "missing_values", strlen(c->valuestring));
+                if (!src->missing_values[i])
+                    st = dnn_fail_oom(v->err, "missing_values", strlen(c->valuestring));
             }
         }
     }
@@ -435,7 +481,8 @@ static const char *const init_names[] = {"auto", "he", "he_uniform", "xavier", "
 
 static dnn_status layer(vctx *v, const cJSON *o, dnn_layer_config *l)
 {
-    if (!cJSON_IsObject(o)) return expected(v, NULL, "a layer object such as {\"type\": \"dense\", \"units\": 10}", o);
+    if (!cJSON_IsObject(o))
+        return expected(v, NULL, "a layer object such as {\"type\": \"dense\", \"units\": 10}", o);
     int type = 0, act = 0;
     double x = 0;
     if (!member(o, "type")) return missing(v, "type", "\"dense\", \"dropout\" or \"batchnorm\"");
@@ -515,11 +562,14 @@ static dnn_status model_section(vctx *v, dnn_config *c, const cJSON *root)
     return st;
 }
 
-static const char *const sgd_keys[] = {"type", "learning_rate", "clip_norm", "lr_schedule", "momentum", "nesterov"};
-static const char *const adam_keys[] = {"type", "learning_rate", "clip_norm", "lr_schedule", "beta1", "beta2", "epsilon"};
-static const char *const adamw_keys[] = {"type",  "learning_rate", "clip_norm",   "lr_schedule",
-                                         "beta1", "beta2",         "epsilon", "weight_decay"};
-static const char *const rmsprop_keys[] = {"type", "learning_rate", "clip_norm", "lr_schedule", "rho", "epsilon", "momentum"};
+static const char *const sgd_keys[] = {"type",        "learning_rate", "clip_norm",
+                                       "lr_schedule", "momentum",      "nesterov"};
+static const char *const adam_keys[] = {"type",  "learning_rate", "clip_norm", "lr_schedule",
+                                        "beta1", "beta2",         "epsilon"};
+static const char *const adamw_keys[] = {"type",  "learning_rate", "clip_norm", "lr_schedule",
+                                         "beta1", "beta2",         "epsilon",   "weight_decay"};
+static const char *const rmsprop_keys[] = {"type", "learning_rate", "clip_norm", "lr_schedule",
+                                           "rho",  "epsilon",       "momentum"};
 
 static const char *const sched_names[] = {"none", "step", "cosine", "plateau"};
 static const char *const none_keys[] = {"type"};
@@ -539,9 +589,7 @@ static dnn_status schedule(vctx *v, const cJSON *opt, dnn_schedule_config *s)
     if (!st) st = get_enum(v, o, "type", sched_names, COUNT(sched_names), 0, &kind);
     s->kind = (dnn_sched_kind)kind;
     if (!st) switch (s->kind) {
-        case DNN_SCHED_NONE:
-            st = check_keys(v, o, none_keys, COUNT(none_keys));
-            break;
+        case DNN_SCHED_NONE: st = check_keys(v, o, none_keys, COUNT(none_keys)); break;
         case DNN_SCHED_STEP:
             st = check_keys(v, o, step_keys, COUNT(step_keys));
             if (!st && !member(o, "step_size")) st = missing(v, "step_size", "a positive integer (epochs)");
@@ -555,7 +603,9 @@ static dnn_status schedule(vctx *v, const cJSON *opt, dnn_schedule_config *s)
             break;
         case DNN_SCHED_PLATEAU:
             st = check_keys(v, o, plateau_keys, COUNT(plateau_keys));
-            if (!st) st = get_enum(v, o, "monitor", monitor_names, COUNT(monitor_names), DNN_MONITOR_VAL_LOSS, &mon);
+            if (!st)
+                st = get_enum(v, o, "monitor", monitor_names, COUNT(monitor_names), DNN_MONITOR_VAL_LOSS,
+                              &mon);
             s->monitor = (dnn_monitor)mon;
             if (!st) st = get_num(v, o, "factor", 0, 1, 1, 1, 0.1, &s->factor);
             if (!st) st = get_int32(v, o, "patience", 0, 10, &s->patience);
@@ -582,7 +632,8 @@ static dnn_status optimizer_section(vctx *v, dnn_config *c, cJSON *root)
         cJSON_ReplaceItemInObjectCaseSensitive(root, "optimizer", obj);
         o = obj;
     }
-    if (!o) return missing(v, "optimizer", "an object such as {\"type\": \"adam\", \"learning_rate\": 0.001}");
+    if (!o)
+        return missing(v, "optimizer", "an object such as {\"type\": \"adam\", \"learning_rate\": 0.001}");
     if (!cJSON_IsObject(o)) return expected(v, "optimizer", "an object or an optimizer name", o);
     size_t m = vpush(v, "optimizer", 0);
     dnn_status st = DNN_OK;
@@ -599,8 +650,7 @@ static dnn_status optimizer_section(vctx *v, dnn_config *c, cJSON *root)
     if (!st) st = get_num(v, o, "learning_rate", 0, 1, INFINITY, 0, def_lr, &p->learning_rate);
     if (!st) st = get_num(v, o, "momentum", 0, 0, 1, 1, 0.0, &p->momentum);
     if (!st) st = get_bool(v, o, "nesterov", 0, &p->nesterov);
-    if (!st && p->nesterov && p->momentum == 0)
-        st = vfail(v, "nesterov needs a momentum greater than 0");
+    if (!st && p->nesterov && p->momentum == 0) st = vfail(v, "nesterov needs a momentum greater than 0");
     if (!st) st = get_num(v, o, "beta1", 0, 0, 1, 1, 0.9, &p->beta1);
     if (!st) st = get_num(v, o, "beta2", 0, 0, 1, 1, 0.999, &p->beta2);
     if (!st) st = get_num(v, o, "epsilon", 0, 1, INFINITY, 0, 1e-8, &p->eps);
@@ -633,7 +683,8 @@ static dnn_status training_section(vctx *v, dnn_config *c, const cJSON *root)
         size_t me = vpush(v, "early_stopping", 0);
         int mon = 0;
         st = check_keys(v, es, es_keys, COUNT(es_keys));
-        if (!st) st = get_enum(v, es, "monitor", monitor_names, COUNT(monitor_names), DNN_MONITOR_VAL_LOSS, &mon);
+        if (!st)
+            st = get_enum(v, es, "monitor", monitor_names, COUNT(monitor_names), DNN_MONITOR_VAL_LOSS, &mon);
         e->monitor = (dnn_monitor)mon;
         if (!st) st = get_int32(v, es, "patience", 0, 5, &e->patience);
         if (!st) st = get_num(v, es, "min_delta", 0, 0, INFINITY, 0, 0.0, &e->min_delta);
@@ -655,7 +706,8 @@ static dnn_status output_section(vctx *v, dnn_config *c, const cJSON *root)
     size_t m = vpush(v, "output", 0);
     if (o) st = check_keys(v, o, output_keys, COUNT(output_keys));
     if (!st) st = get_string(v, o, "dir", 0, &dir);
-    if (!st && dir && !(c->output_dir = dnn_strdup(dir))) st = dnn_fail_oom(v->err, "output.dir", strlen(dir));
+    if (!st && dir && !(c->output_dir = dnn_strdup(dir)))
+        st = dnn_fail_oom(v->err, "output.dir", strlen(dir));
     if (!st) st = get_bool(v, o, "save_best", 0, &c->save_best);
     if (!st) st = get_int32(v, o, "every_epochs", 1, 1, &c->every_epochs);
     if (!st) st = get_int32(v, o, "keep", 0, 0, &c->keep);
@@ -675,21 +727,23 @@ static dnn_status check_consistency(vctx *v, dnn_config *c, int task)
     case DNN_LOSS_CROSS_ENTROPY:
         if (out->activation != DNN_ACT_SOFTMAX || out->units < 2) {
             strcpy(v->path, "loss");
-            return vfail(v, "\"cross_entropy\" needs a last layer with activation \"softmax\" and at least 2 units "
-                            "(%s is \"%s\" with %d units)",
-                         at, dnn_act_name(out->activation), out->units);
+            return vfail(
+                v,
+                "\"cross_entropy\" needs a last layer with activation \"softmax\" and at least 2 units "
+                "(%s is \"%s\" with %d units)",
+                at, dnn_act_name(out->activation), out->units);
         }
         break;
     case DNN_LOSS_BINARY_CROSS_ENTROPY:
         if (out->activation != DNN_ACT_SIGMOID || out->units != 1) {
             strcpy(v->path, "loss");
-            return vfail(v, "\"binary_cross_entropy\" needs a last layer of 1 unit with activation \"sigmoid\" "
-                            "(%s is \"%s\" with %d units)",
+            return vfail(v,
+                         "\"binary_cross_entropy\" needs a last layer of 1 unit with activation \"sigmoid\" "
+                         "(%s is \"%s\" with %d units)",
                          at, dnn_act_name(out->activation), out->units);
         }
         break;
-    case DNN_LOSS_MSE:
-        break;
+    case DNN_LOSS_MSE: break;
     }
     dnn_task natural = c->loss == DNN_LOSS_MSE ? DNN_TASK_REGRESSION : DNN_TASK_CLASSIFICATION;
     c->task = natural;
@@ -697,11 +751,13 @@ static dnn_status check_consistency(vctx *v, dnn_config *c, int task)
         strcpy(v->path, "data.task");
         return vfail(v, "task \"%s\" does not fit loss \"%s\" (use %s)", task_names[task],
                      dnn_loss_name(c->loss),
-                     natural == DNN_TASK_REGRESSION ? "\"mse\" for regression"
-                                                    : "\"cross_entropy\" or \"binary_cross_entropy\" for classification");
+                     natural == DNN_TASK_REGRESSION
+                         ? "\"mse\" for regression"
+                         : "\"cross_entropy\" or \"binary_cross_entropy\" for classification");
     }
     if (c->task == DNN_TASK_REGRESSION && c->early_stopping.enabled &&
-        (c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY || c->early_stopping.monitor == DNN_MONITOR_ACCURACY)) {
+        (c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY ||
+         c->early_stopping.monitor == DNN_MONITOR_ACCURACY)) {
         strcpy(v->path, "training.early_stopping.monitor");
         return vfail(v, "a regression has no accuracy to monitor (use \"val_loss\" or \"loss\")");
     }
@@ -716,7 +772,8 @@ dnn_status dnn_config_from_json(dnn_config *c, cJSON *json, const char *file, co
     c->file = dnn_strdup(file);
     vctx v = {.file = file, .err = err, .overrides = overrides, .n_overrides = n_overrides};
     if (!c->file || !cJSON_IsObject(json)) {
-        dnn_status st = c->file ? vfail(&v, "expected a JSON object at the top level") : dnn_fail_oom(err, "config", 0);
+        dnn_status st =
+            c->file ? vfail(&v, "expected a JSON object at the top level") : dnn_fail_oom(err, "config", 0);
         dnn_config_free(c);
         return st;
     }
@@ -728,7 +785,8 @@ dnn_status dnn_config_from_json(dnn_config *c, cJSON *json, const char *file, co
     c->seed = (uint64_t)seed;
     if (!st) st = data_section(&v, c, json, base_dir, &task);
     if (!st) st = model_section(&v, c, json);
-    if (!st && !member(json, "loss")) st = missing(&v, "loss", "\"cross_entropy\", \"binary_cross_entropy\" or \"mse\"");
+    if (!st && !member(json, "loss"))
+        st = missing(&v, "loss", "\"cross_entropy\", \"binary_cross_entropy\" or \"mse\"");
     if (!st) st = get_enum(&v, json, "loss", loss_names, COUNT(loss_names), 0, &loss);
     c->loss = (dnn_loss_kind)loss;
     if (!st) st = optimizer_section(&v, c, json);
@@ -748,7 +806,8 @@ static void line_col(const char *buf, size_t off, int *line, int *col)
         if (buf[i] == '\n') {
             (*line)++;
             *col = 1;
-        } else (*col)++;
+        } else
+            (*col)++;
     }
 }
 
@@ -756,7 +815,8 @@ dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_er
 {
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment)
-        return dnn_fail(err, DNN_ECONFIG, "--set %s: expected KEY=VALUE, such as training.epochs=3", assignment);
+        return dnn_fail(err, DNN_ECONFIG, "--set %s: expected KEY=VALUE, such as training.epochs=3",
+                        assignment);
     const char *value = eq + 1;
     cJSON *node = json;
     const char *p = assignment;
@@ -767,7 +827,8 @@ dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_er
         int last = p == eq;
         if (p < eq) p++;
         if (len == 0 || len >= 128)
-            return dnn_fail(err, DNN_ECONFIG, "--set %s: empty or overlong key in the dotted path", assignment);
+            return dnn_fail(err, DNN_ECONFIG, "--set %s: empty or overlong key in the dotted path",
+                            assignment);
         char key[128];
         memcpy(key, seg, len);
         key[len] = '\0';
@@ -777,8 +838,9 @@ dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_er
             long i = strtol(key, &end, 10);
             int n = cJSON_GetArraySize(node);
             if (*end || i < 0 || i >= n)
-                return dnn_fail(err, DNN_ECONFIG, "--set %s: \"%s\" is not an index of an array of %d elements",
-                                assignment, key, n);
+                return dnn_fail(err, DNN_ECONFIG,
+                                "--set %s: \"%s\" is not an index of an array of %d elements", assignment,
+                                key, n);
             next = cJSON_GetArrayItem(node, (int)i);
         } else if (cJSON_IsObject(node)) {
             next = cJSON_GetObjectItemCaseSensitive(node, key);
@@ -788,8 +850,9 @@ dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_er
                 if (!next) return dnn_fail_oom(err, "--set", len);
             }
         } else {
-            return dnn_fail(err, DNN_ECONFIG, "--set %s: \"%s\" is inside a value that is not an object or array",
-                            assignment, key);
+            return dnn_fail(err, DNN_ECONFIG,
+                            "--set %s: \"%s\" is inside a value that is not an object or array", assignment,
+                            key);
         }
         if (last) {
             cJSON *val = cJSON_ParseWithOpts(value, NULL, 1);
@@ -802,9 +865,12 @@ dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_er
                 return DNN_OK;
             }
             int ok;
-            if (cJSON_IsArray(node)) ok = cJSON_ReplaceItemInArray(node, (int)strtol(key, NULL, 10), val);
-            else if (next) ok = cJSON_ReplaceItemInObjectCaseSensitive(node, key, val);
-            else ok = cJSON_AddItemToObject(node, key, val);
+            if (cJSON_IsArray(node))
+                ok = cJSON_ReplaceItemInArray(node, (int)strtol(key, NULL, 10), val);
+            else if (next)
+                ok = cJSON_ReplaceItemInObjectCaseSensitive(node, key, val);
+            else
+                ok = cJSON_AddItemToObject(node, key, val);
             if (!ok) {
                 cJSON_Delete(val);
                 return dnn_fail_oom(err, "--set", strlen(value));
@@ -839,8 +905,10 @@ dnn_status dnn_config_load(dnn_config *c, const char *path, const char *const *o
         if (off > len) off = len;
         line_col(buf, off, &line, &col);
         free(buf);
-        return dnn_fail(err, DNN_ECONFIG, "%s:%d:%d: invalid JSON (expected a JSON object; check commas, quotes "
-                                          "and brackets near here)", path, line, col);
+        return dnn_fail(err, DNN_ECONFIG,
+                        "%s:%d:%d: invalid JSON (expected a JSON object; check commas, quotes "
+                        "and brackets near here)",
+                        path, line, col);
     }
     free(buf);
     for (int i = 0; i < n_overrides; i++) {

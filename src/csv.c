@@ -15,10 +15,10 @@
 
 #include "dnn/util.h"
 
-#define BUF_BYTES (1u << 16)
+#define BUF_BYTES        (1u << 16)
 #define MAX_RECORD_BYTES (16u << 20) /* one record: far more than any real row, little enough to refuse */
-#define MAX_COLUMNS (1u << 20)
-#define MAX_CLASSES 65536
+#define MAX_COLUMNS      (1u << 20)
+#define MAX_CLASSES      65536
 
 /* ---- numbers ---- */
 
@@ -39,7 +39,8 @@ int dnn_csv_number(const char *s, size_t n, double *out)
         if (digits < 19) {
             mant = mant * 10 + (uint64_t)(*p - '0');
             if (mant) digits++;
-        } else dropped++;
+        } else
+            dropped++;
     }
     if (p < end && *p == '.') {
         for (p++; p < end && *p >= '0' && *p <= '9'; p++, any = 1) {
@@ -47,7 +48,8 @@ int dnn_csv_number(const char *s, size_t n, double *out)
                 mant = mant * 10 + (uint64_t)(*p - '0');
                 if (mant) digits++;
                 exp10--;
-            } else dropped++; /* digits past the 19th: only the slow path below rounds them right */
+            } else
+                dropped++; /* digits past the 19th: only the slow path below rounds them right */
         }
     }
     if (!any) return -1;
@@ -89,12 +91,12 @@ typedef struct {
     unsigned long long consumed; /* bytes of the stream before buf[0] */
     unsigned long line;          /* line of the next byte */
     char delim;
-    char *arena;                 /* the record's fields, each NUL-terminated */
+    char *arena; /* the record's fields, each NUL-terminated */
     size_t alen, acap;
     size_t *start, *flen;
     unsigned char *quoted;
     int nf, fcap;
-    unsigned long rec_line;      /* line where the current record starts */
+    unsigned long rec_line; /* line where the current record starts */
     dnn_error *err;
 } reader;
 
@@ -223,7 +225,9 @@ static dnn_status next_record(reader *r, int *got)
                 }
                 int c = peek(r);
                 if (c != EOF && c != r->delim && c != '\n' && c != '\r')
-                    return rfail(r, "field %d: text after the closing quote (expected the delimiter or the end of the line)",
+                    return rfail(r,
+                                 "field %d: text after the closing quote (expected the delimiter or the end "
+                                 "of the line)",
                                  r->nf + 1);
             } else {
                 for (;;) {
@@ -274,10 +278,13 @@ static int count_fields(const char *t, size_t n, char d, int *counts, int max_li
     int lines = 0, fields = 1, inq = 0;
     for (size_t i = 0; i < n && lines < max_lines; i++) {
         char c = t[i];
-        if (c == '"') inq = !inq;
-        else if (!inq && c == d) fields++;
+        if (c == '"')
+            inq = !inq;
+        else if (!inq && c == d)
+            fields++;
         else if (!inq && c == '\n') {
-            if (!(fields == 1 && i > 0 && (t[i - 1] == '\n' || (t[i - 1] == '\r' && i > 1 && t[i - 2] == '\n'))))
+            if (!(fields == 1 && i > 0 &&
+                  (t[i - 1] == '\n' || (t[i - 1] == '\r' && i > 1 && t[i - 2] == '\n'))))
                 counts[lines++] = fields;
             fields = 1;
         }
@@ -297,8 +304,10 @@ char dnn_csv_sniff(const char *text, size_t n)
             /* one line without a newline: count its fields */
             int f = 1, inq = 0;
             for (size_t i = 0; i < n; i++) {
-                if (text[i] == '"') inq = !inq;
-                else if (!inq && text[i] == cands[c]) f++;
+                if (text[i] == '"')
+                    inq = !inq;
+                else if (!inq && text[i] == cands[c])
+                    f++;
             }
             counts[0] = f;
             lines = 1;
@@ -405,9 +414,9 @@ enum { ROLE_IGNORE = 0, ROLE_FEATURE, ROLE_LABEL };
 
 typedef struct {
     int ncol;
-    int *role;  /* per column */
-    int *slot;  /* per column: its feature or target index */
-    int d, k;   /* features, label columns */
+    int *role; /* per column */
+    int *slot; /* per column: its feature or target index */
+    int d, k;  /* features, label columns */
     int *feat_col, *label_col;
     int labelled;
 } layout;
@@ -428,16 +437,16 @@ static const char *colname(const reader *hdr_r, int has_header, int c, char *buf
 }
 
 /* A column reference's index, or -1 (with an error) when there is no such column. */
-static int resolve(const dnn_colref *ref, const reader *hdr, int has_header, int ncol, const char *what, dnn_error *err,
-                   const char *file)
+static int resolve(const dnn_colref *ref, const reader *hdr, int has_header, int ncol, const char *what,
+                   dnn_error *err, const char *file)
 {
     if (ref->name) {
         if (has_header)
             for (int c = 0; c < ncol; c++)
                 if (strcmp(field(hdr, c), ref->name) == 0) return c;
         if (!has_header) {
-            dnn_fail(err, DNN_EDATA, "%s: %s \"%s\" names a column, but the file has no header line", file, what,
-                     ref->name);
+            dnn_fail(err, DNN_EDATA, "%s: %s \"%s\" names a column, but the file has no header line", file,
+                     what, ref->name);
             return -1;
         }
         char list[400] = "";
@@ -448,14 +457,15 @@ static int resolve(const dnn_colref *ref, const reader *hdr, int has_header, int
         int nn = ncol < 64 ? ncol : 64;
         for (int c = 0; c < nn; c++) names[c] = field(hdr, c);
         const char *near = dnn_nearest(ref->name, names, (size_t)nn);
-        dnn_fail(err, DNN_EDATA, "%s:1: %s: no column \"%s\"%s%s%s (the columns are %s%s)", file, what, ref->name,
-                 near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list, k >= sizeof list - 40 ? ", ..." : "");
+        dnn_fail(err, DNN_EDATA, "%s:1: %s: no column \"%s\"%s%s%s (the columns are %s%s)", file, what,
+                 ref->name, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "", list,
+                 k >= sizeof list - 40 ? ", ..." : "");
         return -1;
     }
     long i = ref->index < 0 ? ncol + ref->index : ref->index;
     if (i < 0 || i >= ncol) {
-        dnn_fail(err, DNN_EDATA, "%s: %s: no column %ld (the file has %d columns, numbered from 0)", file, what,
-                 ref->index, ncol);
+        dnn_fail(err, DNN_EDATA, "%s: %s: no column %ld (the file has %d columns, numbered from 0)", file,
+                 what, ref->index, ncol);
         return -1;
     }
     return (int)i;
@@ -463,8 +473,8 @@ static int resolve(const dnn_colref *ref, const reader *hdr, int has_header, int
 
 /* Decide each column's role. Training: from the config. Evaluation: the model's features by name when
  * the file has a header, else by position; the label columns may be absent (prediction only). */
-static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema *sc, const reader *hdr, int has_header,
-                       int ncol, dnn_error *err)
+static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema *sc, const reader *hdr,
+                       int has_header, int ncol, dnn_error *err)
 {
     const char *file = hdr->name;
     memset(L, 0, sizeof *L);
@@ -473,7 +483,8 @@ static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema
     L->slot = calloc((size_t)ncol, sizeof(int));
     L->feat_col = calloc((size_t)ncol, sizeof(int));
     L->label_col = calloc((size_t)ncol, sizeof(int));
-    if (!L->role || !L->slot || !L->feat_col || !L->label_col) return dnn_fail_oom(err, file, (size_t)ncol * 16);
+    if (!L->role || !L->slot || !L->feat_col || !L->label_col)
+        return dnn_fail_oom(err, file, (size_t)ncol * 16);
     dnn_colref last = {NULL, -1};
     const dnn_colref *labels = src->n_label ? src->label : &last;
     int nlabels = src->n_label ? src->n_label : 1;
@@ -485,8 +496,8 @@ static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema
             for (c = 0; c < ncol; c++)
                 if (strcmp(field(hdr, c), sc->feature_names[j]) == 0) break;
             if (c == ncol)
-                return dnn_fail(err, DNN_EDATA, "%s:1: no column \"%s\", a feature the model was trained on", file,
-                                sc->feature_names[j]);
+                return dnn_fail(err, DNN_EDATA, "%s:1: no column \"%s\", a feature the model was trained on",
+                                file, sc->feature_names[j]);
             L->role[c] = ROLE_FEATURE;
             L->slot[c] = j;
             L->feat_col[j] = c;
@@ -497,7 +508,9 @@ static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema
             dnn_error e2;
             int c = resolve(&labels[i], hdr, has_header, ncol, "label", &e2, file);
             if (c < 0 || L->role[c] == ROLE_FEATURE) {
-                if (!sc->labels_optional) return c < 0 ? (*err = e2, e2.code) : dnn_fail(err, DNN_EDATA, "%s: no label column", file);
+                if (!sc->labels_optional)
+                    return c < 0 ? (*err = e2, e2.code)
+                                 : dnn_fail(err, DNN_EDATA, "%s: no label column", file);
                 L->labelled = 0;
                 break;
             }
@@ -528,11 +541,13 @@ static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema
             L->label_col[i] = c;
         }
         for (int c = 0; c < ncol; c++)
-            if (L->role[c] != ROLE_LABEL) L->role[c] = ROLE_FEATURE, L->slot[c] = L->d, L->feat_col[L->d++] = c;
+            if (L->role[c] != ROLE_LABEL)
+                L->role[c] = ROLE_FEATURE, L->slot[c] = L->d, L->feat_col[L->d++] = c;
         L->k = nlabels;
         L->labelled = 1;
-        return L->d == sc->n_features ? DNN_OK
-                                       : dnn_fail(err, DNN_ECONFIG, "%s: a column is named twice as a label", file);
+        return L->d == sc->n_features
+                   ? DNN_OK
+                   : dnn_fail(err, DNN_ECONFIG, "%s: a column is named twice as a label", file);
     }
     for (int i = 0; i < nlabels; i++) {
         int c = resolve(&labels[i], hdr, has_header, ncol, "label", err, file);
@@ -571,7 +586,8 @@ static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema
             L->role[c] = -1;
         }
         for (int c = 0; c < ncol; c++) {
-            if (L->role[c] == -1) L->role[c] = ROLE_IGNORE;
+            if (L->role[c] == -1)
+                L->role[c] = ROLE_IGNORE;
             else if (L->role[c] == ROLE_IGNORE) {
                 L->role[c] = ROLE_FEATURE;
                 L->slot[c] = L->d;
@@ -579,9 +595,11 @@ static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema
             }
         }
     }
-    if (L->d == 0) return dnn_fail(err, DNN_EDATA, "%s: no feature columns left (%d columns in all)", file, ncol);
+    if (L->d == 0)
+        return dnn_fail(err, DNN_EDATA, "%s: no feature columns left (%d columns in all)", file, ncol);
     if (sc && L->d != sc->n_features)
-        return dnn_fail(err, DNN_EDATA, "%s: %d feature columns, but the model takes %d", file, L->d, sc->n_features);
+        return dnn_fail(err, DNN_EDATA, "%s: %d feature columns, but the model takes %d", file, L->d,
+                        sc->n_features);
     return DNN_OK;
 }
 
@@ -606,7 +624,8 @@ typedef struct {
 static int rows_grow(rows *R, size_t d, size_t k, int cls)
 {
     size_t cap = R->cap ? R->cap * 2 : 1024, nx, nt;
-    if (dnn_mul_size(cap, d ? d : 1, &nx) || dnn_mul_size(cap, k ? k : 1, &nt) || nx > SIZE_MAX / sizeof(float))
+    if (dnn_mul_size(cap, d ? d : 1, &nx) || dnn_mul_size(cap, k ? k : 1, &nt) ||
+        nx > SIZE_MAX / sizeof(float))
         return -1;
     float *x = realloc(R->x, nx * sizeof(float));
     if (x) R->x = x;
@@ -708,11 +727,13 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
     memcpy(hdr.quoted, r.quoted, (size_t)r.nf);
     if ((st = plan(&L, src, sc, &hdr, has_header, ncol, err))) goto done;
     if (cls && L.labelled && L.k != 1) {
-        st = dnn_fail(err, DNN_ECONFIG, "%s: a classification takes one label column, %d are given", name, L.k);
+        st = dnn_fail(err, DNN_ECONFIG, "%s: a classification takes one label column, %d are given", name,
+                      L.k);
         goto done;
     }
     if (sc && !cls && L.labelled && L.k != sc->n_targets) {
-        st = dnn_fail(err, DNN_EDATA, "%s: %d target columns, but the model predicts %d", name, L.k, sc->n_targets);
+        st = dnn_fail(err, DNN_EDATA, "%s: %d target columns, but the model predicts %d", name, L.k,
+                      sc->n_targets);
         goto done;
     }
     miss = calloc((size_t)L.d, sizeof(size_t));
@@ -742,15 +763,17 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
             goto done;
         }
         if (r.nf != ncol) {
-            st = rfail(&r, "%d fields, expected %d (as in the first line%s)", r.nf, ncol, has_header ? ", the header" : "");
+            st = rfail(&r, "%d fields, expected %d (as in the first line%s)", r.nf, ncol,
+                       has_header ? ", the header" : "");
             goto done;
         }
         if (R.n == R.cap) {
             double bytes = (double)R.cap * 2 * ((double)(d + k) * sizeof(float) + 12);
             if (bytes > (double)dnn_memory_limit()) {
                 char a[32], b[32];
-                st = rfail(&r, "%zu rows so far, and growing to %s would pass the memory limit of %s (%s)", R.n,
-                           dnn_format_bytes(bytes, a, sizeof a), dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b),
+                st = rfail(&r, "%zu rows so far, and growing to %s would pass the memory limit of %s (%s)",
+                           R.n, dnn_format_bytes(bytes, a, sizeof a),
+                           dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b),
                            dnn_memory_limit_source());
                 goto done;
             }
@@ -769,9 +792,11 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
             if (is_missing(src, s, n)) {
                 if (src->missing == DNN_MISSING_ERROR) {
                     char b[32];
-                    st = rfail(&r, "column \"%s\": a missing value (\"%.*s\"); set \"missing\" to \"mean\", \"median\", "
-                                   "\"zero\" or \"drop\" to handle it",
-                               colname(&hdr, has_header, c, b, sizeof b), (int)(n < 20 ? n : 20), s);
+                    st = rfail(
+                        &r,
+                        "column \"%s\": a missing value (\"%.*s\"); set \"missing\" to \"mean\", \"median\", "
+                        "\"zero\" or \"drop\" to handle it",
+                        colname(&hdr, has_header, c, b, sizeof b), (int)(n < 20 ? n : 20), s);
                     goto done;
                 }
                 miss[j]++;
@@ -783,8 +808,8 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
             if (rc) {
                 char b[32];
                 st = rfail(&r, "column \"%s\": %s \"%.*s%s\"", colname(&hdr, has_header, c, b, sizeof b),
-                           rc > 0 ? "a number too large for a float:" : "expected a number, got", (int)(n < 40 ? n : 40), s,
-                           n > 40 ? "..." : "");
+                           rc > 0 ? "a number too large for a float:" : "expected a number, got",
+                           (int)(n < 40 ? n : 40), s, n > 40 ? "..." : "");
                 goto done;
             }
             xr[j] = (float)v;
@@ -811,15 +836,19 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
                         char list[300] = "";
                         size_t q = 0;
                         for (int a = 0; a < sc->n_classes && q < sizeof list - 40; a++)
-                            q += (size_t)snprintf(list + q, sizeof list - q, "%s\"%s\"", a ? ", " : "", sc->class_names[a]);
-                        st = rfail(&r, "label \"%.*s\" is not one of the model's classes (%s)", (int)(n < 40 ? n : 40), s, list);
+                            q += (size_t)snprintf(list + q, sizeof list - q, "%s\"%s\"", a ? ", " : "",
+                                                  sc->class_names[a]);
+                        st = rfail(&r, "label \"%.*s\" is not one of the model's classes (%s)",
+                                   (int)(n < 40 ? n : 40), s, list);
                         goto done;
                     }
                     if (classes.n > MAX_CLASSES) {
                         char b[32];
-                        st = rfail(&r, "column \"%s\" has more than %d distinct labels: is it a regression target (loss "
-                                       "\"mse\")?",
-                                   colname(&hdr, has_header, c, b, sizeof b), MAX_CLASSES);
+                        st = rfail(
+                            &r,
+                            "column \"%s\" has more than %d distinct labels: is it a regression target (loss "
+                            "\"mse\")?",
+                            colname(&hdr, has_header, c, b, sizeof b), MAX_CLASSES);
                         goto done;
                     }
                     R.y[R.n] = id;
@@ -828,7 +857,8 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
                     int rc = dnn_csv_number(s, n, &v);
                     if (rc) {
                         char b[32];
-                        st = rfail(&r, "target column \"%s\": %s \"%.*s\"", colname(&hdr, has_header, c, b, sizeof b),
+                        st = rfail(&r, "target column \"%s\": %s \"%.*s\"",
+                                   colname(&hdr, has_header, c, b, sizeof b),
                                    rc > 0 ? "a number too large for a float:" : "expected a number, got",
                                    (int)(n < 40 ? n : 40), s);
                         goto done;
@@ -840,8 +870,10 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
         if (label_missing) {
             /* a missing label is never imputed */
             if (src->missing == DNN_MISSING_ERROR) {
-                st = rfail(&r, "the label is missing; set \"missing\" to drop such rows (any policy but \"error\" drops "
-                               "them)");
+                st = rfail(
+                    &r,
+                    "the label is missing; set \"missing\" to drop such rows (any policy but \"error\" drops "
+                    "them)");
                 goto done;
             }
             ds->dropped_label++;
@@ -862,7 +894,8 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
     }
     if (R.n == 0) {
         st = dnn_fail(err, DNN_EDATA, "%s: no data rows%s%s", name, has_header ? " after the header" : "",
-                      ds->dropped_label + ds->dropped_feature ? " that were not dropped for missing values" : "");
+                      ds->dropped_label + ds->dropped_feature ? " that were not dropped for missing values"
+                                                              : "");
         goto done;
     }
 
@@ -879,7 +912,8 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
     if (L.labelled && cls) {
         ds->y = R.y, R.y = NULL;
         if (!sc || !sc->class_names) {
-            int *order = malloc((size_t)classes.n * sizeof(int)), *rank = malloc((size_t)classes.n * sizeof(int));
+            int *order = malloc((size_t)classes.n * sizeof(int)),
+                *rank = malloc((size_t)classes.n * sizeof(int));
             if (!order || !rank) {
                 free(order);
                 free(rank);
@@ -922,10 +956,12 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
             goto done;
         }
         for (size_t j = 0; j < d; j++)
-            if (!(ds->feature_names[j] = dnn_strdup(field(&hdr, L.feat_col[j])))) st = dnn_fail_oom(err, name, d);
+            if (!(ds->feature_names[j] = dnn_strdup(field(&hdr, L.feat_col[j]))))
+                st = dnn_fail_oom(err, name, d);
         if (L.labelled && !cls) {
             ds->target_names = calloc(k, sizeof(char *));
-            for (size_t i = 0; ds->target_names && i < k; i++) ds->target_names[i] = dnn_strdup(field(&hdr, L.label_col[i]));
+            for (size_t i = 0; ds->target_names && i < k; i++)
+                ds->target_names[i] = dnn_strdup(field(&hdr, L.label_col[i]));
         }
     }
 done:

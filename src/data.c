@@ -10,13 +10,6 @@
 #include "dnn/rng.h"
 #include "dnn/util.h"
 
-static void free_names(char **names, size_t n)
-{
-    if (!names) return;
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
 void dnn_dataset_free(dnn_dataset *ds)
 {
     if (!ds) return;
@@ -29,28 +22,30 @@ void dnn_dataset_free(dnn_dataset *ds)
     free(ds->lines);
     free(ds->index);
     free(ds->missing);
-    free_names(ds->class_names, (size_t)ds->n_classes);
-    free_names(ds->feature_names, ds->d);
-    free_names(ds->target_names, (size_t)ds->n_targets);
+    dnn_strings_free(ds->class_names, (size_t)ds->n_classes);
+    dnn_strings_free(ds->feature_names, ds->d);
+    dnn_strings_free(ds->target_names, (size_t)ds->n_targets);
     memset(ds, 0, sizeof *ds);
 }
 
 /* Labels of an IDX file: integers for classification (one per item), numbers for regression. */
-static dnn_status idx_labels(dnn_dataset *ds, const char *path, const dnn_idx *im, dnn_task task, dnn_error *err)
+static dnn_status idx_labels(dnn_dataset *ds, const char *path, const dnn_idx *im, dnn_task task,
+                             dnn_error *err)
 {
     dnn_idx lb;
     dnn_status st = dnn_idx_read(path, &lb, err);
     if (st) return st;
     if (lb.count != im->count) {
-        st = dnn_fail(err, DNN_EDATA, "%s: %zu labels for the %zu images of %s (the counts must match)", path, lb.count,
-                      im->count, ds->source);
+        st = dnn_fail(err, DNN_EDATA, "%s: %zu labels for the %zu images of %s (the counts must match)", path,
+                      lb.count, im->count, ds->source);
         goto done;
     }
     if (task == DNN_TASK_CLASSIFICATION) {
         if (lb.item != 1 || !(lb.type == DNN_IDX_U8 || lb.type == DNN_IDX_I8 || lb.type == DNN_IDX_I16 ||
                               lb.type == DNN_IDX_I32)) {
-            st = dnn_fail(err, DNN_EDATA, "%s: expected one integer class label per item, got %zu %s value(s) per item",
-                          path, lb.item, dnn_idx_type_name(lb.type));
+            st = dnn_fail(err, DNN_EDATA,
+                          "%s: expected one integer class label per item, got %zu %s value(s) per item", path,
+                          lb.item, dnn_idx_type_name(lb.type));
             goto done;
         }
         ds->y = malloc(lb.count * sizeof(int32_t) + 1);
@@ -63,8 +58,9 @@ static dnn_status idx_labels(dnn_dataset *ds, const char *path, const dnn_idx *i
             double v = lb.u8 ? lb.u8[i] : lb.f32[i];
             /* no model has 2^24 classes; refusing here also keeps the conversion to int defined */
             if (v < 0 || v >= 16777216.0) {
-                st = dnn_fail(err, DNN_EDATA, "%s: byte %zu: label %.0f of item %zu is %s", path, lb.header + i * stride, v,
-                              i, v < 0 ? "negative (classes count from 0)" : "too large to be a class index");
+                st = dnn_fail(err, DNN_EDATA, "%s: byte %zu: label %.0f of item %zu is %s", path,
+                              lb.header + i * stride, v, i,
+                              v < 0 ? "negative (classes count from 0)" : "too large to be a class index");
                 goto done;
             }
             ds->y[i] = (int32_t)v;
@@ -104,12 +100,13 @@ static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
     }
     if (im.count == 0 || im.item == 0) {
         dnn_idx_free(&im);
-        return dnn_fail(err, DNN_EDATA, "%s: no data (%zu items of %zu values)", src->images, im.count, im.item);
+        return dnn_fail(err, DNN_EDATA, "%s: no data (%zu items of %zu values)", src->images, im.count,
+                        im.item);
     }
     if (im.item > INT32_MAX) {
         dnn_idx_free(&im);
-        return dnn_fail(err, DNN_EDATA, "%s: %zu values per item is more than a network input can take", src->images,
-                        im.item);
+        return dnn_fail(err, DNN_EDATA, "%s: %zu values per item is more than a network input can take",
+                        src->images, im.item);
     }
     ds->n = im.count;
     ds->d = im.item;
@@ -120,8 +117,10 @@ static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
     } else {
         ds->dtype = DNN_F32;
         ds->x32 = im.f32;
-        ds->max_value = im.type == DNN_IDX_I8 ? 127.0f : im.type == DNN_IDX_I16 ? 32767.0f
-                      : im.type == DNN_IDX_I32 ? 2147483647.0f : 0.0f;
+        ds->max_value = im.type == DNN_IDX_I8    ? 127.0f
+                        : im.type == DNN_IDX_I16 ? 32767.0f
+                        : im.type == DNN_IDX_I32 ? 2147483647.0f
+                                                 : 0.0f;
     }
     char *labels = src->labels ? dnn_strdup(src->labels) : dnn_idx_labels_path(src->images);
     if (!labels) {
@@ -135,11 +134,12 @@ static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
     return st;
 }
 
-dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *schema,
-                           dnn_error *err)
+dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task,
+                           const dnn_schema *schema, dnn_error *err)
 {
     memset(ds, 0, sizeof *ds);
-    dnn_status st = src->format == DNN_FORMAT_IDX ? load_idx(ds, src, task, err) : dnn_csv_load(ds, src, task, schema, err);
+    dnn_status st = src->format == DNN_FORMAT_IDX ? load_idx(ds, src, task, err)
+                                                  : dnn_csv_load(ds, src, task, schema, err);
     if (st) dnn_dataset_free(ds);
     return st;
 }
@@ -151,10 +151,13 @@ dnn_status dnn_check_labels(const dnn_dataset *ds, int n_classes, dnn_error *err
         if (ds->y[i] >= 0 && ds->y[i] < n_classes) continue;
         const char *src = ds->label_source ? ds->label_source : ds->source;
         if (ds->lines)
-            return dnn_fail(err, DNN_EDATA, "%s:%u: label %d is out of range for a model with %d classes (0..%d)", src,
+            return dnn_fail(err, DNN_EDATA,
+                            "%s:%u: label %d is out of range for a model with %d classes (0..%d)", src,
                             ds->lines[i], ds->y[i], n_classes, n_classes - 1);
-        return dnn_fail(err, DNN_EDATA, "%s: byte %zu: label %d of item %zu is out of range for a model with %d classes (0..%d)",
-                        src, ds->label_offset + i * ds->label_stride, ds->y[i], i, n_classes, n_classes - 1);
+        return dnn_fail(
+            err, DNN_EDATA,
+            "%s: byte %zu: label %d of item %zu is out of range for a model with %d classes (0..%d)", src,
+            ds->label_offset + i * ds->label_stride, ds->y[i], i, n_classes, n_classes - 1);
     }
     return DNN_OK;
 }
@@ -176,8 +179,8 @@ static double value(const dnn_dataset *ds, size_t row, size_t j)
     return ds->dtype == DNN_U8 ? ds->x8[row * ds->d + j] : ds->x32[row * ds->d + j];
 }
 
-dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds, const uint32_t *rows, size_t n,
-                        dnn_error *err)
+dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds, const uint32_t *rows,
+                        size_t n, dnn_error *err)
 {
     const size_t d = ds->d;
     memset(nm, 0, sizeof *nm);
@@ -212,7 +215,8 @@ dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds,
             nm->mul[j] = hi[j] > lo[j] ? (float)(1.0 / (hi[j] - lo[j])) : 1.0f;
         }
     } else if (kind == DNN_NORM_STANDARDIZE && n > 0) {
-        /* two passes (mean, then squared deviations) are exact enough in double; a constant column maps to 0 */
+        /* two passes (mean, then squared deviations) are exact enough in double; a constant column maps to 0
+         */
         double *mean = acc, *var = acc + d;
         for (size_t i = 0; i < n; i++) {
             size_t r = rows ? rows[i] : i;
@@ -274,14 +278,16 @@ static float select_kth(float *a, size_t n, size_t k)
             float t = a[i];
             a[i] = a[j], a[j] = t;
         }
-        if (kk <= j) hi = j;
-        else lo = j + 1;
+        if (kk <= j)
+            hi = j;
+        else
+            lo = j + 1;
     }
     return a[k];
 }
 
-dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset *ds, const uint32_t *rows, size_t n,
-                          dnn_error *err)
+dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset *ds, const uint32_t *rows,
+                          size_t n, dnn_error *err)
 {
     const size_t d = ds->d;
     memset(im, 0, sizeof *im);
@@ -293,7 +299,8 @@ dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset 
         return DNN_OK;
     if (!rows) n = ds->n;
     float *col = policy == DNN_MISSING_MEDIAN ? malloc(n * sizeof(float) + 1) : NULL;
-    if (policy == DNN_MISSING_MEDIAN && !col) return dnn_fail_oom(err, "a column for its median", n * sizeof(float));
+    if (policy == DNN_MISSING_MEDIAN && !col)
+        return dnn_fail_oom(err, "a column for its median", n * sizeof(float));
     for (size_t j = 0; j < d; j++) {
         if (!ds->missing[j]) continue;
         /* statistics of the present cells of the training rows only */
@@ -314,7 +321,8 @@ dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset 
              * (for an even count) is their maximum */
             size_t h = m / 2;
             float upper = select_kth(col, m, h);
-            if (m % 2) im->fill[j] = upper;
+            if (m % 2)
+                im->fill[j] = upper;
             else {
                 float lower = col[0];
                 for (size_t i = 1; i < h; i++) lower = col[i] > lower ? col[i] : lower;
@@ -342,8 +350,8 @@ void dnn_impute_free(dnn_impute *im)
     memset(im, 0, sizeof *im);
 }
 
-DNN_HOT void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_t *idx, size_t b, float *restrict x,
-                int32_t *y, float *t)
+DNN_HOT void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_t *idx, size_t b,
+                        float *restrict x, int32_t *y, float *t)
 {
     const size_t d = ds->d;
     const float *restrict shift = nm->shift, *restrict mul = nm->mul;
@@ -375,15 +383,17 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-dnn_status dnn_split(size_t n, double fraction, uint64_t seed, uint32_t **train, size_t *n_train, uint32_t **val,
-                     size_t *n_val, dnn_error *err)
+dnn_status dnn_split(size_t n, double fraction, uint64_t seed, uint32_t **train, size_t *n_train,
+                     uint32_t **val, size_t *n_val, dnn_error *err)
 {
     *train = *val = NULL;
-    if (n > UINT32_MAX) return dnn_fail(err, DNN_EDATA, "%zu samples: at most %u are supported", n, UINT32_MAX);
+    if (n > UINT32_MAX)
+        return dnn_fail(err, DNN_EDATA, "%zu samples: at most %u are supported", n, UINT32_MAX);
     size_t nv = (size_t)floor(fraction * (double)n + 0.5);
     if (fraction > 0 && nv == 0) nv = 1;
     if (nv >= n && fraction > 0)
-        return dnn_fail(err, DNN_ECONFIG, "data.validation_split %g leaves no training samples out of %zu", fraction, n);
+        return dnn_fail(err, DNN_ECONFIG, "data.validation_split %g leaves no training samples out of %zu",
+                        fraction, n);
     uint32_t *perm = malloc(n * sizeof(uint32_t) + 1);
     uint32_t *v = malloc(nv * sizeof(uint32_t) + 1);
     if (!perm || !v) {

@@ -43,16 +43,20 @@ static void predict_header(FILE *f, const dnn_model *m)
         int nprob = k == 1 ? 2 : k;
         for (int j = 0; j < nprob; j++) {
             fputc(',', f);
-            if (m->class_names) csv_field(f, "p_", m->class_names[j]);
-            else fprintf(f, "p_%d", j);
+            if (m->class_names)
+                csv_field(f, "p_", m->class_names[j]);
+            else
+                fprintf(f, "p_%d", j);
         }
     } else if (k == 1) {
         fputs(",predicted", f);
     } else {
         for (int j = 0; j < k; j++) {
             fputc(',', f);
-            if (m->target_names) csv_field(f, "predicted_", m->target_names[j]);
-            else fprintf(f, "predicted_%d", j);
+            if (m->target_names)
+                csv_field(f, "predicted_", m->target_names[j]);
+            else
+                fprintf(f, "predicted_%d", j);
         }
     }
     fputc('\n', f);
@@ -75,9 +79,12 @@ static void predict_row(FILE *f, const dnn_model *m, size_t index, const float *
     fprintf(f, "%zu,", index);
     if (m->cfg.task == DNN_TASK_CLASSIFICATION) {
         int c = dnn_predict_class(a, k);
-        if (m->class_names) csv_name(f, m->class_names[c]);
-        else fprintf(f, "%d", c);
-        if (k == 1) dnn_fprintf_c(f, ",%.6g,%.6g", 1.0 - a[0], (double)a[0]);
+        if (m->class_names)
+            csv_name(f, m->class_names[c]);
+        else
+            fprintf(f, "%d", c);
+        if (k == 1)
+            dnn_fprintf_c(f, ",%.6g,%.6g", 1.0 - a[0], (double)a[0]);
         else
             for (int j = 0; j < k; j++) dnn_fprintf_c(f, ",%.6g", (double)a[j]);
     } else {
@@ -86,7 +93,8 @@ static void predict_row(FILE *f, const dnn_model *m, size_t index, const float *
     fputc('\n', f);
 }
 
-dnn_status dnn_eval(dnn_model *m, const dnn_dataset *ds, const dnn_eval_opts *o, dnn_metrics *mt, dnn_error *err)
+dnn_status dnn_eval(dnn_model *m, const dnn_dataset *ds, const dnn_eval_opts *o, dnn_metrics *mt,
+                    dnn_error *err)
 {
     dnn_net *net = m->net;
     const dnn_layer *out = &net->layers[net->n_layers - 1];
@@ -118,22 +126,27 @@ dnn_status dnn_eval(dnn_model *m, const dnn_dataset *ds, const dnn_eval_opts *o,
         const float *a = dnn_net_forward(net, x, b, 0, NULL);
         if (regression) {
             to_units(m, a, pred + start * (size_t)k, b);
-            a = pred + start * (size_t)k; /* rows and metrics in the targets' units; the loss is on the model's scale */
+            a = pred +
+                start *
+                    (size_t)k; /* rows and metrics in the targets' units; the loss is on the model's scale */
         }
         if (labelled) {
-            loss += dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(net), out->a, b, k, y, t, NULL);
+            loss +=
+                dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(net), out->a, b, k, y, t, NULL);
             for (int i = 0; i < b; i++) {
                 const float *ar = a + (size_t)i * k;
                 if (m->cfg.task == DNN_TASK_CLASSIFICATION) {
                     int c = dnn_predict_class(ar, k);
                     mt->confusion[(size_t)y[i] * (size_t)mt->k + (size_t)c]++;
-                    if (mt->top_k) topk_hits += k == 1 ? mt->top_k >= 2 || c == y[i] : in_top_k(ar, k, y[i], mt->top_k);
+                    if (mt->top_k)
+                        topk_hits += k == 1 ? mt->top_k >= 2 || c == y[i] : in_top_k(ar, k, y[i], mt->top_k);
                 }
             }
         }
         if (pf)
             for (int i = 0; i < b; i++)
-                predict_row(pf, m, ds->index ? ds->index[start + (size_t)i] : start + (size_t)i, a + (size_t)i * k);
+                predict_row(pf, m, ds->index ? ds->index[start + (size_t)i] : start + (size_t)i,
+                            a + (size_t)i * k);
     }
     if (pf && (fflush(pf) != 0 || ferror(pf))) {
         st = dnn_fail(err, DNN_EIO, "%s: write failed", o->predict_name ? o->predict_name : "predictions");
@@ -156,8 +169,10 @@ done:
     free(t);
     free(y);
     free(idx);
-    if (!st && labelled) mt->pred = pred; /* kept for plots */
-    else free(pred);
+    if (!st && labelled)
+        mt->pred = pred; /* kept for plots */
+    else
+        free(pred);
     if (st) dnn_metrics_free(mt);
     return st;
 }

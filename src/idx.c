@@ -62,9 +62,11 @@ static dnn_status gz_failure(gzFile f, const char *path, const char *what, dnn_e
 {
     int errnum;
     const char *msg = gzerror(f, &errnum);
-    if (errnum == Z_ERRNO) return dnn_fail(err, DNN_EIO, "%s: read error in %s: %s", path, what, strerror(errno));
+    if (errnum == Z_ERRNO)
+        return dnn_fail(err, DNN_EIO, "%s: read error in %s: %s", path, what, strerror(errno));
     if (errnum == Z_BUF_ERROR) return dnn_fail(err, DNN_EDATA, "%s: truncated gzip stream in %s", path, what);
-    return dnn_fail(err, DNN_EDATA, "%s: corrupt gzip data in %s: %s", path, what, msg && *msg ? msg : "unknown error");
+    return dnn_fail(err, DNN_EDATA, "%s: corrupt gzip data in %s: %s", path, what,
+                    msg && *msg ? msg : "unknown error");
 }
 
 /* Convert n big-endian elements of type into floats. */
@@ -126,23 +128,26 @@ dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
         goto fail;
     }
     if (magic[0] != 0 || magic[1] != 0) {
-        rc = dnn_fail(err, DNN_EDATA,
-                      "%s: byte 0: bad magic 0x%02x%02x%02x%02x (an IDX file starts with two zero bytes, a type "
-                      "byte and a dimension count)",
-                      path, magic[0], magic[1], magic[2], magic[3]);
+        rc = dnn_fail(
+            err, DNN_EDATA,
+            "%s: byte 0: bad magic 0x%02x%02x%02x%02x (an IDX file starts with two zero bytes, a type "
+            "byte and a dimension count)",
+            path, magic[0], magic[1], magic[2], magic[3]);
         goto fail;
     }
     out->type = magic[2];
     out->ndim = magic[3];
     if (!dnn_idx_type_name(out->type)) {
-        rc = dnn_fail(err, DNN_EDATA,
-                      "%s: byte 2: unknown element type 0x%02x (expected 0x08 u8, 0x09 i8, 0x0b i16, 0x0c i32, 0x0d "
-                      "f32 or 0x0e f64)",
-                      path, out->type);
+        rc = dnn_fail(
+            err, DNN_EDATA,
+            "%s: byte 2: unknown element type 0x%02x (expected 0x08 u8, 0x09 i8, 0x0b i16, 0x0c i32, 0x0d "
+            "f32 or 0x0e f64)",
+            path, out->type);
         goto fail;
     }
     if (out->ndim == 0) {
-        rc = dnn_fail(err, DNN_EDATA, "%s: byte 3: zero dimensions (expected at least 1: the item count)", path);
+        rc = dnn_fail(err, DNN_EDATA, "%s: byte 3: zero dimensions (expected at least 1: the item count)",
+                      path);
         goto fail;
     }
     uint8_t dims[4 * 255];
@@ -154,7 +159,8 @@ dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
     }
     out->header = 4 + dim_bytes;
     if ((size_t)r < dim_bytes) {
-        rc = dnn_fail(err, DNN_EDATA, "%s: truncated header: %d dimensions need %zu bytes, the file%s has %lld", path,
+        rc = dnn_fail(err, DNN_EDATA,
+                      "%s: truncated header: %d dimensions need %zu bytes, the file%s has %lld", path,
                       out->ndim, out->header, where, 4 + r);
         goto fail;
     }
@@ -162,8 +168,8 @@ dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
     for (int i = 0; i < out->ndim; i++) {
         out->dims[i] = be32(dims + 4 * i);
         if (dnn_mul_size(elems, out->dims[i], &elems)) {
-            rc = dnn_fail(err, DNN_EDATA, "%s: byte %d: dimensions overflow (their product exceeds %zu)", path, 4 + 4 * i,
-                          (size_t)SIZE_MAX);
+            rc = dnn_fail(err, DNN_EDATA, "%s: byte %d: dimensions overflow (their product exceeds %zu)",
+                          path, 4 + 4 * i, (size_t)SIZE_MAX);
             goto fail;
         }
     }
@@ -182,33 +188,37 @@ dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
     if (!out->gzip) {
         size_t body = file_size - out->header;
         if (bytes > body) {
-            rc = dnn_fail(err, DNN_EDATA,
-                          "%s: truncated: the header claims %zu items (%zu bytes of data) but the file has %zu bytes "
-                          "after the %zu-byte header",
-                          path, out->count, bytes, body, out->header);
+            rc = dnn_fail(
+                err, DNN_EDATA,
+                "%s: truncated: the header claims %zu items (%zu bytes of data) but the file has %zu bytes "
+                "after the %zu-byte header",
+                path, out->count, bytes, body, out->header);
             goto fail;
         }
         if (bytes < body) {
-            rc = dnn_fail(err, DNN_EDATA, "%s: byte %zu: %zu bytes of unexpected data after the %zu items the header claims",
+            rc = dnn_fail(err, DNN_EDATA,
+                          "%s: byte %zu: %zu bytes of unexpected data after the %zu items the header claims",
                           path, out->header + bytes, body - bytes, out->count);
             goto fail;
         }
     } else if (bytes / MAX_DEFLATE_RATIO > file_size) {
         rc = dnn_fail(err, DNN_EDATA,
-                      "%s: the header claims %zu bytes of data, more than %zu compressed bytes can hold", path, bytes,
-                      file_size);
+                      "%s: the header claims %zu bytes of data, more than %zu compressed bytes can hold",
+                      path, bytes, file_size);
         goto fail;
     }
 
     size_t need = out->type == DNN_IDX_U8 ? bytes : bytes + (bytes / type_size(out->type)) * sizeof(float);
     if (need > dnn_memory_limit()) {
         char a[32], b[32];
-        rc = dnn_fail(err, DNN_EDATA, "%s: %zu items take %s in memory, more than the memory limit of %s (%s)", path,
-                      out->count, dnn_format_bytes((double)need, a, sizeof a),
-                      dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b), dnn_memory_limit_source());
+        rc =
+            dnn_fail(err, DNN_EDATA, "%s: %zu items take %s in memory, more than the memory limit of %s (%s)",
+                     path, out->count, dnn_format_bytes((double)need, a, sizeof a),
+                     dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b), dnn_memory_limit_source());
         goto fail;
     }
-    /* Read the body, growing the buffer as data arrives (a gzip body's true size is only known at its end). */
+    /* Read the body, growing the buffer as data arrives (a gzip body's true size is only known at its end).
+     */
     size_t cap = bytes < (1u << 24) ? bytes : (1u << 24), have = 0;
     raw = malloc(cap ? cap : 1);
     if (!raw) {
@@ -240,11 +250,12 @@ dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
             rc = gz_failure(f, path, "the data", err);
             goto fail;
         }
-        rc = dnn_fail(err, DNN_EDATA,
-                      "%s: truncated%s: the header claims %zu items (%zu bytes of data), the file holds %zu bytes "
-                      "(%zu whole items)",
-                      path, out->gzip ? " gzip stream" : "", out->count, bytes, have,
-                      out->item ? have / (out->item * type_size(out->type)) : 0);
+        rc = dnn_fail(
+            err, DNN_EDATA,
+            "%s: truncated%s: the header claims %zu items (%zu bytes of data), the file holds %zu bytes "
+            "(%zu whole items)",
+            path, out->gzip ? " gzip stream" : "", out->count, bytes, have,
+            out->item ? have / (out->item * type_size(out->type)) : 0);
         goto fail;
     }
     /* Reading on to the end verifies the gzip trailer's CRC and finds trailing data. */
@@ -255,8 +266,8 @@ dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
         goto fail;
     }
     if (r > 0) {
-        rc = dnn_fail(err, DNN_EDATA, "%s: byte %zu%s: unexpected data after the %zu items the header claims", path,
-                      out->header + bytes, where, out->count);
+        rc = dnn_fail(err, DNN_EDATA, "%s: byte %zu%s: unexpected data after the %zu items the header claims",
+                      path, out->header + bytes, where, out->count);
         goto fail;
     }
     if (out->gzip) {

@@ -15,8 +15,8 @@ static double logsumexp(const float *z, int k)
     return m + log(s);
 }
 
-double dnn_loss(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z, const float *a, int b, int k,
-                const int32_t *y, const float *t, float *dz)
+double dnn_loss(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z, const float *a, int b,
+                int k, const int32_t *y, const float *t, float *dz)
 {
     double sum = 0.0;
     const float inv_b = 1.0f / (float)b;

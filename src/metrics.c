@@ -75,7 +75,8 @@ void dnn_metrics_finish_classification(dnn_metrics *mt)
         dnn_prf *p = &mt->per_class[c];
         p->precision = ratio(tp, predicted);
         p->recall = ratio(tp, actual);
-        p->f1 = p->precision + p->recall > 0 ? 2 * p->precision * p->recall / (p->precision + p->recall) : 0.0;
+        p->f1 =
+            p->precision + p->recall > 0 ? 2 * p->precision * p->recall / (p->precision + p->recall) : 0.0;
         p->support = actual;
         mt->counted[c] = actual > 0 || predicted > 0;
         if (!mt->counted[c]) continue;

@@ -11,7 +11,8 @@ static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
 {
     dnn_net_sizes_t sz;
     if (dnn_net_sizes(c, n_in, c->batch_size, &sz))
-        return dnn_fail(err, DNN_ECONFIG, "%s: the network's sizes overflow this machine's address space", c->file);
+        return dnn_fail(err, DNN_ECONFIG, "%s: the network's sizes overflow this machine's address space",
+                        c->file);
     /* parameters and gradients, the optimizer's moments, early stopping's copy of the best weights */
     double copies = 2 + 2 + (c->early_stopping.enabled && c->early_stopping.restore_best);
     double model = ((double)sz.params * copies + (double)sz.state) * sizeof(float);
@@ -19,12 +20,13 @@ static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
     size_t limit = dnn_memory_limit();
     if (model + work <= (double)limit) return DNN_OK;
     char total[32], params[32], ws[32], lim[32];
-    return dnn_fail(err, DNN_ECONFIG,
-                    "%s: the network needs %s (%zu parameters: %s with gradients and optimizer state; %s of batch "
-                    "workspace), more than the memory limit of %s (%s)",
-                    c->file, dnn_format_bytes(model + work, total, sizeof total), sz.params,
-                    dnn_format_bytes(model, params, sizeof params), dnn_format_bytes(work, ws, sizeof ws),
-                    dnn_format_bytes((double)limit, lim, sizeof lim), dnn_memory_limit_source());
+    return dnn_fail(
+        err, DNN_ECONFIG,
+        "%s: the network needs %s (%zu parameters: %s with gradients and optimizer state; %s of batch "
+        "workspace), more than the memory limit of %s (%s)",
+        c->file, dnn_format_bytes(model + work, total, sizeof total), sz.params,
+        dnn_format_bytes(model, params, sizeof params), dnn_format_bytes(work, ws, sizeof ws),
+        dnn_format_bytes((double)limit, lim, sizeof lim), dnn_memory_limit_source());
 }
 
 dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *err)
@@ -39,36 +41,17 @@ dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *
     return DNN_OK;
 }
 
-static void free_names(char **names, int n)
-{
-    if (!names) return;
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
 void dnn_model_free(dnn_model *m)
 {
     if (!m) return;
-    free_names(m->class_names, m->n_classes);
-    free_names(m->feature_names, m->net ? m->net->n_in : 0);
-    free_names(m->target_names, m->net ? m->net->n_out : 0);
+    dnn_strings_free(m->class_names, (size_t)m->n_classes);
+    dnn_strings_free(m->feature_names, m->net ? (size_t)m->net->n_in : 0);
+    dnn_strings_free(m->target_names, m->net ? (size_t)m->net->n_out : 0);
     dnn_net_free(m->net);
     dnn_norm_free(&m->norm);
     dnn_impute_free(&m->impute);
     dnn_config_free(&m->cfg);
     memset(m, 0, sizeof *m);
-}
-
-static char **copy_names(char *const *src, int n)
-{
-    char **out = calloc((size_t)n, sizeof *out);
-    if (!out) return NULL;
-    for (int i = 0; i < n; i++)
-        if (!(out[i] = dnn_strdup(src[i]))) {
-            free_names(out, i);
-            return NULL;
-        }
-    return out;
 }
 
 dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *err)
@@ -84,10 +67,10 @@ dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *e
             if (!m->class_names[i]) return dnn_fail_oom(err, "class names", (size_t)m->n_classes);
         }
     }
-    if (ds->feature_names && !(m->feature_names = copy_names(ds->feature_names, (int)ds->d)))
+    if (ds->feature_names && !(m->feature_names = dnn_strings_copy(ds->feature_names, ds->d)))
         return dnn_fail_oom(err, "feature names", ds->d);
     if (ds->target_names && ds->n_targets == m->net->n_out &&
-        !(m->target_names = copy_names(ds->target_names, ds->n_targets)))
+        !(m->target_names = dnn_strings_copy(ds->target_names, (size_t)ds->n_targets)))
         return dnn_fail_oom(err, "target names", (size_t)ds->n_targets);
     return DNN_OK;
 }
@@ -95,16 +78,17 @@ dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *e
 dnn_status dnn_model_check_data(const dnn_model *m, const dnn_dataset *ds, dnn_error *err)
 {
     if (ds->d != (size_t)m->net->n_in)
-        return dnn_fail(err, DNN_EDATA, "%s: %zu features per sample, but the model takes %d", ds->source, ds->d,
-                        m->net->n_in);
+        return dnn_fail(err, DNN_EDATA, "%s: %zu features per sample, but the model takes %d", ds->source,
+                        ds->d, m->net->n_in);
     if (m->cfg.task == DNN_TASK_CLASSIFICATION) {
         if (ds->class_names && ds->n_classes > m->n_classes)
-            return dnn_fail(err, DNN_EDATA, "%s: %d classes in the data, but the model's output layer has %d", ds->source,
-                            ds->n_classes, m->n_classes);
+            return dnn_fail(err, DNN_EDATA, "%s: %d classes in the data, but the model's output layer has %d",
+                            ds->source, ds->n_classes, m->n_classes);
         return dnn_check_labels(ds, m->n_classes, err);
     }
     if (ds->t && ds->n_targets != m->net->n_out)
-        return dnn_fail(err, DNN_EDATA, "%s: %d targets per sample, but the model's output layer has %d units", ds->source,
+        return dnn_fail(err, DNN_EDATA,
+                        "%s: %d targets per sample, but the model's output layer has %d units", ds->source,
                         ds->n_targets, m->net->n_out);
     return DNN_OK;
 }
@@ -122,7 +106,8 @@ dnn_schema dnn_model_schema(const dnn_model *m, int labels_optional)
     return sc;
 }
 
-dnn_status dnn_model_fit_preprocessing(dnn_model *m, dnn_dataset *ds, const uint32_t *rows, size_t n, dnn_error *err)
+dnn_status dnn_model_fit_preprocessing(dnn_model *m, dnn_dataset *ds, const uint32_t *rows, size_t n,
+                                       dnn_error *err)
 {
     dnn_status st = dnn_impute_fit(&m->impute, m->cfg.train.missing, ds, rows, n, err);
     if (st) return st;

@@ -18,8 +18,8 @@ static size_t lines(size_t n)
 /* One layer's floats: weights and biases (or batchnorm's scale and shift), state, and batch workspace
  * (a and g always; z for the last layer and gelu; mask for dropout and batchnorm; batchnorm's statistics).
  * Returns -1 on overflow. */
-static int layer_floats(const dnn_layer_config *lc, size_t in, size_t B, int last, size_t *w, size_t *b, size_t *state,
-                        size_t *work, size_t *out)
+static int layer_floats(const dnn_layer_config *lc, size_t in, size_t B, int last, size_t *w, size_t *b,
+                        size_t *state, size_t *work, size_t *out)
 {
     int kind = lc->kind;
     *out = kind == DNN_LAYER_DENSE ? (size_t)lc->units : in;
@@ -45,7 +45,8 @@ int dnn_net_sizes(const dnn_config *cfg, int n_in, int max_batch, dnn_net_sizes_
     size_t in = (size_t)n_in;
     for (int l = 0; l < cfg->n_layers; l++) {
         size_t w, b, st, wk, out;
-        if (layer_floats(&cfg->layers[l], in, (size_t)max_batch, l == cfg->n_layers - 1, &w, &b, &st, &wk, &out) ||
+        if (layer_floats(&cfg->layers[l], in, (size_t)max_batch, l == cfg->n_layers - 1, &w, &b, &st, &wk,
+                         &out) ||
             dnn_add_size(sz->params, w, &sz->params) || dnn_add_size(sz->params, b, &sz->params) ||
             dnn_add_size(sz->state, st, &sz->state) || dnn_add_size(sz->work, wk, &sz->work))
             return -1;
@@ -63,10 +64,12 @@ size_t dnn_net_count_params(const dnn_config *cfg, int n_in)
 dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, int n_in, int max_batch, dnn_error *err)
 {
     *out = NULL;
-    if (n_in <= 0 || max_batch <= 0) return dnn_fail(err, DNN_EINTERNAL, "network with %d inputs, batch %d", n_in, max_batch);
+    if (n_in <= 0 || max_batch <= 0)
+        return dnn_fail(err, DNN_EINTERNAL, "network with %d inputs, batch %d", n_in, max_batch);
     dnn_net_sizes_t sz;
     if (dnn_net_sizes(cfg, n_in, max_batch, &sz))
-        return dnn_fail(err, DNN_ECONFIG, "network too large: its sizes overflow this machine's address space");
+        return dnn_fail(err, DNN_ECONFIG,
+                        "network too large: its sizes overflow this machine's address space");
     dnn_net *net = calloc(1, sizeof *net);
     dnn_layer *layers = calloc((size_t)cfg->n_layers, sizeof *layers);
     if (!net || !layers) {
@@ -86,7 +89,8 @@ dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, int n_in, int ma
     net->work = dnn_alloc_hot(sz.work, sizeof(float));
     if (!net->params || !net->grads || !net->state || !net->work) {
         dnn_net_free(net);
-        return dnn_fail_oom(err, "the network's parameters and batch workspace", (2 * sz.params + sz.work) * sizeof(float));
+        return dnn_fail_oom(err, "the network's parameters and batch workspace",
+                            (2 * sz.params + sz.work) * sizeof(float));
     }
     /* carve the buffers, in the order dnn_net_sizes counted them */
     size_t np = 0, ns = 0, B = (size_t)max_batch;
@@ -219,12 +223,12 @@ DNN_HOT static void bias_act(const dnn_layer *L, const float *bias, int n)
     }
 }
 
-DNN_HOT void dnn_act_backward(dnn_act act, float slope, const float *z, const float *a, float *g, int n, int k)
+DNN_HOT void dnn_act_backward(dnn_act act, float slope, const float *z, const float *a, float *g, int n,
+                              int k)
 {
     size_t total = (size_t)n * (size_t)k;
     switch (act) {
-    case DNN_ACT_LINEAR:
-        break;
+    case DNN_ACT_LINEAR: break;
     case DNN_ACT_RELU:
         for (size_t i = 0; i < total; i++) g[i] = a[i] > 0.0f ? g[i] : 0.0f;
         break;
@@ -364,11 +368,10 @@ const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, 
                 memcpy(L->a, in, (size_t)b * (size_t)L->out * sizeof(float));
                 if (L->rate == 0.0f)
                     for (size_t i = 0; i < (size_t)b * (size_t)L->out; i++) L->mask[i] = 1.0f;
-            } else dropout_forward(L, in, b, rng);
+            } else
+                dropout_forward(L, in, b, rng);
             break;
-        case DNN_LAYER_BATCHNORM:
-            batchnorm_forward(net, L, in, b, training);
-            break;
+        case DNN_LAYER_BATCHNORM: batchnorm_forward(net, L, in, b, training); break;
         }
         in = L->a;
     }
@@ -396,8 +399,8 @@ double dnn_net_backward(dnn_net *net, const float *x, int b)
             /* g holds dL/dA; the loss already turned the last layer's into dL/dZ */
             if (l != net->n_layers - 1) dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
             /* dW (in, out) = in^T (in, b) . dZ (b, out) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->in, L->out, b, 1.0f, in, L->in, L->g, L->out,
-                        0.0f, net->grads + L->w, L->out);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->in, L->out, b, 1.0f, in, L->in, L->g,
+                        L->out, 0.0f, net->grads + L->w, L->out);
             float *db = net->grads + L->b;
             memset(db, 0, (size_t)L->out * sizeof(float));
             for (int i = 0; i < b; i++) {
@@ -414,9 +417,7 @@ double dnn_net_backward(dnn_net *net, const float *x, int b)
             if (dx)
                 for (size_t i = 0; i < (size_t)b * (size_t)L->out; i++) dx[i] = L->g[i] * L->mask[i];
             break;
-        case DNN_LAYER_BATCHNORM:
-            batchnorm_backward(net, L, b, dx);
-            break;
+        case DNN_LAYER_BATCHNORM: batchnorm_backward(net, L, b, dx); break;
         }
     }
     /* l2 * sum(W^2) joins the loss, so 2 * l2 * W joins the gradient (biases are not penalised) */

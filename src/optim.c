@@ -13,11 +13,8 @@ dnn_status dnn_optim_create(dnn_optim **out, const dnn_optim_config *cfg, size_t
     if (!o) return dnn_fail_oom(err, "the optimizer", sizeof *o);
     o->cfg = *cfg;
     o->n = n;
-    switch (cfg->kind) {
-    case DNN_OPT_SGD: o->n_slots = cfg->momentum > 0 ? 1 : 0; break;
-    case DNN_OPT_RMSPROP: o->n_slots = 2; break;
-    default: o->n_slots = 2; break;
-    }
+    /* sgd keeps a momentum buffer when it has momentum; adam(w) and rmsprop keep two moments */
+    o->n_slots = cfg->kind == DNN_OPT_SGD ? cfg->momentum > 0 : 2;
     if (o->n_slots >= 1) o->m = dnn_alloc_hot(n, sizeof(float));
     if (o->n_slots >= 2) o->v = dnn_alloc_hot(n, sizeof(float));
     if ((o->n_slots >= 1 && !o->m) || (o->n_slots >= 2 && !o->v)) {
@@ -110,8 +107,7 @@ double dnn_schedule_lr(const dnn_schedule *s, const dnn_optim_config *cfg, int e
     const dnn_schedule_config *c = &cfg->schedule;
     const double base = cfg->learning_rate;
     switch (c->kind) {
-    case DNN_SCHED_STEP:
-        return base * pow(c->gamma, (double)(epoch / c->step_size));
+    case DNN_SCHED_STEP: return base * pow(c->gamma, (double)(epoch / c->step_size));
     case DNN_SCHED_COSINE: {
         if (epoch < c->warmup_epochs) return base * (epoch + 1) / (double)c->warmup_epochs;
         int span = epochs - c->warmup_epochs;
@@ -120,10 +116,8 @@ double dnn_schedule_lr(const dnn_schedule *s, const dnn_optim_config *cfg, int e
         if (x > 1) x = 1;
         return c->min_lr + (base - c->min_lr) * 0.5 * (1.0 + cos(3.141592653589793 * x));
     }
-    case DNN_SCHED_PLATEAU:
-        return s->lr;
-    default:
-        return base;
+    case DNN_SCHED_PLATEAU: return s->lr;
+    default: return base;
     }
 }
 

@@ -54,8 +54,10 @@ void dnn_text_escape(dnn_text *t, const char *s)
         case '\'': dnn_text_printf(t, "&#39;"); break;
         default:
             /* control characters other than tab and newline are not allowed in XML 1.0 */
-            if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n') dnn_text_printf(t, "?");
-            else if (reserve(t, 1) == 0) t->p[t->n++] = *s, t->p[t->n] = '\0';
+            if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n')
+                dnn_text_printf(t, "?");
+            else if (reserve(t, 1) == 0)
+                t->p[t->n++] = *s, t->p[t->n] = '\0';
         }
     }
 }
@@ -109,36 +111,40 @@ static double py(const panel *p, double y)
     return p->y0 + p->h - (y - p->y.lo) / (p->y.hi - p->y.lo) * p->h;
 }
 
-static void draw_frame(dnn_text *t, const panel *p, const char *title, const char *xlabel, const char *ylabel, int int_x)
+static void draw_frame(dnn_text *t, const panel *p, const char *title, const char *xlabel, const char *ylabel,
+                       int int_x)
 {
     dnn_text_printf(t, "<g class=\"panel\">\n");
-    dnn_text_printf(t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" stroke=\"#888\"/>\n", p->x0,
-                    p->y0, p->w, p->h);
+    dnn_text_printf(
+        t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" stroke=\"#888\"/>\n",
+        p->x0, p->y0, p->w, p->h);
     for (double v = p->y.lo; v <= p->y.hi + p->y.step / 2; v += p->y.step) {
         double y = py(p, v);
-        dnn_text_printf(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n", p->x0, y,
-                        p->x0 + p->w, y);
-        dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"11\">%g</text>\n", p->x0 - 6,
-                        y + 4, fabs(v) < p->y.step * 1e-9 ? 0.0 : v);
+        dnn_text_printf(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>\n",
+                        p->x0, y, p->x0 + p->w, y);
+        dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"11\">%g</text>\n",
+                        p->x0 - 6, y + 4, fabs(v) < p->y.step * 1e-9 ? 0.0 : v);
     }
     double span = p->xmax - p->xmin;
     double xstep = int_x ? fmax(1, ceil(span / 10)) : nice_axis(p->xmin, p->xmax).step;
     double start = int_x ? p->xmin : ceil(p->xmin / xstep) * xstep;
     for (double v = start; v <= p->xmax + 1e-9; v += xstep) {
         double x = px(p, v);
-        dnn_text_printf(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", x, p->y0 + p->h, x,
-                        p->y0 + p->h + 4);
-        dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"11\">%g</text>\n", x,
-                        p->y0 + p->h + 17, v);
+        dnn_text_printf(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", x,
+                        p->y0 + p->h, x, p->y0 + p->h + 4);
+        dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"11\">%g</text>\n",
+                        x, p->y0 + p->h + 17, v);
     }
-    dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">",
-                    p->x0 + p->w / 2, p->y0 - 10);
+    dnn_text_printf(
+        t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">",
+        p->x0 + p->w / 2, p->y0 - 10);
     dnn_text_escape(t, title);
-    dnn_text_printf(t, "</text>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\">", p->x0 + p->w / 2,
-                    p->y0 + p->h + 36);
+    dnn_text_printf(t, "</text>\n<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\">",
+                    p->x0 + p->w / 2, p->y0 + p->h + 36);
     dnn_text_escape(t, xlabel);
-    dnn_text_printf(t, "</text>\n<text transform=\"translate(%.1f,%.1f) rotate(-90)\" text-anchor=\"middle\" "
-                       "font-size=\"12\">",
+    dnn_text_printf(t,
+                    "</text>\n<text transform=\"translate(%.1f,%.1f) rotate(-90)\" text-anchor=\"middle\" "
+                    "font-size=\"12\">",
                     p->x0 - 48, p->y0 + p->h / 2);
     dnn_text_escape(t, ylabel);
     dnn_text_printf(t, "</text>\n</g>\n");
@@ -167,8 +173,8 @@ static void draw_series(dnn_text *t, const panel *p, const double *y, int n, con
     if (open) dnn_text_printf(t, "\"/>\n");
     for (int i = 0; i < n; i++)
         if (isfinite(y[i]))
-            dnn_text_printf(t, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", px(p, i + 1),
-                            py(p, y[i]), color);
+            dnn_text_printf(t, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+                            px(p, i + 1), py(p, y[i]), color);
     dnn_text_printf(t, "</g>\n");
 }
 
@@ -178,8 +184,9 @@ static void legend(dnn_text *t, double x, double y, const char *const *names, co
 {
     for (int i = 0; i < n; i++) {
         double xi = x + 130 * i;
-        dnn_text_printf(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", xi,
-                        y, xi + 22, y, colors[i], dashed[i] ? " stroke-dasharray=\"6 4\"" : "");
+        dnn_text_printf(
+            t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>\n",
+            xi, y, xi + 22, y, colors[i], dashed[i] ? " stroke-dasharray=\"6 4\"" : "");
         dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", xi + 28, y + 4);
         dnn_text_escape(t, names[i]);
         dnn_text_printf(t, "</text>\n");
@@ -211,9 +218,11 @@ void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classific
         loss[i] = hist[i].loss, vloss[i] = hist[i].val_loss;
         acc[i] = hist[i].accuracy, vacc[i] = hist[i].val_accuracy;
     }
-    dnn_text_printf(t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-                       "font-family=\"sans-serif\">\n",
-                    W, H, W, H);
+    dnn_text_printf(
+        t,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+        "font-family=\"sans-serif\">\n",
+        W, H, W, H);
     dnn_text_printf(t, "<title>Learning curves: loss%s per epoch, training and validation</title>\n",
                     classification ? " and accuracy" : "");
     const char *names[] = {"training", "validation"}, *colors[] = {"#1f77b4", "#ff7f0e"};
@@ -237,8 +246,10 @@ void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classific
 
 static void class_name(const dnn_model *m, int c, char *buf, size_t n)
 {
-    if (m && m->class_names) snprintf(buf, n, "%s", m->class_names[c]);
-    else snprintf(buf, n, "%d", c);
+    if (m && m->class_names)
+        snprintf(buf, n, "%s", m->class_names[c]);
+    else
+        snprintf(buf, n, "%d", c);
 }
 
 void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m)
@@ -252,21 +263,29 @@ void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m)
         longest = strlen(name) > longest ? strlen(name) : longest;
     }
     double label = fmin(170, 8 + 6.5 * (double)(longest < 26 ? longest : 26));
-    double side = cell * k, W = fmax(label + 70 + side, 480), x0 = fmax(label + 40, (W - side) / 2), y0 = label + 50,
-           H = y0 + side + 30;
+    double side = cell * k, W = fmax(label + 70 + side, 480), x0 = fmax(label + 40, (W - side) / 2),
+           y0 = label + 50, H = y0 + side + 30;
     double fs = fmin(12, cell * 0.5);
-    dnn_text_printf(t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-                       "font-family=\"sans-serif\">\n",
-                    W, H, W, H);
-    dnn_text_printf(t, "<title>Confusion matrix: rows are the true class, columns the predicted one</title>\n");
-    dnn_text_printf(t, "<text x=\"%.1f\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">Confusion "
-                       "matrix (%zu samples, accuracy %.4f)</text>\n",
-                    W / 2, mt->n, mt->accuracy);
-    dnn_text_printf(t, "<text x=\"%.1f\" y=\"38\" text-anchor=\"middle\" font-size=\"12\">predicted class</text>\n",
-                    x0 + side / 2);
-    dnn_text_printf(t, "<text transform=\"translate(14,%.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">true "
-                       "class</text>\n",
-                    y0 + side / 2);
+    dnn_text_printf(
+        t,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+        "font-family=\"sans-serif\">\n",
+        W, H, W, H);
+    dnn_text_printf(t,
+                    "<title>Confusion matrix: rows are the true class, columns the predicted one</title>\n");
+    dnn_text_printf(
+        t,
+        "<text x=\"%.1f\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">Confusion "
+        "matrix (%zu samples, accuracy %.4f)</text>\n",
+        W / 2, mt->n, mt->accuracy);
+    dnn_text_printf(
+        t, "<text x=\"%.1f\" y=\"38\" text-anchor=\"middle\" font-size=\"12\">predicted class</text>\n",
+        x0 + side / 2);
+    dnn_text_printf(
+        t,
+        "<text transform=\"translate(14,%.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">true "
+        "class</text>\n",
+        y0 + side / 2);
     for (int r = 0; r < k; r++) {
         uint64_t row = 0;
         for (int c = 0; c < k; c++) row += mt->confusion[(size_t)r * k + c];
@@ -274,9 +293,12 @@ void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m)
             uint64_t v = mt->confusion[(size_t)r * k + c];
             double share = row ? (double)v / (double)row : 0;
             /* white to a deep blue by the share of the true class's samples */
-            int R = (int)(255 - share * (255 - 8)), G = (int)(255 - share * (255 - 48)), B = (int)(255 - share * (255 - 107));
-            dnn_text_printf(t, "<rect class=\"cell\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#%02x%02x%02x\" "
-                               "stroke=\"#fff\"><title>",
+            int R = (int)(255 - share * (255 - 8)), G = (int)(255 - share * (255 - 48)),
+                B = (int)(255 - share * (255 - 107));
+            dnn_text_printf(t,
+                            "<rect class=\"cell\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                            "fill=\"#%02x%02x%02x\" "
+                            "stroke=\"#fff\"><title>",
                             x0 + c * cell, y0 + r * cell, cell, cell, R, G, B);
             class_name(m, r, name, sizeof name);
             dnn_text_escape(t, name);
@@ -285,9 +307,11 @@ void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m)
             dnn_text_escape(t, name);
             dnn_text_printf(t, ": %llu</title></rect>\n", (unsigned long long)v);
             if (cell >= 22 && v)
-                dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"%.1f\" fill=\"%s\">%llu</text>\n",
-                                x0 + (c + 0.5) * cell, y0 + (r + 0.5) * cell + fs / 3, fs, share > 0.5 ? "#fff" : "#222",
-                                (unsigned long long)v);
+                dnn_text_printf(t,
+                                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"%.1f\" "
+                                "fill=\"%s\">%llu</text>\n",
+                                x0 + (c + 0.5) * cell, y0 + (r + 0.5) * cell + fs / 3, fs,
+                                share > 0.5 ? "#fff" : "#222", (unsigned long long)v);
         }
     }
     for (int c = 0; c < k; c++) {
@@ -296,7 +320,8 @@ void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m)
         dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"%.1f\">", x0 - 6,
                         y0 + (c + 0.5) * cell + fs / 3, fmax(fs, 7));
         dnn_text_escape(t, name);
-        dnn_text_printf(t, "</text>\n<text transform=\"translate(%.1f,%.1f) rotate(-60)\" font-size=\"%.1f\">",
+        dnn_text_printf(t,
+                        "</text>\n<text transform=\"translate(%.1f,%.1f) rotate(-60)\" font-size=\"%.1f\">",
                         x0 + (c + 0.5) * cell + fs / 3, y0 - 6, fmax(fs, 7));
         dnn_text_escape(t, name);
         dnn_text_printf(t, "</text>\n");
@@ -306,7 +331,8 @@ void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m)
 
 /* ---- regression scatter ---- */
 
-void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int stride, const char *name)
+void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int stride,
+                     const char *name)
 {
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
@@ -316,16 +342,20 @@ void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t
     }
     axis a = nice_axis(lo, hi);
     panel p = {80, 40, 420, 420, a.lo, a.hi, a};
-    dnn_text_printf(t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"540\" height=\"520\" viewBox=\"0 0 540 520\" "
-                       "font-family=\"sans-serif\">\n<title>Predictions against targets</title>\n");
+    dnn_text_printf(
+        t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"540\" height=\"520\" viewBox=\"0 0 540 520\" "
+           "font-family=\"sans-serif\">\n<title>Predictions against targets</title>\n");
     char ylab[300];
     snprintf(ylab, sizeof ylab, "predicted %s", name);
     draw_frame(t, &p, "Predictions against targets", name, ylab, 0);
-    dnn_text_printf(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n",
-                    px(&p, a.lo), py(&p, a.lo), px(&p, a.hi), py(&p, a.hi));
+    dnn_text_printf(
+        t,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n",
+        px(&p, a.lo), py(&p, a.lo), px(&p, a.hi), py(&p, a.hi));
     size_t every = n > 4000 ? n / 4000 + 1 : 1; /* a readable cloud, and a file of bounded size */
     for (size_t i = 0; i < n; i += every)
-        dnn_text_printf(t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"#1f77b4\" fill-opacity=\"0.5\"/>\n",
+        dnn_text_printf(t,
+                        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"#1f77b4\" fill-opacity=\"0.5\"/>\n",
                         px(&p, target[i * (size_t)stride]), py(&p, pred[i * (size_t)stride]));
     dnn_text_printf(t, "</svg>\n");
 }
@@ -339,7 +369,8 @@ static void td_number(dnn_text *t, const cJSON *o, const char *key, const char *
         dnn_text_printf(t, "<td>");
         dnn_text_printf(t, fmt, v);
         dnn_text_printf(t, "</td>");
-    } else dnn_text_printf(t, "<td>&#8211;</td>");
+    } else
+        dnn_text_printf(t, "<td>&#8211;</td>");
 }
 
 static void row_text(dnn_text *t, const char *key, const char *value)
@@ -364,20 +395,23 @@ static double num(const cJSON *o, const char *key)
 
 static void epoch_rows(dnn_text *t, const dnn_epoch_log *hist, int n, int best)
 {
-    dnn_text_printf(t, "<table>\n<tr><th>epoch</th><th>loss</th><th>accuracy</th><th>val_loss</th><th>val_accuracy</th>"
-                       "<th>lr</th><th>seconds</th><th>samples/s</th></tr>\n");
+    dnn_text_printf(
+        t, "<table>\n<tr><th>epoch</th><th>loss</th><th>accuracy</th><th>val_loss</th><th>val_accuracy</th>"
+           "<th>lr</th><th>seconds</th><th>samples/s</th></tr>\n");
     for (int i = 0; i < n; i++) {
         const dnn_epoch_log *e = &hist[i];
         dnn_text_printf(t, "<tr%s><td>%d%s</td>", e->epoch == best ? " class=\"best\"" : "", e->epoch,
                         e->epoch == best ? " (best)" : "");
-        double vals[] = {e->loss, e->accuracy, e->val_loss, e->val_accuracy, e->lr, e->seconds, e->samples_per_second};
+        double vals[] = {e->loss, e->accuracy, e->val_loss,          e->val_accuracy,
+                         e->lr,   e->seconds,  e->samples_per_second};
         const char *fmts[] = {"%.4f", "%.4f", "%.4f", "%.4f", "%.3g", "%.2f", "%.0f"};
         for (int k = 0; k < 7; k++) {
             if (isfinite(vals[k])) {
                 dnn_text_printf(t, "<td>");
                 dnn_text_printf(t, fmts[k], vals[k]);
                 dnn_text_printf(t, "</td>");
-            } else dnn_text_printf(t, "<td>&#8211;</td>");
+            } else
+                dnn_text_printf(t, "<td>&#8211;</td>");
         }
         dnn_text_printf(t, "</tr>\n");
     }
@@ -390,9 +424,12 @@ static void test_section(dnn_text *t, const cJSON *tj, const dnn_metrics *mt, co
     dnn_text_escape(t, str(tj, "data") ? str(tj, "data") : "");
     dnn_text_printf(t, ": %.0f samples</p>\n<table>\n", num(tj, "samples"));
     if (mt->task == DNN_TASK_CLASSIFICATION) {
-        dnn_text_printf(t, "<tr><th>accuracy</th><td>%.4f</td></tr>\n<tr><th>loss</th><td>%.4f</td></tr>\n</table>\n",
-                        mt->accuracy, mt->loss);
-        dnn_text_printf(t, "<table>\n<tr><th>class</th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>\n");
+        dnn_text_printf(
+            t, "<tr><th>accuracy</th><td>%.4f</td></tr>\n<tr><th>loss</th><td>%.4f</td></tr>\n</table>\n",
+            mt->accuracy, mt->loss);
+        dnn_text_printf(
+            t,
+            "<table>\n<tr><th>class</th><th>precision</th><th>recall</th><th>f1</th><th>support</th></tr>\n");
         const cJSON *pc = cJSON_GetObjectItemCaseSensitive(tj, "per_class");
         for (const cJSON *c = pc ? pc->child : NULL; c; c = c->next) {
             dnn_text_printf(t, "<tr><td>");
@@ -416,23 +453,28 @@ static void test_section(dnn_text *t, const cJSON *tj, const dnn_metrics *mt, co
         }
         dnn_text_printf(t, "</table>\n<figure>\n");
         dnn_svg_confusion(t, mt, m);
-        dnn_text_printf(t, "<figcaption>Rows are the true class, columns the predicted one; a cell's shade is its share of "
-                           "the row.</figcaption>\n</figure>\n");
+        dnn_text_printf(
+            t,
+            "<figcaption>Rows are the true class, columns the predicted one; a cell's shade is its share of "
+            "the row.</figcaption>\n</figure>\n");
     } else {
-        dnn_text_printf(t, "</table>\n<table>\n<tr><th>target</th><th>MSE</th><th>RMSE</th><th>MAE</th><th>R&#178;</th></tr>\n");
+        dnn_text_printf(t, "</table>\n<table>\n<tr><th>target</th><th>MSE</th><th>RMSE</th><th>MAE</"
+                           "th><th>R&#178;</th></tr>\n");
         for (int j = 0; j < mt->n_targets; j++) {
             dnn_text_printf(t, "<tr><td>");
-            if (m->target_names) dnn_text_escape(t, m->target_names[j]);
-            else dnn_text_printf(t, "%d", j);
-            dnn_text_printf(t, "</td><td>%.6g</td><td>%.6g</td><td>%.6g</td><td>%.4f</td></tr>\n", mt->mse[j], mt->rmse[j],
-                            mt->mae[j], mt->r2[j]);
+            if (m->target_names)
+                dnn_text_escape(t, m->target_names[j]);
+            else
+                dnn_text_printf(t, "%d", j);
+            dnn_text_printf(t, "</td><td>%.6g</td><td>%.6g</td><td>%.6g</td><td>%.4f</td></tr>\n", mt->mse[j],
+                            mt->rmse[j], mt->mae[j], mt->r2[j]);
         }
         dnn_text_printf(t, "</table>\n");
     }
 }
 
-dnn_status dnn_report_html(const char *path, const cJSON *rep, const dnn_epoch_log *hist, int n, const dnn_metrics *test,
-                           const dnn_model *m, dnn_error *err)
+dnn_status dnn_report_html(const char *path, const cJSON *rep, const dnn_epoch_log *hist, int n,
+                           const dnn_metrics *test, const dnn_model *m, dnn_error *err)
 {
     dnn_text t = {0};
     const char *dir = str(rep, "out_dir");
@@ -440,23 +482,26 @@ dnn_status dnn_report_html(const char *path, const cJSON *rep, const dnn_epoch_l
     dnn_text_printf(&t, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
                         "<meta charset=\"utf-8\"/>\n<title>dnn run ");
     dnn_text_escape(&t, dir ? dir : "");
-    dnn_text_printf(&t, "</title>\n<style>\n"
-                        "body { font-family: sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }\n"
-                        "h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }\n"
-                        "table { border-collapse: collapse; margin: 0.6em 0; }\n"
-                        "th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: right; }\n"
-                        "th:first-child, td:first-child { text-align: left; }\n"
-                        "tr.best td { font-weight: bold; background: #f3f8ff; } tr.avg td { font-style: italic; }\n"
-                        "pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }\n"
-                        "figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #666; }\n"
-                        "</style>\n</head>\n<body>\n<h1>dnn run: ");
+    dnn_text_printf(
+        &t, "</title>\n<style>\n"
+            "body { font-family: sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }\n"
+            "h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid "
+            "#ddd; }\n"
+            "table { border-collapse: collapse; margin: 0.6em 0; }\n"
+            "th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: right; }\n"
+            "th:first-child, td:first-child { text-align: left; }\n"
+            "tr.best td { font-weight: bold; background: #f3f8ff; } tr.avg td { font-style: italic; }\n"
+            "pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }\n"
+            "figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #666; }\n"
+            "</style>\n</head>\n<body>\n<h1>dnn run: ");
     dnn_text_escape(&t, dir ? dir : "");
     dnn_text_printf(&t, "</h1>\n<table>\n");
     char buf[256];
     row_text(&t, "task", str(rep, "task"));
     snprintf(buf, sizeof buf, "%.0f", num(rep, "parameters"));
     row_text(&t, "parameters", buf);
-    snprintf(buf, sizeof buf, "%.0f training, %.0f validation", num(rep, "train_samples"), num(rep, "validation_samples"));
+    snprintf(buf, sizeof buf, "%.0f training, %.0f validation", num(rep, "train_samples"),
+             num(rep, "validation_samples"));
     row_text(&t, "samples", buf);
     const cJSON *se = cJSON_GetObjectItemCaseSensitive(rep, "stopped_early");
     snprintf(buf, sizeof buf, "%.0f of %.0f%s", num(rep, "epochs_run"), num(rep, "epochs"),
@@ -464,17 +509,20 @@ dnn_status dnn_report_html(const char *path, const cJSON *rep, const dnn_epoch_l
     row_text(&t, "epochs", buf);
     snprintf(buf, sizeof buf, "%d, by %s", best, str(rep, "monitor") ? str(rep, "monitor") : "?");
     row_text(&t, "best epoch", buf);
-    dnn_snprintf_c(buf, sizeof buf, "%.1f s, %.0f samples/s", num(rep, "seconds"), num(rep, "samples_per_second"));
+    dnn_snprintf_c(buf, sizeof buf, "%.1f s, %.0f samples/s", num(rep, "seconds"),
+                   num(rep, "samples_per_second"));
     row_text(&t, "training time", buf);
     dnn_snprintf_c(buf, sizeof buf, "%.0f MiB", num(rep, "peak_rss_mib"));
     row_text(&t, "peak memory", buf);
-    snprintf(buf, sizeof buf, "dnn %s; %s, %.0f threads", str(rep, "dnn_version") ? str(rep, "dnn_version") : "?",
+    snprintf(buf, sizeof buf, "dnn %s; %s, %.0f threads",
+             str(rep, "dnn_version") ? str(rep, "dnn_version") : "?",
              str(rep, "blas") ? str(rep, "blas") : "?", num(rep, "blas_threads"));
     row_text(&t, "software", buf);
     dnn_text_printf(&t, "</table>\n<h2>Learning curves</h2>\n<figure>\n");
     dnn_svg_curves(&t, hist, n, m->cfg.task == DNN_TASK_CLASSIFICATION);
-    dnn_text_printf(&t, "<figcaption>Solid: training (the running mean over each epoch); dashed: validation, after "
-                        "each epoch.</figcaption>\n</figure>\n<h2>Epochs</h2>\n");
+    dnn_text_printf(
+        &t, "<figcaption>Solid: training (the running mean over each epoch); dashed: validation, after "
+            "each epoch.</figcaption>\n</figure>\n<h2>Epochs</h2>\n");
     epoch_rows(&t, hist, n, best);
     const cJSON *tj = cJSON_GetObjectItemCaseSensitive(rep, "test");
     if (test && tj && cJSON_IsObject(tj)) test_section(&t, tj, test, m);

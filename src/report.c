@@ -50,8 +50,10 @@ cJSON *dnn_epoch_json(const dnn_epoch_log *e)
 
 static void class_label(const dnn_model *m, int c, char *buf, size_t n)
 {
-    if (m->class_names) snprintf(buf, n, "%s", m->class_names[c]);
-    else snprintf(buf, n, "%d", c);
+    if (m->class_names)
+        snprintf(buf, n, "%s", m->class_names[c]);
+    else
+        snprintf(buf, n, "%d", c);
 }
 
 static cJSON *prf_json(const dnn_prf *p, const char *name)
@@ -99,11 +101,14 @@ cJSON *dnn_report_json(const dnn_metrics *mt, const dnn_model *m, const char *mo
             cJSON *row = cJSON_CreateArray();
             for (int j = 0; j < mt->k && mt->labelled; j++)
                 cJSON_AddItemToArray(row, cJSON_CreateNumber((double)mt->confusion[(size_t)c * mt->k + j]));
-            if (mt->labelled) cJSON_AddItemToArray(cm, row);
-            else cJSON_Delete(row);
+            if (mt->labelled)
+                cJSON_AddItemToArray(cm, row);
+            else
+                cJSON_Delete(row);
         }
         cJSON_AddItemToObject(r, "macro_avg", mt->labelled ? prf_json(&mt->macro, NULL) : cJSON_CreateNull());
-        cJSON_AddItemToObject(r, "weighted_avg", mt->labelled ? prf_json(&mt->weighted, NULL) : cJSON_CreateNull());
+        cJSON_AddItemToObject(r, "weighted_avg",
+                              mt->labelled ? prf_json(&mt->weighted, NULL) : cJSON_CreateNull());
     } else {
         cJSON_AddItemToObject(r, "mse", dnn_json_number(mt->mse_all));
         cJSON_AddItemToObject(r, "rmse", dnn_json_number(mt->rmse_all));
@@ -113,8 +118,10 @@ cJSON *dnn_report_json(const dnn_metrics *mt, const dnn_model *m, const char *mo
             cJSON *pt = cJSON_AddArrayToObject(r, "per_target");
             for (int j = 0; j < mt->n_targets; j++) {
                 cJSON *o = cJSON_CreateObject();
-                if (m->target_names) cJSON_AddStringToObject(o, "target", m->target_names[j]);
-                else cJSON_AddNumberToObject(o, "target", j);
+                if (m->target_names)
+                    cJSON_AddStringToObject(o, "target", m->target_names[j]);
+                else
+                    cJSON_AddNumberToObject(o, "target", j);
                 cJSON_AddItemToObject(o, "mse", dnn_json_number(mt->mse[j]));
                 cJSON_AddItemToObject(o, "rmse", dnn_json_number(mt->rmse[j]));
                 cJSON_AddItemToObject(o, "mae", dnn_json_number(mt->mae[j]));
@@ -138,7 +145,7 @@ static void prf_row(FILE *f, int w, const char *name, const dnn_prf *p)
 
 /* Beyond this many classes a matrix is too wide to read: list the most confused pairs instead. */
 #define MAX_MATRIX_CLASSES 20
-#define CONFUSED_PAIRS 20
+#define CONFUSED_PAIRS     20
 
 typedef struct {
     uint64_t n;
@@ -163,7 +170,8 @@ static void confusion_print(FILE *f, const dnn_metrics *mt, const dnn_model *m)
         for (int c = 0; c < k; c++)
             for (int j = 0; j < k; j++) {
                 char num[32];
-                int l = snprintf(num, sizeof num, "%llu", (unsigned long long)mt->confusion[(size_t)c * k + j]);
+                int l =
+                    snprintf(num, sizeof num, "%llu", (unsigned long long)mt->confusion[(size_t)c * k + j]);
                 if (l > w) w = l;
             }
         for (int c = 0; c < k; c++) {
@@ -173,21 +181,27 @@ static void confusion_print(FILE *f, const dnn_metrics *mt, const dnn_model *m)
         char rows[MAX_MATRIX_CLASSES][48];
         for (int c = 0; c < k; c++) {
             class_label(m, c, name, sizeof name);
-            if (named) snprintf(rows[c], sizeof rows[c], "%.40s", name);
-            else snprintf(rows[c], sizeof rows[c], "%d %.40s", c, name);
+            if (named)
+                snprintf(rows[c], sizeof rows[c], "%.40s", name);
+            else
+                snprintf(rows[c], sizeof rows[c], "%d %.40s", c, name);
             if ((int)strlen(rows[c]) > W) W = (int)strlen(rows[c]);
         }
-        fprintf(f, "\nConfusion matrix (rows: true class, columns: predicted%s)\n", named ? "" : ", by index");
+        fprintf(f, "\nConfusion matrix (rows: true class, columns: predicted%s)\n",
+                named ? "" : ", by index");
         fprintf(f, "%*s", W, "");
         for (int j = 0; j < k; j++) {
             class_label(m, j, name, sizeof name);
-            if (named) fprintf(f, " %*s", w, name);
-            else fprintf(f, " %*d", w, j);
+            if (named)
+                fprintf(f, " %*s", w, name);
+            else
+                fprintf(f, " %*d", w, j);
         }
         fputc('\n', f);
         for (int c = 0; c < k; c++) {
             fprintf(f, "%-*s", W, rows[c]);
-            for (int j = 0; j < k; j++) fprintf(f, " %*llu", w, (unsigned long long)mt->confusion[(size_t)c * k + j]);
+            for (int j = 0; j < k; j++)
+                fprintf(f, " %*llu", w, (unsigned long long)mt->confusion[(size_t)c * k + j]);
             fputc('\n', f);
         }
         return;
@@ -197,7 +211,8 @@ static void confusion_print(FILE *f, const dnn_metrics *mt, const dnn_model *m)
     if (!pairs) return;
     for (int t = 0; t < k; t++)
         for (int p = 0; p < k; p++)
-            if (t != p && mt->confusion[(size_t)t * k + p]) pairs[np++] = (pair){mt->confusion[(size_t)t * k + p], t, p};
+            if (t != p && mt->confusion[(size_t)t * k + p])
+                pairs[np++] = (pair){mt->confusion[(size_t)t * k + p], t, p};
     qsort(pairs, np, sizeof *pairs, by_count);
     fprintf(f, "\nMost confused pairs (%d classes: too many for a matrix; --report has it whole)\n", k);
     fprintf(f, "%8s  %-24s  %-24s\n", "count", "true class", "predicted as");
@@ -229,8 +244,9 @@ void dnn_report_print(FILE *f, const dnn_metrics *mt, const dnn_model *m, const 
         for (int j = 0; j < mt->n_targets; j++) {
             char name[32];
             snprintf(name, sizeof name, "%d", j);
-            dnn_fprintf_c(f, "%-*s  %12.6g  %12.6g  %12.6g  %9.4f\n", w, m->target_names ? m->target_names[j] : name,
-                          mt->mse[j], mt->rmse[j], mt->mae[j], mt->r2[j]);
+            dnn_fprintf_c(f, "%-*s  %12.6g  %12.6g  %12.6g  %9.4f\n", w,
+                          m->target_names ? m->target_names[j] : name, mt->mse[j], mt->rmse[j], mt->mae[j],
+                          mt->r2[j]);
         }
         if (mt->n_targets > 1)
             dnn_fprintf_c(f, "%-*s  %12.6g  %12.6g  %12.6g  %9.4f\n", w, "average", mt->mse_all, mt->rmse_all,

@@ -27,7 +27,8 @@ typedef struct {
     double seconds; /* training time of this invocation */
 } run_ctx;
 
-static void note(const dnn_run_opts *o, int detail, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(const dnn_run_opts *o, int detail, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void note(const dnn_run_opts *o, int detail, const char *fmt, ...)
 {
     if (!o->on_message) return;
@@ -106,8 +107,10 @@ static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
 {
     const dnn_run_opts *o = r->o;
     char *dir;
-    if (o->out_dir) dir = dnn_strdup(o->out_dir);
-    else if (c->output_dir) dir = dnn_strdup(c->output_dir);
+    if (o->out_dir)
+        dir = dnn_strdup(o->out_dir);
+    else if (c->output_dir)
+        dir = dnn_strdup(c->output_dir);
     else if (o->config_path) {
         char *stem = dnn_path_stem(o->config_path);
         dir = stem ? malloc(strlen(stem) + 8) : NULL;
@@ -134,10 +137,11 @@ static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
 static dnn_status same_shape(const dnn_config *old, const dnn_config *now, const char *file, dnn_error *err)
 {
     if (old->n_layers != now->n_layers)
-        return dnn_fail(err, DNN_ECONFIG,
-                        "%s: model.layers: the checkpoint has %d layers, the config %d: a resumed run cannot change the "
-                        "network's shape",
-                        file, old->n_layers, now->n_layers);
+        return dnn_fail(
+            err, DNN_ECONFIG,
+            "%s: model.layers: the checkpoint has %d layers, the config %d: a resumed run cannot change the "
+            "network's shape",
+            file, old->n_layers, now->n_layers);
     for (int l = 0; l < old->n_layers; l++) {
         const dnn_layer_config *a = &old->layers[l], *b = &now->layers[l];
         const char *what = NULL;
@@ -156,13 +160,15 @@ static dnn_status same_shape(const dnn_config *old, const dnn_config *now, const
             snprintf(is, sizeof is, "\"%s\"", dnn_act_name(b->activation));
         }
         if (what)
-            return dnn_fail(err, DNN_ECONFIG,
-                            "%s: model.layers[%d].%s: the checkpoint has %s, the config %s: a resumed run cannot change "
-                            "the network's shape",
-                            file, l, what, was, is);
+            return dnn_fail(
+                err, DNN_ECONFIG,
+                "%s: model.layers[%d].%s: the checkpoint has %s, the config %s: a resumed run cannot change "
+                "the network's shape",
+                file, l, what, was, is);
     }
     if (old->normalize != now->normalize || old->loss != now->loss)
-        return dnn_fail(err, DNN_ECONFIG, "%s: %s: differs from the checkpoint's, and a resumed run cannot change it", file,
+        return dnn_fail(err, DNN_ECONFIG,
+                        "%s: %s: differs from the checkpoint's, and a resumed run cannot change it", file,
                         old->loss != now->loss ? "loss" : "data.normalize");
     return DNN_OK;
 }
@@ -181,12 +187,14 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
     } else {
         cJSON *json = cJSON_Duplicate(old.cfg.json, 1);
         st = json ? DNN_OK : dnn_fail_oom(err, "the config", 0);
-        for (int i = 0; !st && i < o->n_overrides; i++) st = dnn_config_apply_override(json, o->overrides[i], err);
+        for (int i = 0; !st && i < o->n_overrides; i++)
+            st = dnn_config_apply_override(json, o->overrides[i], err);
         if (!st) {
             char name[4200];
             snprintf(name, sizeof name, "%s (embedded config)", o->resume_path);
             st = dnn_config_from_json(&cfg, json, name, NULL, o->overrides, o->n_overrides, err);
-        } else cJSON_Delete(json);
+        } else
+            cJSON_Delete(json);
     }
     if (!st) st = same_shape(&old.cfg, &cfg, o->config_path ? o->config_path : o->resume_path, err);
     if (!st) st = dnn_model_create(m, &cfg, old.net->n_in, err);
@@ -204,7 +212,8 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         st = dnn_train_state_init(s, m, err);
     }
     if (!st) {
-        /* Counters, generators and history carry over; the optimizer's moments too unless its type changed. */
+        /* Counters, generators and history carry over; the optimizer's moments too unless its type changed.
+         */
         dnn_optim *opt = s->opt;
         float *best = s->best_params;
         *s = olds;
@@ -222,7 +231,8 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
             s->best_epoch = 0;
             s->best_value = INFINITY;
         }
-        if (m->cfg.optim.learning_rate != old.cfg.optim.learning_rate) s->sched.lr = m->cfg.optim.learning_rate;
+        if (m->cfg.optim.learning_rate != old.cfg.optim.learning_rate)
+            s->sched.lr = m->cfg.optim.learning_rate;
         if (s->stopped_early) {
             /* asked to go on after early stopping ended the run: patience starts afresh */
             s->stopped_early = 0;
@@ -246,23 +256,26 @@ static void report_missing(const dnn_run_opts *o, const dnn_dataset *ds, const d
     for (size_t j = 0; ds->missing && j < ds->d; j++) cells += ds->missing[j], cols += ds->missing[j] > 0;
     if (!cells && !ds->dropped_feature) return;
     if (src->missing == DNN_MISSING_DROP)
-        note(o, 0, "%s: dropped %zu row%s with missing values (missing: \"drop\")", ds->source, ds->dropped_feature,
-             ds->dropped_feature == 1 ? "" : "s");
+        note(o, 0, "%s: dropped %zu row%s with missing values (missing: \"drop\")", ds->source,
+             ds->dropped_feature, ds->dropped_feature == 1 ? "" : "s");
     else
         note(o, 0, "%s: imputed %zu missing cell%s in %d column%s (missing: \"%s\")", ds->source, cells,
              cells == 1 ? "" : "s", cols, cols == 1 ? "" : "s", policy[src->missing]);
     for (size_t j = 0; ds->missing && j < ds->d; j++) {
         if (!ds->missing[j]) continue;
         char col[64];
-        if (ds->feature_names) snprintf(col, sizeof col, "\"%s\"", ds->feature_names[j]);
-        else snprintf(col, sizeof col, "%zu", j);
+        if (ds->feature_names)
+            snprintf(col, sizeof col, "\"%s\"", ds->feature_names[j]);
+        else
+            snprintf(col, sizeof col, "%zu", j);
         note(o, 1, "%s: column %s: %zu missing", ds->source, col, ds->missing[j]);
     }
 }
 
 /* ---- the final report ---- */
 
-static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_metrics *test, const char *test_name)
+static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_metrics *test,
+                           const char *test_name)
 {
     const dnn_model *m = r->m;
     const dnn_train_state *s = r->s;
@@ -290,10 +303,12 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
         if (isfinite(s->history[i].samples_per_second)) sps += s->history[i].samples_per_second, counted++;
     cJSON_AddItemToObject(j, "samples_per_second", dnn_json_number(counted ? sps / counted : NAN));
     struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) cJSON_AddItemToObject(j, "peak_rss_mib", dnn_json_number((double)ru.ru_maxrss / 1024.0));
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cJSON_AddItemToObject(j, "peak_rss_mib", dnn_json_number((double)ru.ru_maxrss / 1024.0));
     cJSON *hist = cJSON_AddArrayToObject(j, "history");
     for (int i = 0; i < s->n_history; i++) cJSON_AddItemToArray(hist, dnn_epoch_json(&s->history[i]));
-    cJSON_AddItemToObject(j, "test", test ? dnn_report_json(test, m, r->ckpt, test_name) : cJSON_CreateNull());
+    cJSON_AddItemToObject(j, "test",
+                          test ? dnn_report_json(test, m, r->ckpt, test_name) : cJSON_CreateNull());
     cJSON_AddItemToObject(j, "config", cJSON_Duplicate(m->cfg.json, 1));
     return j;
 }
@@ -327,11 +342,13 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (!st) st = dnn_split(train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
     if (st) goto done;
     if (c->early_stopping.enabled && n_va == 0 &&
-        (c->early_stopping.monitor == DNN_MONITOR_VAL_LOSS || c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY)) {
-        st = dnn_fail(err, DNN_ECONFIG,
-                      "%s: training.early_stopping.monitor: \"%s\" needs a validation set: set data.validation_split "
-                      "(or monitor \"loss\")",
-                      c->file, dnn_monitor_name(c->early_stopping.monitor));
+        (c->early_stopping.monitor == DNN_MONITOR_VAL_LOSS ||
+         c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY)) {
+        st = dnn_fail(
+            err, DNN_ECONFIG,
+            "%s: training.early_stopping.monitor: \"%s\" needs a validation set: set data.validation_split "
+            "(or monitor \"loss\")",
+            c->file, dnn_monitor_name(c->early_stopping.monitor));
         goto done;
     }
     report_missing(o, &train, &c->train);

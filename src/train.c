@@ -114,10 +114,11 @@ dnn_status dnn_evaluate_rows(dnn_model *m, const dnn_dataset *ds, const uint32_t
 
 static dnn_status diverged(int epoch, size_t batch, const char *what, double lr, dnn_error *err)
 {
-    return dnn_fail(err, DNN_EDIVERGED,
-                    "training diverged at epoch %d, batch %zu: %s is not finite (learning rate %g). Try a smaller "
-                    "optimizer.learning_rate, optimizer.clip_norm, or data.normalize \"standardize\"",
-                    epoch, batch, what, lr);
+    return dnn_fail(
+        err, DNN_EDIVERGED,
+        "training diverged at epoch %d, batch %zu: %s is not finite (learning rate %g). Try a smaller "
+        "optimizer.learning_rate, optimizer.clip_norm, or data.normalize \"standardize\"",
+        epoch, batch, what, lr);
 }
 
 /* After an epoch: is it the best so far by the monitored value? Updates best and wait. */
@@ -143,8 +144,8 @@ dnn_monitor dnn_train_monitor(const dnn_config *c, size_t n_val)
     return n_val ? DNN_MONITOR_VAL_LOSS : DNN_MONITOR_LOSS;
 }
 
-dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data, const dnn_train_hooks *hooks,
-                     dnn_error *err)
+dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
+                     const dnn_train_hooks *hooks, dnn_error *err)
 {
     const dnn_config *c = &m->cfg;
     dnn_net *net = m->net;
@@ -162,10 +163,11 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
     _mm_setcsr(mxcsr | 0x8040); /* FTZ | DAZ */
 #endif
     uint32_t *order = malloc(n * sizeof(uint32_t) + 1);
-    dnn_status st = order ? bufs_alloc(&bb, m, err) : dnn_fail_oom(err, "the epoch order", n * sizeof(uint32_t));
+    dnn_status st =
+        order ? bufs_alloc(&bb, m, err) : dnn_fail_oom(err, "the epoch order", n * sizeof(uint32_t));
     if (st) goto done;
-    dnn_epoch_log *hist = realloc(s->history, (size_t)(c->epochs > s->n_history ? c->epochs : s->n_history + 1) *
-                                                  sizeof *hist);
+    dnn_epoch_log *hist =
+        realloc(s->history, (size_t)(c->epochs > s->n_history ? c->epochs : s->n_history + 1) * sizeof *hist);
     if (!hist) {
         st = dnn_fail_oom(err, "the metric history", (size_t)c->epochs * sizeof *hist);
         goto done;
@@ -199,17 +201,23 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
             s->step++;
             s->part_loss += loss;
             s->part_seen += (uint64_t)b;
-            if (c->task == DNN_TASK_CLASSIFICATION) s->part_correct += (uint64_t)dnn_count_correct(a, b, k, bb.y);
+            if (c->task == DNN_TASK_CLASSIFICATION)
+                s->part_correct += (uint64_t)dnn_count_correct(a, b, k, bb.y);
             if (hooks && hooks->on_batch) {
-                dnn_progress p = {epoch, c->epochs, s->batch + 1, batches, (size_t)s->part_seen,
-                                  s->part_loss / (double)s->part_seen, dnn_now() - t0};
+                dnn_progress p = {epoch,
+                                  c->epochs,
+                                  s->batch + 1,
+                                  batches,
+                                  (size_t)s->part_seen,
+                                  s->part_loss / (double)s->part_seen,
+                                  dnn_now() - t0};
                 hooks->on_batch(hooks->ctx, &p);
             }
             if (hooks && hooks->stop && *hooks->stop && s->batch + 1 < batches) {
                 s->batch++;
                 s->part_seconds = dnn_now() - t0;
-                st = dnn_fail(err, DNN_EINTERRUPTED, "interrupted at epoch %d, batch %zu of %zu", epoch, s->batch,
-                              batches);
+                st = dnn_fail(err, DNN_EINTERRUPTED, "interrupted at epoch %d, batch %zu of %zu", epoch,
+                              s->batch, batches);
                 goto done;
             }
         }
@@ -220,9 +228,11 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         }
         dnn_epoch_log log = {.epoch = epoch, .lr = lr, .val_loss = NAN, .val_accuracy = NAN};
         log.loss = s->part_loss / (double)s->part_seen;
-        log.accuracy = c->task == DNN_TASK_CLASSIFICATION ? (double)s->part_correct / (double)s->part_seen : NAN;
+        log.accuracy =
+            c->task == DNN_TASK_CLASSIFICATION ? (double)s->part_correct / (double)s->part_seen : NAN;
         if (data->n_val) {
-            st = dnn_evaluate_rows(m, data->ds, data->val, data->n_val, &log.val_loss, &log.val_accuracy, err);
+            st =
+                dnn_evaluate_rows(m, data->ds, data->val, data->n_val, &log.val_loss, &log.val_accuracy, err);
             if (st) goto done;
         }
         log.seconds = dnn_now() - t0;
@@ -241,7 +251,8 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
                              dnn_monitor_minimizes(c->optim.schedule.monitor));
         if (c->early_stopping.enabled && s->wait > c->early_stopping.patience) s->stopped_early = 1;
         if (s->stopped_early || s->epoch == c->epochs) {
-            /* the final weights are the best epoch's when early stopping restores them, however training ended */
+            /* the final weights are the best epoch's when early stopping restores them, however training
+             * ended */
             if (s->best_params && s->best_epoch && s->best_epoch != s->epoch) {
                 memcpy(net->params, s->best_params, net->n_params * sizeof(float));
                 memcpy(net->state, s->best_params + net->n_params, net->n_state * sizeof(float));

@@ -4,6 +4,7 @@
 #endif
 #include "dnn/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -14,7 +15,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <dirent.h>
 #include <unistd.h>
 
 char *dnn_strdup(const char *s)
@@ -40,6 +40,25 @@ void *dnn_alloc_hot(size_t count, size_t size)
 #endif
     memset(p, 0, bytes);
     return p;
+}
+
+void dnn_strings_free(char **v, size_t n)
+{
+    if (!v) return;
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+char **dnn_strings_copy(char *const *v, size_t n)
+{
+    char **out = calloc(n ? n : 1, sizeof *out);
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!(out[i] = dnn_strdup(v[i]))) {
+            dnn_strings_free(out, i);
+            return NULL;
+        }
+    return out;
 }
 
 dnn_status dnn_read_file(const char *path, size_t max_bytes, char **buf, size_t *len, dnn_error *err)
@@ -121,11 +140,14 @@ dnn_status dnn_write_atomic(const char *path, const void *data, size_t len, dnn_
     }
     if (st == DNN_OK && fsync(fd) != 0)
         st = dnn_fail(err, DNN_EIO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && st == DNN_OK) st = dnn_fail(err, DNN_EIO, "%s: close failed: %s", path, strerror(errno));
+    if (close(fd) != 0 && st == DNN_OK)
+        st = dnn_fail(err, DNN_EIO, "%s: close failed: %s", path, strerror(errno));
     if (st == DNN_OK && rename(tmp, path) != 0)
         st = dnn_fail(err, DNN_EIO, "%s: cannot replace: %s", path, strerror(errno));
-    if (st != DNN_OK) unlink(tmp);
-    else fsync_dir(dir); /* the rename is durable once the folder is synced; failure here loses nothing */
+    if (st != DNN_OK)
+        unlink(tmp);
+    else
+        fsync_dir(dir); /* the rename is durable once the folder is synced; failure here loses nothing */
 done:
     free(tmp);
     free(dir);
@@ -136,12 +158,13 @@ dnn_status dnn_mkdirs(const char *path, dnn_error *err)
 {
     char *p = dnn_strdup(path);
     if (!p) return dnn_fail_oom(err, path, strlen(path) + 1);
-    for (char *s = p + 1; ; s++) {
+    for (char *s = p + 1;; s++) {
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
             if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-                dnn_status st = dnn_fail(err, DNN_EIO, "%s: cannot create folder %s: %s", path, p, strerror(errno));
+                dnn_status st =
+                    dnn_fail(err, DNN_EIO, "%s: cannot create folder %s: %s", path, p, strerror(errno));
                 free(p);
                 return st;
             }
@@ -151,8 +174,7 @@ dnn_status dnn_mkdirs(const char *path, dnn_error *err)
     }
     free(p);
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return dnn_fail(err, DNN_EIO, "%s: not a folder", path);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return dnn_fail(err, DNN_EIO, "%s: not a folder", path);
     return DNN_OK;
 }
 
@@ -351,8 +373,10 @@ const char *dnn_format_bytes(double b, char *buf, size_t n)
     const char *units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
     int u = 0;
     while (b >= 1024 && u < 6) b /= 1024, u++;
-    if (u == 0) dnn_snprintf_c(buf, n, "%.0f bytes", b);
-    else dnn_snprintf_c(buf, n, "%.1f %s", b, units[u]);
+    if (u == 0)
+        dnn_snprintf_c(buf, n, "%.0f bytes", b);
+    else
+        dnn_snprintf_c(buf, n, "%.1f %s", b, units[u]);
     return buf;
 }
 
@@ -363,10 +387,14 @@ int dnn_parse_bytes(const char *s, size_t *out)
     if (end == s || !(v > 0)) return -1;
     double mul = 1;
     switch (*end) {
-    case 'k': case 'K': mul = 1024.0, end++; break;
-    case 'm': case 'M': mul = 1024.0 * 1024, end++; break;
-    case 'g': case 'G': mul = 1024.0 * 1024 * 1024, end++; break;
-    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024, end++; break;
+    case 'k':
+    case 'K': mul = 1024.0, end++; break;
+    case 'm':
+    case 'M': mul = 1024.0 * 1024, end++; break;
+    case 'g':
+    case 'G': mul = 1024.0 * 1024 * 1024, end++; break;
+    case 't':
+    case 'T': mul = 1024.0 * 1024 * 1024 * 1024, end++; break;
     default: break;
     }
     if (*end == 'i') end++;

@@ -34,14 +34,17 @@ int main(int argc, char **argv)
     const cJSON *node = root;
     char *path = strdup(argv[2]);
     for (char *seg = strtok(path, "."); seg && node; seg = strtok(NULL, "."))
-        node = cJSON_IsArray(node) ? cJSON_GetArrayItem(node, atoi(seg)) : cJSON_GetObjectItemCaseSensitive(node, seg);
+        node = cJSON_IsArray(node) ? cJSON_GetArrayItem(node, atoi(seg))
+                                   : cJSON_GetObjectItemCaseSensitive(node, seg);
     free(path);
     int rc = 0;
     if (!node) {
         fprintf(stderr, "%s: no %s\n", argv[1], argv[2]);
         rc = 1;
-    } else if (cJSON_IsString(node)) printf("%s\n", node->valuestring);
-    else if (cJSON_IsNumber(node)) printf("%.17g\n", node->valuedouble);
+    } else if (cJSON_IsString(node))
+        printf("%s\n", node->valuestring);
+    else if (cJSON_IsNumber(node))
+        printf("%.17g\n", node->valuedouble);
     else {
         char *s = cJSON_PrintUnformatted(node);
         printf("%s\n", s);

@@ -11,12 +11,14 @@
 #include "dnn/checkpoint.h"
 #include "dnn/util.h"
 
-static char dir[] = "/tmp/dnn_test_ckpt_XXXXXX";
+static const char *dir;
 
 static const char *CONFIG =
     "{\"seed\": 5, \"data\": {\"train\": {\"format\": \"idx\", \"images\": \"/d/x-images-idx3-ubyte\"}},"
-    " \"model\": {\"layers\": [{\"type\": \"dense\", \"units\": 6, \"activation\": \"relu\"}, {\"type\": \"batchnorm\"},"
-    " {\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}]},"
+    " \"model\": {\"layers\": [{\"type\": \"dense\", \"units\": 6, \"activation\": \"relu\"}, {\"type\": "
+    "\"batchnorm\"},"
+    " {\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"dense\", \"units\": 3, \"activation\": "
+    "\"softmax\"}]},"
     " \"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\"},"
     " \"training\": {\"batch_size\": 4, \"early_stopping\": {\"monitor\": \"loss\", \"patience\": 2}}}";
 
@@ -53,7 +55,8 @@ static int make(dnn_model *m, dnn_train_state *s)
     s->wait = 1;
     s->history = calloc(2, sizeof *s->history);
     s->n_history = 2;
-    for (int i = 0; i < 2; i++) s->history[i] = (dnn_epoch_log){i + 1, 1.0 / (i + 3), 0.5, NAN, NAN, 0.001, 1, 1};
+    for (int i = 0; i < 2; i++)
+        s->history[i] = (dnn_epoch_log){i + 1, 1.0 / (i + 3), 0.5, NAN, NAN, 0.001, 1, 1};
     for (size_t i = 0; i < m->net->n_params + m->net->n_state; i++) s->best_params[i] = (float)i;
     return 0;
 }
@@ -147,7 +150,8 @@ static void test_round_trip(void)
         conf[8] = '7';
         fix_crc(f, la);
         CHECK_ERR(decode(f, la, &err), err, DNN_EIO, "x.bin", "does not match");
-    } else check_failures++;
+    } else
+        check_failures++;
     /* foreign files */
     const char *png = "\x89PNG\r\n\x1a\n0000000000000000000000000000";
     CHECK_ERR(decode((const uint8_t *)png, 36, &err), err, DNN_EIO, "not a dnn checkpoint");
@@ -165,7 +169,8 @@ static void test_round_trip(void)
     dnn_model_free(&m4);
     DIR *d = opendir(dir);
     int entries = 0;
-    for (struct dirent *e; (e = readdir(d));) entries += e->d_name[0] != '.' || strstr(e->d_name, ".tmp.") != NULL;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += e->d_name[0] != '.' || strstr(e->d_name, ".tmp.") != NULL;
     closedir(d);
     CHECK(entries == 1);
     char sub[300];
@@ -186,10 +191,8 @@ static void test_round_trip(void)
 
 int main(void)
 {
-    if (!mkdtemp(dir)) return 1;
+    dir = check_tmpdir("test_ckpt");
     test_round_trip();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_rmdir();
     return check_done("test_checkpoint");
 }

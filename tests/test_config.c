@@ -7,13 +7,14 @@
 #include "check.h"
 #include "dnn/config.h"
 
-static char dir[] = "/tmp/dnn_test_config_XXXXXX";
+static const char *dir;
 
 static const char *REFERENCE =
     "{\n"
     "  \"seed\": 42,\n"
     "  \"data\": {\n"
-    "    \"train\": {\"format\": \"idx\", \"images\": \"train-images-idx3-ubyte.gz\", \"labels\": \"train-labels-idx1-ubyte.gz\"},\n"
+    "    \"train\": {\"format\": \"idx\", \"images\": \"train-images-idx3-ubyte.gz\", \"labels\": "
+    "\"train-labels-idx1-ubyte.gz\"},\n"
     "    \"test\":  {\"format\": \"idx\", \"images\": \"/abs/t10k-images-idx3-ubyte.gz\"},\n"
     "    \"validation_split\": 0.1,\n"
     "    \"normalize\": \"scale\"\n"
@@ -69,7 +70,8 @@ static void test_reference(void)
     dnn_status st = load(REFERENCE, &c, &err, NULL, 0);
     CHECK_MSG(st == DNN_OK, "%s", err.msg);
     if (st) return;
-    CHECK(c.seed == 42 && c.n_layers == 3 && c.layers[1].units == 256 && c.layers[2].activation == DNN_ACT_SOFTMAX);
+    CHECK(c.seed == 42 && c.n_layers == 3 && c.layers[1].units == 256 &&
+          c.layers[2].activation == DNN_ACT_SOFTMAX);
     CHECK(c.loss == DNN_LOSS_CROSS_ENTROPY && c.task == DNN_TASK_CLASSIFICATION);
     CHECK(c.optim.kind == DNN_OPT_ADAM && c.optim.learning_rate == 0.001 && c.optim.beta2 == 0.999);
     CHECK(c.epochs == 20 && c.batch_size == 100 && c.shuffle && c.save_best && c.every_epochs == 1);
@@ -79,7 +81,8 @@ static void test_reference(void)
     snprintf(want, sizeof want, "%s/train-images-idx3-ubyte.gz", dir);
     CHECK_MSG(strcmp(c.train.images, want) == 0, "%s", c.train.images);
     CHECK(strcmp(c.test.images, "/abs/t10k-images-idx3-ubyte.gz") == 0 && c.test.labels == NULL);
-    const cJSON *img = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(c.json, "data"), "train"), "images");
+    const cJSON *img =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(c.json, "data"), "train"), "images");
     CHECK(img && strcmp(img->valuestring, want) == 0);
     CHECK(strcmp(c.output_dir, "runs/mlp") == 0);
     dnn_config_free(&c);
@@ -89,13 +92,15 @@ static void test_defaults(void)
 {
     dnn_config c;
     dnn_error err;
-    const char *minimal = "{\"data\": {\"train\": {\"images\": \"/x-images-idx3-ubyte\"}},"
-                          " \"model\": {\"layers\": [{\"type\": \"dense\", \"units\": 3}]}, \"loss\": \"mse\","
-                          " \"optimizer\": \"sgd\"}";
+    const char *minimal =
+        "{\"data\": {\"train\": {\"images\": \"/x-images-idx3-ubyte\"}},"
+        " \"model\": {\"layers\": [{\"type\": \"dense\", \"units\": 3}]}, \"loss\": \"mse\","
+        " \"optimizer\": \"sgd\"}";
     dnn_status st = load(minimal, &c, &err, NULL, 0);
     CHECK_MSG(st == DNN_OK, "%s", err.msg);
     if (st) return;
-    CHECK(c.train.format == DNN_FORMAT_IDX && c.seed == 0 && c.epochs == 10 && c.batch_size == 32 && c.shuffle);
+    CHECK(c.train.format == DNN_FORMAT_IDX && c.seed == 0 && c.epochs == 10 && c.batch_size == 32 &&
+          c.shuffle);
     CHECK(c.layers[0].activation == DNN_ACT_LINEAR && c.task == DNN_TASK_REGRESSION);
     CHECK(c.optim.kind == DNN_OPT_SGD && c.optim.learning_rate == 0.01 && c.optim.momentum == 0);
     CHECK(!c.has_test && c.validation_split == 0 && c.output_dir == NULL && !c.early_stopping.enabled);
@@ -106,8 +111,9 @@ static void test_overrides(void)
 {
     dnn_config c;
     dnn_error err;
-    const char *sets[] = {"training.epochs=3", "model.layers.0.units=128", "optimizer.type=sgd",
-                          "optimizer.learning_rate=0.5", "output.every_epochs=2", "data.test.labels=\"/l\""};
+    const char *sets[] = {"training.epochs=3",     "model.layers.0.units=128",
+                          "optimizer.type=sgd",    "optimizer.learning_rate=0.5",
+                          "output.every_epochs=2", "data.test.labels=\"/l\""};
     /* adam has no momentum, sgd no beta: the type override changes what is valid */
     dnn_status st = load(REFERENCE, &c, &err, sets, 6);
     CHECK_MSG(st == DNN_OK, "%s", err.msg);
@@ -144,44 +150,73 @@ static void test_errors(void)
         const char *frags[3];
     } cases[] = {
         /* the message of SPEC.md, word for word */
-        {"\"units\": 10,", "\"units\": \"ten\",", {"c.json: model.layers[2].units: expected a positive integer, got \"ten\""}},
+        {"\"units\": 10,",
+         "\"units\": \"ten\",",
+         {"c.json: model.layers[2].units: expected a positive integer, got \"ten\""}},
         {"\"units\": 10,", "\"units\": 0,", {"model.layers[2].units", "positive integer", "got 0"}},
         {"\"units\": 10,", "\"units\": 2.5,", {"model.layers[2].units", "got 2.5"}},
         {"\"seed\": 42", "\"seed\": -1", {"seed", "integer"}},
-        {"\"validation_split\": 0.1", "\"validation_split\": 1.5", {"data.validation_split", "[0, 1)", "got 1.5"}},
+        {"\"validation_split\": 0.1",
+         "\"validation_split\": 1.5",
+         {"data.validation_split", "[0, 1)", "got 1.5"}},
         {"\"epochs\": 20", "\"epochs\": 0", {"training.epochs", "positive integer"}},
         {"\"shuffle\": true", "\"shuffle\": \"yes\"", {"training.shuffle", "true or false", "got \"yes\""}},
         {"\"learning_rate\": 0.001", "\"learning_rate\": -1", {"optimizer.learning_rate", "positive number"}},
-        {"\"type\": \"dense\", \"units\": 10", "\"type\": \"conv\", \"units\": 10", {"model.layers[2].type", "\"dense\"", "got \"conv\""}},
-        {"\"activation\": \"softmax\"", "\"activation\": \"softmx\"", {"model.layers[2].activation", "did you mean \"softmax\""}},
+        {"\"type\": \"dense\", \"units\": 10",
+         "\"type\": \"conv\", \"units\": 10",
+         {"model.layers[2].type", "\"dense\"", "got \"conv\""}},
+        {"\"activation\": \"softmax\"",
+         "\"activation\": \"softmx\"",
+         {"model.layers[2].activation", "did you mean \"softmax\""}},
         {"\"loss\": \"cross_entropy\"", "\"loss\": \"hinge\"", {"c.json: loss", "\"mse\"", "got \"hinge\""}},
-        {"{\"type\": \"adam\"", "{\"type\": \"adagrad\"", {"optimizer.type", "\"rmsprop\"", "got \"adagrad\""}},
+        {"{\"type\": \"adam\"",
+         "{\"type\": \"adagrad\"",
+         {"optimizer.type", "\"rmsprop\"", "got \"adagrad\""}},
         {"\"normalize\": \"scale\"", "\"normalize\": 1", {"data.normalize", "\"standardize\"", "got 1"}},
         {"\"init\": \"he\"", "\"init\": \"glorot\"", {"model.init", "\"xavier\""}},
         /* unknown keys, at every depth */
         {"\"seed\": 42", "\"sed\": 42", {"c.json: sed: unknown key", "did you mean \"seed\""}},
-        {"\"save_best\": true", "\"save_bets\": true", {"output.save_bets", "unknown key", "did you mean \"save_best\""}},
+        {"\"save_best\": true",
+         "\"save_bets\": true",
+         {"output.save_bets", "unknown key", "did you mean \"save_best\""}},
         {"\"units\": 256, \"activation\": \"relu\"},\n      {\"type\": \"dense\", \"units\": 256",
          "\"units\": 256, \"activation\": \"relu\"},\n      {\"type\": \"dense\", \"unit\": 256",
          {"model.layers[1].unit", "unknown key", "did you mean \"units\""}},
-        {"\"learning_rate\": 0.001}", "\"learning_rate\": 0.001, \"momentum\": 0.9}", {"optimizer.momentum", "unknown key"}},
-        {"\"images\": \"train-images-idx3-ubyte.gz\"", "\"images\": \"train-images-idx3-ubyte.gz\", \"path\": \"x\"",
+        {"\"learning_rate\": 0.001}",
+         "\"learning_rate\": 0.001, \"momentum\": 0.9}",
+         {"optimizer.momentum", "unknown key"}},
+        {"\"images\": \"train-images-idx3-ubyte.gz\"",
+         "\"images\": \"train-images-idx3-ubyte.gz\", \"path\": \"x\"",
          {"data.train.path", "unknown key"}},
         /* missing keys */
         {"\"loss\": \"cross_entropy\",", "", {"c.json: loss: missing required key"}},
-        {"{\"type\": \"dense\", \"units\": 10,", "{\"type\": \"dense\",", {"model.layers[2].units", "missing required key"}},
-        {"\"train\": {\"format\": \"idx\", \"images\": \"train-images-idx3-ubyte.gz\", \"labels\": \"train-labels-idx1-ubyte.gz\"},", "",
+        {"{\"type\": \"dense\", \"units\": 10,",
+         "{\"type\": \"dense\",",
+         {"model.layers[2].units", "missing required key"}},
+        {"\"train\": {\"format\": \"idx\", \"images\": \"train-images-idx3-ubyte.gz\", \"labels\": "
+         "\"train-labels-idx1-ubyte.gz\"},",
+         "",
          {"data.train", "missing required key"}},
-        {"\"format\": \"idx\", \"images\": \"train-images-idx3-ubyte.gz\",", "\"format\": \"idx\",", {"data.train.images", "missing"}},
+        {"\"format\": \"idx\", \"images\": \"train-images-idx3-ubyte.gz\",",
+         "\"format\": \"idx\",",
+         {"data.train.images", "missing"}},
         {"\"layers\": [", "\"layers\": 3, \"x\": [", {"model"}},
         /* duplicates, wrong shapes, cross-field rules */
         {"\"seed\": 42", "\"seed\": 42, \"seed\": 43", {"seed", "key given twice"}},
-        {"\"optimizer\": {\"type\": \"adam\", \"learning_rate\": 0.001}", "\"optimizer\": 7", {"optimizer", "expected an object"}},
-        {"\"activation\": \"softmax\"", "\"activation\": \"sigmoid\"", {"c.json: loss", "needs a last layer", "\"sigmoid\" with 10 units"}},
-        {"{\"type\": \"dense\", \"units\": 256, \"activation\": \"relu\"},\n      {\"type\": \"dense\", \"units\": 10",
-         "{\"type\": \"dense\", \"units\": 256, \"activation\": \"softmax\"},\n      {\"type\": \"dense\", \"units\": 10",
+        {"\"optimizer\": {\"type\": \"adam\", \"learning_rate\": 0.001}",
+         "\"optimizer\": 7",
+         {"optimizer", "expected an object"}},
+        {"\"activation\": \"softmax\"",
+         "\"activation\": \"sigmoid\"",
+         {"c.json: loss", "needs a last layer", "\"sigmoid\" with 10 units"}},
+        {"{\"type\": \"dense\", \"units\": 256, \"activation\": \"relu\"},\n      {\"type\": \"dense\", "
+         "\"units\": 10",
+         "{\"type\": \"dense\", \"units\": 256, \"activation\": \"softmax\"},\n      {\"type\": \"dense\", "
+         "\"units\": 10",
          {"model.layers[1].activation", "only allowed in the last layer"}},
-        {"\"normalize\": \"scale\"", "\"normalize\": \"scale\", \"task\": \"regression\"", {"data.task", "does not fit loss"}},
+        {"\"normalize\": \"scale\"",
+         "\"normalize\": \"scale\", \"task\": \"regression\"",
+         {"data.task", "does not fit loss"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         dnn_config c;
@@ -192,16 +227,17 @@ static void test_errors(void)
             check_failures++;
         }
         for (int k = 0; k < 3 && cases[i].frags[k]; k++)
-            CHECK_MSG(strstr(err.msg, cases[i].frags[k]) != NULL, "case %zu: \"%s\" not in: %s", i, cases[i].frags[k],
-                      err.msg);
+            CHECK_MSG(strstr(err.msg, cases[i].frags[k]) != NULL, "case %zu: \"%s\" not in: %s", i,
+                      cases[i].frags[k], err.msg);
         dnn_config_free(&c);
     }
     dnn_config c;
     dnn_error err;
     /* invalid JSON: the line and column of the problem */
-    CHECK_ERR(load("{\n  \"seed\": 42,\n  \"data\": {,\n}", &c, &err, NULL, 0), err, DNN_ECONFIG, "c.json:3:",
-              "invalid JSON");
-    CHECK_ERR(load("{\"seed\": 1} trailing", &c, &err, NULL, 0), err, DNN_ECONFIG, "c.json:1:", "invalid JSON");
+    CHECK_ERR(load("{\n  \"seed\": 42,\n  \"data\": {,\n}", &c, &err, NULL, 0), err, DNN_ECONFIG,
+              "c.json:3:", "invalid JSON");
+    CHECK_ERR(load("{\"seed\": 1} trailing", &c, &err, NULL, 0), err, DNN_ECONFIG,
+              "c.json:1:", "invalid JSON");
     CHECK_ERR(load("[1, 2]", &c, &err, NULL, 0), err, DNN_ECONFIG, "c.json", "JSON object");
     CHECK_ERR(load("", &c, &err, NULL, 0), err, DNN_ECONFIG, "invalid JSON");
     char nul[] = "{\"seed\": 1}\0{}";
@@ -211,19 +247,17 @@ static void test_errors(void)
     char p[256];
     snprintf(p, sizeof p, "%s/nul.json", dir);
     CHECK_ERR(dnn_config_load(&c, p, NULL, 0, &err), err, DNN_ECONFIG, "invalid JSON");
-    CHECK_ERR(dnn_config_load(&c, "/nonexistent/dnn.json", NULL, 0, &err), err, DNN_ECONFIG, "/nonexistent/dnn.json",
-              "cannot open");
+    CHECK_ERR(dnn_config_load(&c, "/nonexistent/dnn.json", NULL, 0, &err), err, DNN_ECONFIG,
+              "/nonexistent/dnn.json", "cannot open");
 }
 
 int main(void)
 {
-    if (!mkdtemp(dir)) return 1;
+    dir = check_tmpdir("test_config");
     test_reference();
     test_defaults();
     test_overrides();
     test_errors();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_rmdir();
     return check_done("test_config");
 }

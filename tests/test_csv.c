@@ -9,7 +9,7 @@
 #include "dnn/csv.h"
 #include "dnn/data.h"
 
-static char dir[] = "/tmp/dnn_test_csv_XXXXXX";
+static const char *dir;
 
 static const char *write_file(const char *name, const char *text, size_t n)
 {
@@ -24,8 +24,8 @@ static const char *write_file(const char *name, const char *text, size_t n)
 }
 
 /* Load text as a CSV source with the given options. */
-static dnn_status load(const char *text, dnn_source_config src, dnn_task task, const dnn_schema *sc, dnn_dataset *ds,
-                       dnn_error *err)
+static dnn_status load(const char *text, dnn_source_config src, dnn_task task, const dnn_schema *sc,
+                       dnn_dataset *ds, dnn_error *err)
 {
     src.format = DNN_FORMAT_CSV;
     src.path = (char *)write_file("t.csv", text, strlen(text));
@@ -66,10 +66,14 @@ static void test_numbers(void)
         char s[64];
         int kind = i % 4;
         double x = (double)rand() / RAND_MAX * pow(10, rand() % 40 - 20);
-        if (kind == 0) snprintf(s, sizeof s, "%.6f", x);
-        else if (kind == 1) snprintf(s, sizeof s, "%.17g", x);
-        else if (kind == 2) snprintf(s, sizeof s, "%d", rand() - RAND_MAX / 2);
-        else snprintf(s, sizeof s, "%.3e", -x);
+        if (kind == 0)
+            snprintf(s, sizeof s, "%.6f", x);
+        else if (kind == 1)
+            snprintf(s, sizeof s, "%.17g", x);
+        else if (kind == 2)
+            snprintf(s, sizeof s, "%d", rand() - RAND_MAX / 2);
+        else
+            snprintf(s, sizeof s, "%.3e", -x);
         double want = strtod(s, NULL);
         if (fabs(want) > 3.4e38) continue;
         if (dnn_csv_number(s, strlen(s), &v) != 0 || v != want) bad++;
@@ -105,12 +109,12 @@ static void test_rfc4180(void)
     const char delims[] = {',', ';', '\t', '|'};
     for (int i = 0; i < 4; i++) {
         char t[256];
-        snprintf(t, sizeof t, "x%cy%cz\n1%c2.5%c0\n3%c4%c1\n", delims[i], delims[i], delims[i], delims[i], delims[i],
-                 delims[i]);
+        snprintf(t, sizeof t, "x%cy%cz\n1%c2.5%c0\n3%c4%c1\n", delims[i], delims[i], delims[i], delims[i],
+                 delims[i], delims[i]);
         for (int given = 0; given < 2; given++) {
             st = load(t, opts(-1, given ? delims[i] : 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
-            CHECK_MSG(st == DNN_OK && ds.n == 2 && ds.d == 2 && ds.x32[1] == 2.5f, "delimiter %d given %d: %s", i, given,
-                      err.msg);
+            CHECK_MSG(st == DNN_OK && ds.n == 2 && ds.d == 2 && ds.x32[1] == 2.5f,
+                      "delimiter %d given %d: %s", i, given, err.msg);
             if (!st) dnn_dataset_free(&ds);
         }
     }
@@ -129,8 +133,8 @@ static void test_headers_and_columns(void)
     CHECK(st == DNN_OK && ds.n == 2 && !ds.feature_names);
     if (!st) dnn_dataset_free(&ds);
     /* header: false reads the first row as data (and fails on its text) */
-    CHECK_ERR(load("a,b,c\n1,2,0\n", opts(0, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:1:",
-              "column \"0\"", "expected a number, got \"a\"");
+    CHECK_ERR(load("a,b,c\n1,2,0\n", opts(0, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:1:", "column \"0\"", "expected a number, got \"a\"");
     /* the label by name, by index, from the end; features and ignore lists */
     dnn_colref lab = {"y", 0}, first = {NULL, 0}, neg = {NULL, -2}, idcol = {"id", 0};
     dnn_source_config o = opts(1, 0);
@@ -156,14 +160,15 @@ static void test_headers_and_columns(void)
     o = opts(1, 0);
     o.label = two, o.n_label = 2;
     st = load(t, o, DNN_TASK_REGRESSION, NULL, &ds, &err);
-    CHECK(st == DNN_OK && ds.n_targets == 2 && ds.d == 2 && ds.t[5] == 9 && strcmp(ds.target_names[1], "b") == 0);
+    CHECK(st == DNN_OK && ds.n_targets == 2 && ds.d == 2 && ds.t[5] == 9 &&
+          strcmp(ds.target_names[1], "b") == 0);
     if (!st) dnn_dataset_free(&ds);
     /* a label column that does not exist, by name and by index */
     dnn_colref nope = {"specis", 0}, far = {NULL, 9};
     o = opts(1, 0);
     o.label = &nope, o.n_label = 1;
-    CHECK_ERR(load("sepal,species\n1,a\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv",
-              "no column \"specis\"", "did you mean \"species\"");
+    CHECK_ERR(load("sepal,species\n1,a\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv", "no column \"specis\"", "did you mean \"species\"");
     o.label = &far;
     CHECK_ERR(load("a,b\n1,2\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "no column 9",
               "2 columns");
@@ -178,8 +183,8 @@ static void test_missing(void)
     dnn_error err;
     const char *t = "a,b,y\n1,NA,x\n2,4,x\n,8,z\n4,N/A,\n100,?,z\nnull,16,x\n";
     /* error: the line and the column name */
-    CHECK_ERR(load(t, opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:2:", "column \"b\"",
-              "missing value");
+    CHECK_ERR(load(t, opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:2:", "column \"b\"", "missing value");
     /* mean, median, zero: cells kept as NaN and counted; the label-less row dropped */
     const dnn_missing pol[] = {DNN_MISSING_MEAN, DNN_MISSING_MEDIAN, DNN_MISSING_ZERO};
     const float fill_a[] = {(1 + 2 + 100) / 3.0f, 2, 0}, fill_b[] = {(4 + 8 + 16) / 3.0f, 8, 0};
@@ -189,7 +194,8 @@ static void test_missing(void)
         dnn_status st = load(t, o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
         CHECK_MSG(st == DNN_OK, "%s", err.msg);
         if (st) continue;
-        CHECK(ds.n == 5 && ds.dropped_label == 1 && ds.missing[0] == 2 && ds.missing[1] == 2 && ds.missing_cells == 4);
+        CHECK(ds.n == 5 && ds.dropped_label == 1 && ds.missing[0] == 2 && ds.missing[1] == 2 &&
+              ds.missing_cells == 4);
         CHECK(ds.index[3] == 4); /* the row after the dropped one keeps its place in the file */
         dnn_impute im;
         CHECK(dnn_impute_fit(&im, pol[p], &ds, NULL, 0, &err) == DNN_OK);
@@ -213,20 +219,22 @@ static void test_missing(void)
     dnn_dataset_free(&ds);
     /* drop: rows with a missing feature go */
     o.missing = DNN_MISSING_DROP;
-    CHECK(load(t, o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err) == DNN_OK && ds.n == 1 && ds.dropped_feature == 4 &&
-          ds.x32[0] == 2 && ds.index[0] == 1);
+    CHECK(load(t, o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err) == DNN_OK && ds.n == 1 &&
+          ds.dropped_feature == 4 && ds.x32[0] == 2 && ds.index[0] == 1);
     dnn_dataset_free(&ds);
     /* a missing label under "error" */
-    CHECK_ERR(load("a,y\n1,x\n2,\n", opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:3:",
-              "label is missing");
+    CHECK_ERR(load("a,y\n1,x\n2,\n", opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:3:", "label is missing");
     /* custom markers replace the defaults */
     char *markers[] = {"-999"};
     o = opts(1, 0);
     o.missing = DNN_MISSING_ZERO;
     o.missing_values = markers, o.n_missing_values = 1;
-    CHECK(load("a,y\n-999,x\n3,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err) == DNN_OK && ds.missing[0] == 1);
+    CHECK(load("a,y\n-999,x\n3,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err) == DNN_OK &&
+          ds.missing[0] == 1);
     dnn_dataset_free(&ds);
-    CHECK_ERR(load("a,y\nNA,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "expected a number, got \"NA\"");
+    CHECK_ERR(load("a,y\nNA,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "expected a number, got \"NA\"");
     /* an even count's median averages the middle two */
     o.missing = DNN_MISSING_MEDIAN;
     o.missing_values = NULL, o.n_missing_values = 0;
@@ -242,40 +250,41 @@ static void test_malformed(void)
     dnn_dataset ds;
     dnn_error err;
     dnn_source_config o = opts(-1, 0);
-    CHECK_ERR(load("a,b,y\n1,2,x\n3,4\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:3:",
-              "2 fields, expected 3");
-    CHECK_ERR(load("a,b,y\n1,2,x\n3,4,x,5\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:3:",
-              "4 fields");
-    CHECK_ERR(load("a,b,y\n1,2,x\n3,four,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:3:",
-              "column \"b\"", "expected a number, got \"four\"");
-    CHECK_ERR(load("a,b,y\n1,2,x\n3,\"4,x\n5,6,y\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
-              "t.csv:3:", "never closed");
-    CHECK_ERR(load("a,b,y\n1,\"2\"x,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:2:",
-              "after the closing quote");
+    CHECK_ERR(load("a,b,y\n1,2,x\n3,4\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:3:", "2 fields, expected 3");
+    CHECK_ERR(load("a,b,y\n1,2,x\n3,4,x,5\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:3:", "4 fields");
+    CHECK_ERR(load("a,b,y\n1,2,x\n3,four,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:3:", "column \"b\"", "expected a number, got \"four\"");
+    CHECK_ERR(load("a,b,y\n1,2,x\n3,\"4,x\n5,6,y\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err,
+              DNN_EDATA, "t.csv:3:", "never closed");
+    CHECK_ERR(load("a,b,y\n1,\"2\"x,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:2:", "after the closing quote");
     const char nul[] = "a,b,y\n1,2,x\n3,\0,x\n";
     o.path = (char *)write_file("nul.csv", nul, sizeof nul - 1);
     o.format = DNN_FORMAT_CSV;
-    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "nul.csv:3:", "NUL byte",
-              "offset 14");
-    CHECK_ERR(load("a,b,y\n1,1e39,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv:2:",
-              "too large for a float", "1e39");
+    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA,
+              "nul.csv:3:", "NUL byte", "offset 14");
+    CHECK_ERR(load("a,b,y\n1,1e39,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
+              "t.csv:2:", "too large for a float", "1e39");
     CHECK_ERR(load("", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv", "empty");
-    CHECK_ERR(load("\n\n\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv", "no rows");
+    CHECK_ERR(load("\n\n\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv",
+              "no rows");
     CHECK_ERR(load("a,b,y\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA, "t.csv",
               "no data rows after the header");
-    CHECK_ERR(load("a,b,y\n1,2,x\n", o, DNN_TASK_REGRESSION, NULL, &ds, &err), err, DNN_EDATA, "target column \"y\"",
-              "got \"x\"");
+    CHECK_ERR(load("a,b,y\n1,2,x\n", o, DNN_TASK_REGRESSION, NULL, &ds, &err), err, DNN_EDATA,
+              "target column \"y\"", "got \"x\"");
     o.path = "/nonexistent/d.csv";
-    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EIO, "/nonexistent/d.csv",
-              "cannot open");
+    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EIO,
+              "/nonexistent/d.csv", "cannot open");
     /* a field too long to be a record of real data: refused, not allocated without bound */
     size_t big = (17u << 20);
     char *huge = malloc(big + 16);
     memset(huge, '1', big);
     memcpy(huge + big, "\n", 2);
     o.path = (char *)write_file("huge.csv", huge, big + 1);
-    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "huge.csv:1:",
-              "longer than 16 MiB");
+    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA,
+              "huge.csv:1:", "longer than 16 MiB");
     free(huge);
 }
 
@@ -286,7 +295,10 @@ static void test_schema(void)
     dnn_dataset ds;
     dnn_error err;
     char *feats[] = {"a", "b"}, *classes[] = {"no", "yes"};
-    dnn_schema sc = {.n_features = 2, .feature_names = feats, .n_classes = 2, .class_names = classes,
+    dnn_schema sc = {.n_features = 2,
+                     .feature_names = feats,
+                     .n_classes = 2,
+                     .class_names = classes,
                      .labels_optional = 1};
     dnn_colref lab = {"y", 0};
     dnn_source_config o = opts(-1, 0);
@@ -300,9 +312,10 @@ static void test_schema(void)
     st = load("a,b\n1,2\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err);
     CHECK(st == DNN_OK && ds.n == 1 && ds.y == NULL);
     if (!st) dnn_dataset_free(&ds);
-    CHECK_ERR(load("a,b,y\n1,2,maybe\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA, "t.csv:2:",
-              "label \"maybe\" is not one of the model's classes", "\"no\", \"yes\"");
-    CHECK_ERR(load("a,c,y\n1,2,no\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA, "no column \"b\"");
+    CHECK_ERR(load("a,b,y\n1,2,maybe\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA,
+              "t.csv:2:", "label \"maybe\" is not one of the model's classes", "\"no\", \"yes\"");
+    CHECK_ERR(load("a,c,y\n1,2,no\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA,
+              "no column \"b\"");
     /* without a header: by position, the label column optional */
     sc.feature_names = NULL;
     o = opts(0, 0);
@@ -312,8 +325,8 @@ static void test_schema(void)
     st = load("1,2,yes\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err);
     CHECK(st == DNN_OK && ds.y && ds.y[0] == 1);
     if (!st) dnn_dataset_free(&ds);
-    CHECK_ERR(load("1,2,3,yes\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA, "3 feature columns",
-              "takes 2");
+    CHECK_ERR(load("1,2,3,yes\n", o, DNN_TASK_CLASSIFICATION, &sc, &ds, &err), err, DNN_EDATA,
+              "3 feature columns", "takes 2");
 }
 
 /* Standard input, as in `cat new.csv | dnneval --data -`. */
@@ -338,7 +351,8 @@ static void test_stdin(void)
 static void test_locale(void)
 {
     if (!setlocale(LC_ALL, "de_DE.UTF-8")) {
-        fprintf(stderr, "test_csv: locale de_DE.UTF-8 not installed; locale check done under the C locale only\n");
+        fprintf(stderr,
+                "test_csv: locale de_DE.UTF-8 not installed; locale check done under the C locale only\n");
         return;
     }
     char buf[32];
@@ -346,7 +360,8 @@ static void test_locale(void)
     CHECK(strcmp(buf, "1,5") == 0); /* the locale is really active */
     dnn_dataset ds;
     dnn_error err;
-    dnn_status st = load("a;b;y\n1.25;1e5;x\n\"2,5\";3;z\n", opts(1, ';'), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    dnn_status st =
+        load("a;b;y\n1.25;1e5;x\n\"2,5\";3;z\n", opts(1, ';'), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
     CHECK_ERR(st, err, DNN_EDATA, "expected a number, got \"2,5\"");
     double v;
     CHECK(dnn_csv_number("1.25", 4, &v) == 0 && v == 1.25);
@@ -359,7 +374,7 @@ static void test_locale(void)
 
 int main(void)
 {
-    if (!mkdtemp(dir)) return 1;
+    dir = check_tmpdir("test_csv");
     test_numbers();
     test_rfc4180();
     test_headers_and_columns();
@@ -368,8 +383,6 @@ int main(void)
     test_schema();
     test_stdin();
     test_locale();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_rmdir();
     return check_done("test_csv");
 }

@@ -9,7 +9,7 @@
 #include "dnn/data.h"
 #include "dnn/idx.h"
 
-static char dir[] = "/tmp/dnn_test_idx_XXXXXX";
+static const char *dir;
 
 static char *path(const char *name)
 {
@@ -26,7 +26,8 @@ static void put_be32(uint8_t *p, uint32_t v)
 }
 
 /* An IDX header for type and dims, followed by body bytes. */
-static size_t idx_bytes(uint8_t *out, int type, int ndim, const uint32_t *dims, const void *body, size_t body_len)
+static size_t idx_bytes(uint8_t *out, int type, int ndim, const uint32_t *dims, const void *body,
+                        size_t body_len)
 {
     out[0] = 0, out[1] = 0, out[2] = (uint8_t)type, out[3] = (uint8_t)ndim;
     for (int i = 0; i < ndim; i++) put_be32(out + 4 + 4 * i, dims[i]);
@@ -86,7 +87,8 @@ static void test_valid(void)
     dnn_idx_free(&idx);
     uint8_t bf[] = {0x3f, 0xc0, 0, 0, 0xc1, 0x20, 0, 0}; /* 1.5, -10 */
     write_plain(path("f32"), buf, idx_bytes(buf, DNN_IDX_F32, 1, d2, bf, 8));
-    CHECK(read_idx(path("f32"), &idx, &err) == DNN_OK && idx.f32 && idx.f32[0] == 1.5f && idx.f32[1] == -10.0f);
+    CHECK(read_idx(path("f32"), &idx, &err) == DNN_OK && idx.f32 && idx.f32[0] == 1.5f &&
+          idx.f32[1] == -10.0f);
     dnn_idx_free(&idx);
     uint8_t bd[] = {0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18}; /* pi */
     uint32_t d1[] = {1};
@@ -95,7 +97,8 @@ static void test_valid(void)
     dnn_idx_free(&idx);
     uint8_t bi[] = {0x80, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x07};
     write_plain(path("i32"), buf, idx_bytes(buf, DNN_IDX_I32, 1, d2, bi, 8));
-    CHECK(read_idx(path("i32"), &idx, &err) == DNN_OK && idx.f32 && idx.f32[0] == -2147483647.0f && idx.f32[1] == 7);
+    CHECK(read_idx(path("i32"), &idx, &err) == DNN_OK && idx.f32 && idx.f32[0] == -2147483647.0f &&
+          idx.f32[1] == 7);
     dnn_idx_free(&idx);
     uint8_t bnan[] = {0x7f, 0xc0, 0, 0};
     write_plain(path("nan"), buf, idx_bytes(buf, DNN_IDX_F32, 1, d1, bnan, 4));
@@ -129,14 +132,17 @@ static void test_malformed(void)
     write_plain(path("short-magic"), buf, 3);
     CHECK_ERR(read_idx(path("short-magic"), &idx, &err), err, DNN_EDATA, "truncated header");
     write_plain(path("short-header"), buf, 9);
-    CHECK_ERR(read_idx(path("short-header"), &idx, &err), err, DNN_EDATA, "truncated header", "need 16 bytes");
+    CHECK_ERR(read_idx(path("short-header"), &idx, &err), err, DNN_EDATA, "truncated header",
+              "need 16 bytes");
     write_plain(path("empty"), buf, 0);
     CHECK_ERR(read_idx(path("empty"), &idx, &err), err, DNN_EDATA, "truncated header");
 
     write_plain(path("short-body"), buf, n - 10);
-    CHECK_ERR(read_idx(path("short-body"), &idx, &err), err, DNN_EDATA, "truncated", "claims 4 items", "54 bytes");
+    CHECK_ERR(read_idx(path("short-body"), &idx, &err), err, DNN_EDATA, "truncated", "claims 4 items",
+              "54 bytes");
     write_plain(path("long-body"), buf, n + 3);
-    CHECK_ERR(read_idx(path("long-body"), &idx, &err), err, DNN_EDATA, "byte 80", "3 bytes of unexpected data");
+    CHECK_ERR(read_idx(path("long-body"), &idx, &err), err, DNN_EDATA, "byte 80",
+              "3 bytes of unexpected data");
 
     uint32_t huge[] = {0xffffffffu, 0xffffffffu, 0xffffffffu};
     write_plain(path("overflow"), buf, idx_bytes(buf, DNN_IDX_U8, 3, huge, body, 64));
@@ -156,8 +162,10 @@ static void test_malformed(void)
     /* (AddressSanitizer needs its address space: there, its own refusal of a 4 GB malloc plays this part) */
     setrlimit(RLIMIT_AS, &lim);
 #endif
-    CHECK_ERR(read_idx(path("claims-4gb"), &idx, &err), err, DNN_EDATA, "claims 1000000 items", "4096000000 bytes");
-    CHECK_ERR(read_idx(path("claims-4gb.gz"), &idx, &err), err, DNN_EDATA, "more than", "compressed bytes can hold");
+    CHECK_ERR(read_idx(path("claims-4gb"), &idx, &err), err, DNN_EDATA, "claims 1000000 items",
+              "4096000000 bytes");
+    CHECK_ERR(read_idx(path("claims-4gb.gz"), &idx, &err), err, DNN_EDATA, "more than",
+              "compressed bytes can hold");
     setrlimit(RLIMIT_AS, &old);
 
     /* gzip: a claim larger than the stream, a truncated stream, corrupted data */
@@ -185,7 +193,8 @@ static void test_malformed(void)
     memcpy(flipped, buf, gz_len);
     flipped[gz_len - 6] ^= 1; /* the CRC in the trailer */
     write_plain(path("badcrc.gz"), flipped, gz_len);
-    CHECK_ERR(read_idx(path("badcrc.gz"), &idx, &err), err, DNN_EDATA, "corrupt gzip data", "incorrect data check");
+    CHECK_ERR(read_idx(path("badcrc.gz"), &idx, &err), err, DNN_EDATA, "corrupt gzip data",
+              "incorrect data check");
 
     CHECK_ERR(read_idx(path("does-not-exist"), &idx, &err), err, DNN_EIO, "does-not-exist", "cannot open");
     CHECK_ERR(read_idx(dir, &idx, &err), err, DNN_EIO, "not a regular file");
@@ -215,8 +224,8 @@ static void test_dataset(void)
     if (!st) {
         CHECK(ds.n == 3 && ds.d == 4 && ds.dtype == DNN_U8 && ds.y[0] == 2 && ds.y[2] == 1);
         CHECK(dnn_check_labels(&ds, 3, &err) == DNN_OK);
-        CHECK_ERR(dnn_check_labels(&ds, 2, &err), err, DNN_EDATA, "set-labels-idx1-ubyte", "byte 8", "label 2",
-                  "out of range", "2 classes");
+        CHECK_ERR(dnn_check_labels(&ds, 2, &err), err, DNN_EDATA, "set-labels-idx1-ubyte", "byte 8",
+                  "label 2", "out of range", "2 classes");
         /* scale maps u8 to [0, 1]; gather converts rows in the order asked */
         dnn_norm nm;
         CHECK(dnn_norm_fit(&nm, DNN_NORM_SCALE, &ds, NULL, 0, &err) == DNN_OK);
@@ -248,11 +257,13 @@ static void test_dataset(void)
     uint32_t ld3[] = {3, 2};
     write_plain(path("wide-labels"), buf, idx_bytes(buf, DNN_IDX_U8, 2, ld3, body, 6));
     src.labels = path("wide-labels");
-    CHECK_ERR(dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "one integer class label");
+    CHECK_ERR(dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA,
+              "one integer class label");
     /* no pairing by name, no labels given */
     write_plain(path("odd-name"), buf, idx_bytes(buf, DNN_IDX_U8, 3, dims, body, 12));
     dnn_source_config odd = {.format = DNN_FORMAT_IDX, .images = path("odd-name")};
-    CHECK_ERR(dnn_load_source(&ds, &odd, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_ECONFIG, "odd-name", "labels");
+    CHECK_ERR(dnn_load_source(&ds, &odd, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_ECONFIG, "odd-name",
+              "labels");
     /* no data */
     uint32_t d0[] = {0, 2, 2};
     write_plain(path("none-images-idx3-ubyte"), buf, idx_bytes(buf, DNN_IDX_U8, 3, d0, body, 0));
@@ -285,13 +296,11 @@ static void test_split(void)
 
 int main(void)
 {
-    if (!mkdtemp(dir)) return 1;
+    dir = check_tmpdir("test_idx");
     test_valid();
     test_malformed();
     test_dataset();
     test_split();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    check_rmdir();
     return check_done("test_idx");
 }

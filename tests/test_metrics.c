@@ -42,9 +42,11 @@ static void test_classification(void)
     m.n_classes = 5;
     mt.loss = 0.5;
     cJSON *j = dnn_report_json(&mt, &m, "m.bin", "d.idx");
-    const char *keys[] = {"model", "data", "samples", "task", "loss", "accuracy", "per_class", "macro_avg",
-                          "weighted_avg", "confusion_matrix", "seconds"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) CHECK_MSG(cJSON_GetObjectItem(j, keys[i]), "%s", keys[i]);
+    const char *keys[] = {"model",    "data",      "samples",   "task",         "loss",
+                          "accuracy", "per_class", "macro_avg", "weighted_avg", "confusion_matrix",
+                          "seconds"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        CHECK_MSG(cJSON_GetObjectItem(j, keys[i]), "%s", keys[i]);
     const cJSON *pc = cJSON_GetObjectItem(j, "per_class");
     CHECK(cJSON_GetArraySize(pc) == 5);
     const cJSON *c1 = cJSON_GetArrayItem(pc, 1);
@@ -52,7 +54,8 @@ static void test_classification(void)
     CHECK_NEAR(dnn_json_value(cJSON_GetObjectItem(c1, "precision")), 0.4, 1e-12);
     const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "confusion_matrix"), 2);
     CHECK(cJSON_GetArraySize(row) == 5 && cJSON_GetArrayItem(row, 1)->valuedouble == 2);
-    CHECK_NEAR(dnn_json_value(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "macro_avg"), "f1")), (f[0] + 0.5) / 4, 1e-12);
+    CHECK_NEAR(dnn_json_value(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "macro_avg"), "f1")),
+               (f[0] + 0.5) / 4, 1e-12);
     cJSON_Delete(j);
     dnn_metrics_free(&mt);
 }
@@ -79,7 +82,8 @@ static void test_regression(void)
     mt.labelled = 1;
     cJSON *j = dnn_report_json(&mt, &m, "m.bin", "d.csv");
     const char *keys[] = {"mse", "rmse", "mae", "r2", "per_target", "task", "samples"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) CHECK_MSG(cJSON_GetObjectItem(j, keys[i]), "%s", keys[i]);
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        CHECK_MSG(cJSON_GetObjectItem(j, keys[i]), "%s", keys[i]);
     CHECK(strcmp(cJSON_GetObjectItem(j, "task")->valuestring, "regression") == 0);
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "loss"))); /* NaN is written as null */
     cJSON_Delete(j);
@@ -94,7 +98,8 @@ static void test_many_classes(void)
     dnn_error err;
     CHECK(dnn_metrics_init(&mt, DNN_TASK_CLASSIFICATION, 100, 0, &err) == DNN_OK);
     for (int i = 0; i < 100; i++)
-        for (int j = 0; j < 100; j++) mt.confusion[i * 100 + j] = i == j ? 50 : (uint64_t)((i * 7 + j * 3) % 11 == 0);
+        for (int j = 0; j < 100; j++)
+            mt.confusion[i * 100 + j] = i == j ? 50 : (uint64_t)((i * 7 + j * 3) % 11 == 0);
     mt.confusion[3 * 100 + 8] = 17; /* the most confused pair */
     mt.labelled = 1;
     mt.n = 5000;

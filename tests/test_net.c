@@ -35,12 +35,14 @@ static double objective(problem *p)
     dnn_rng r = p->rng0;
     const dnn_layer *out = &p->net->layers[p->net->n_layers - 1];
     const float *a = dnn_net_forward(p->net, p->x, p->b, 1, &r);
-    double loss = dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(p->net), a, p->b, p->k, p->y, p->t, NULL);
+    double loss =
+        dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(p->net), a, p->b, p->k, p->y, p->t, NULL);
     double pen = 0;
     for (int l = 0; l < p->net->n_layers; l++) {
         const dnn_layer *L = &p->net->layers[l];
         if (L->kind != DNN_LAYER_DENSE) continue;
-        for (size_t i = 0; i < (size_t)L->in * L->out; i++) pen += L->l2 * (double)p->net->params[L->w + i] * p->net->params[L->w + i];
+        for (size_t i = 0; i < (size_t)L->in * L->out; i++)
+            pen += L->l2 * (double)p->net->params[L->w + i] * p->net->params[L->w + i];
     }
     return loss / p->b + pen;
 }
@@ -53,7 +55,8 @@ static double grad_check(problem *p, const char *name)
     dnn_rng r = p->rng0;
     const dnn_layer *out = &net->layers[net->n_layers - 1];
     const float *a = dnn_net_forward(net, p->x, p->b, 1, &r);
-    dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, p->b, p->k, p->y, p->t, dnn_net_output_grad(net));
+    dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, p->b, p->k, p->y, p->t,
+             dnn_net_output_grad(net));
     dnn_net_backward(net, p->x, p->b);
     float *analytic = malloc(net->n_params * sizeof(float));
     memcpy(analytic, net->grads, net->n_params * sizeof(float));
@@ -77,7 +80,8 @@ static double grad_check(problem *p, const char *name)
         if (best > worst) worst = best, worst_i = i;
     }
     if (worst > 2e-2)
-        fprintf(stderr, "%s: parameter %zu: analytic %.6g disagrees with finite differences (relative error %.3g)\n",
+        fprintf(stderr,
+                "%s: parameter %zu: analytic %.6g disagrees with finite differences (relative error %.3g)\n",
                 name, worst_i, analytic[worst_i], worst);
     free(analytic);
     return worst;
@@ -122,10 +126,11 @@ static void teardown(problem *p)
 static char *config_json(const char *layers, const char *loss)
 {
     static char buf[2048];
-    snprintf(buf, sizeof buf,
-             "{\"data\": {\"train\": {\"format\": \"idx\", \"images\": \"x\"}}, \"model\": {\"layers\": [%s]}, "
-             "\"loss\": \"%s\", \"optimizer\": \"sgd\"}",
-             layers, loss);
+    snprintf(
+        buf, sizeof buf,
+        "{\"data\": {\"train\": {\"format\": \"idx\", \"images\": \"x\"}}, \"model\": {\"layers\": [%s]}, "
+        "\"loss\": \"%s\", \"optimizer\": \"sgd\"}",
+        layers, loss);
     return buf;
 }
 
@@ -135,9 +140,10 @@ static void test_gradients(void)
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
         char layers[512], name[128];
         /* each hidden activation, under each of the three losses */
-        const char *outs[][2] = {{"{\"type\": \"dense\", \"units\": 4, \"activation\": \"softmax\"}", "cross_entropy"},
-                                 {"{\"type\": \"dense\", \"units\": 1, \"activation\": \"sigmoid\"}", "binary_cross_entropy"},
-                                 {"{\"type\": \"dense\", \"units\": 3, \"activation\": \"linear\"}", "mse"}};
+        const char *outs[][2] = {
+            {"{\"type\": \"dense\", \"units\": 4, \"activation\": \"softmax\"}", "cross_entropy"},
+            {"{\"type\": \"dense\", \"units\": 1, \"activation\": \"sigmoid\"}", "binary_cross_entropy"},
+            {"{\"type\": \"dense\", \"units\": 3, \"activation\": \"linear\"}", "mse"}};
         for (int o = 0; o < 3; o++) {
             snprintf(layers, sizeof layers,
                      "{\"type\": \"dense\", \"units\": 6, \"activation\": \"%s\"}, "
@@ -177,18 +183,22 @@ static void test_regularisers(void)
     struct {
         const char *name, *layers, *loss;
     } cases[] = {
-        {"l2", "{\"type\": \"dense\", \"units\": 5, \"activation\": \"tanh\", \"l2\": 0.05}, "
-               "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\", \"l2\": 0.01}",
+        {"l2",
+         "{\"type\": \"dense\", \"units\": 5, \"activation\": \"tanh\", \"l2\": 0.05}, "
+         "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\", \"l2\": 0.01}",
          "cross_entropy"},
-        {"dropout", "{\"type\": \"dense\", \"units\": 8, \"activation\": \"tanh\"}, {\"type\": \"dropout\", \"rate\": 0.5}, "
-                    "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
+        {"dropout",
+         "{\"type\": \"dense\", \"units\": 8, \"activation\": \"tanh\"}, {\"type\": \"dropout\", \"rate\": "
+         "0.5}, "
+         "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
          "cross_entropy"},
-        {"batchnorm", "{\"type\": \"dense\", \"units\": 5, \"activation\": \"linear\"}, {\"type\": \"batchnorm\"}, "
-                      "{\"type\": \"dense\", \"units\": 4, \"activation\": \"tanh\"}, {\"type\": \"batchnorm\"}, "
-                      "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
+        {"batchnorm",
+         "{\"type\": \"dense\", \"units\": 5, \"activation\": \"linear\"}, {\"type\": \"batchnorm\"}, "
+         "{\"type\": \"dense\", \"units\": 4, \"activation\": \"tanh\"}, {\"type\": \"batchnorm\"}, "
+         "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
          "cross_entropy"},
-        {"batchnorm first", "{\"type\": \"batchnorm\"}, {\"type\": \"dense\", \"units\": 2, \"activation\": \"linear\"}",
-         "mse"},
+        {"batchnorm first",
+         "{\"type\": \"batchnorm\"}, {\"type\": \"dense\", \"units\": 2, \"activation\": \"linear\"}", "mse"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         problem p;
@@ -201,18 +211,21 @@ static void test_regularisers(void)
     }
 }
 
-/* A 2-3-2 network with hand-set weights: the forward pass and the losses against values worked out by hand. */
+/* A 2-3-2 network with hand-set weights: the forward pass and the losses against values worked out by hand.
+ */
 static void test_forward_by_hand(void)
 {
     problem p;
-    if (setup(&p, config_json("{\"type\": \"dense\", \"units\": 3, \"activation\": \"relu\"}, "
-                              "{\"type\": \"dense\", \"units\": 2, \"activation\": \"softmax\"}",
-                              "cross_entropy"),
+    if (setup(&p,
+              config_json("{\"type\": \"dense\", \"units\": 3, \"activation\": \"relu\"}, "
+                          "{\"type\": \"dense\", \"units\": 2, \"activation\": \"softmax\"}",
+                          "cross_entropy"),
               1, 2, 1)) {
         check_failures++;
         return;
     }
-    float w1[] = {1, -1, 0.5f, 2, 1, -1}, b1[] = {0, 0.5f, 0}, w2[] = {1, 0, 0, 1, 1, 1}, b2[] = {0.25f, -0.25f};
+    float w1[] = {1, -1, 0.5f, 2, 1, -1}, b1[] = {0, 0.5f, 0}, w2[] = {1, 0, 0, 1, 1, 1},
+          b2[] = {0.25f, -0.25f};
     float *P = p.net->params;
     memcpy(P + p.net->layers[0].w, w1, sizeof w1);
     memcpy(P + p.net->layers[0].b, b1, sizeof b1);
@@ -229,7 +242,8 @@ static void test_forward_by_hand(void)
     CHECK_NEAR(a[1], e / (1 + e), 1e-6);
     int32_t y = 1;
     /* -log softmax(z)_1 = log(1 + e^4) */
-    CHECK_NEAR(dnn_loss(DNN_LOSS_CROSS_ENTROPY, DNN_ACT_SOFTMAX, 0, z, a, 1, 2, &y, NULL, NULL), log(1 + exp(4.0)), 1e-6);
+    CHECK_NEAR(dnn_loss(DNN_LOSS_CROSS_ENTROPY, DNN_ACT_SOFTMAX, 0, z, a, 1, 2, &y, NULL, NULL),
+               log(1 + exp(4.0)), 1e-6);
     CHECK(dnn_count_correct(a, 1, 2, &y) == 0);
     teardown(&p);
 
@@ -244,7 +258,8 @@ static void test_forward_by_hand(void)
     /* binary cross-entropy from logits: z = -30 with label 1 costs 30, not log(0) */
     float zb = -30, ab = 1.0f / (1.0f + expf(30));
     int32_t yb = 1;
-    CHECK_NEAR(dnn_loss(DNN_LOSS_BINARY_CROSS_ENTROPY, DNN_ACT_SIGMOID, 0, &zb, &ab, 1, 1, &yb, NULL, NULL), 30.0, 1e-6);
+    CHECK_NEAR(dnn_loss(DNN_LOSS_BINARY_CROSS_ENTROPY, DNN_ACT_SIGMOID, 0, &zb, &ab, 1, 1, &yb, NULL, NULL),
+               30.0, 1e-6);
     /* mse is the mean over outputs: ((1-0)^2 + (3-1)^2) / 2 */
     float zm[] = {1, 3}, tm[] = {0, 1};
     CHECK_NEAR(dnn_loss(DNN_LOSS_MSE, DNN_ACT_LINEAR, 0, zm, zm, 1, 2, NULL, tm, NULL), 2.5, 1e-9);
@@ -254,8 +269,10 @@ static void test_forward_by_hand(void)
 static void test_batchnorm_eval(void)
 {
     problem p;
-    if (setup(&p, config_json("{\"type\": \"batchnorm\", \"momentum\": 0.5}, {\"type\": \"dense\", \"units\": 1}", "mse"), 4,
-              2, 5)) {
+    if (setup(&p,
+              config_json("{\"type\": \"batchnorm\", \"momentum\": 0.5}, {\"type\": \"dense\", \"units\": 1}",
+                          "mse"),
+              4, 2, 5)) {
         check_failures++;
         return;
     }
@@ -280,8 +297,10 @@ static void test_batchnorm_eval(void)
 static void test_dropout(void)
 {
     problem p;
-    if (setup(&p, config_json("{\"type\": \"dropout\", \"rate\": 0.3}, {\"type\": \"dense\", \"units\": 1}", "mse"), 8,
-              1000, 3)) {
+    if (setup(
+            &p,
+            config_json("{\"type\": \"dropout\", \"rate\": 0.3}, {\"type\": \"dense\", \"units\": 1}", "mse"),
+            8, 1000, 3)) {
         check_failures++;
         return;
     }
@@ -293,8 +312,8 @@ static void test_dropout(void)
     double sum = 0;
     int zeros = 0;
     for (int i = 0; i < 8000; i++) sum += p.net->layers[0].a[i], zeros += p.net->layers[0].a[i] == 0;
-    CHECK_NEAR(sum / 8000, 1.0, 0.03);         /* expectation kept */
-    CHECK_NEAR(zeros / 8000.0, 0.3, 0.02);     /* the rate dropped */
+    CHECK_NEAR(sum / 8000, 1.0, 0.03);     /* expectation kept */
+    CHECK_NEAR(zeros / 8000.0, 0.3, 0.02); /* the rate dropped */
     dnn_net_forward(p.net, x, 8, 0, NULL);
     int same = 1;
     for (int i = 0; i < 8000; i++) same &= p.net->layers[0].a[i] == 1.0f;

@@ -24,7 +24,8 @@ static void reference(const dnn_optim_config *c, double *p, double lr)
         for (int i = 0; i < N; i++) {
             switch (c->kind) {
             case DNN_OPT_SGD:
-                if (c->momentum == 0) p[i] -= lr * g[i];
+                if (c->momentum == 0)
+                    p[i] -= lr * g[i];
                 else {
                     m[i] = c->momentum * m[i] + g[i];
                     p[i] -= lr * (c->nesterov ? g[i] + c->momentum * m[i] : m[i]);
@@ -76,7 +77,12 @@ static void run(const char *name, dnn_optim_config c, double lr)
 
 static dnn_optim_config base(dnn_optim_kind k)
 {
-    dnn_optim_config c = {.kind = k, .learning_rate = 0.05, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .rho = 0.9,
+    dnn_optim_config c = {.kind = k,
+                          .learning_rate = 0.05,
+                          .beta1 = 0.9,
+                          .beta2 = 0.999,
+                          .eps = 1e-8,
+                          .rho = 0.9,
                           .weight_decay = 0.01};
     return c;
 }
@@ -144,16 +150,20 @@ static void test_schedules(void)
     double cosine[] = {0.5, 1.0, 1.0, 0.1 + 0.9 * 0.75, 0.1 + 0.9 * 0.25, 0.1};
     for (int e = 0; e < 6; e++) CHECK_NEAR(dnn_schedule_lr(&s, &c, e, 6), cosine[e], 1e-12);
 
-    c.schedule = (dnn_schedule_config){.kind = DNN_SCHED_PLATEAU, .factor = 0.5, .patience = 1, .min_delta = 0.01,
-                                       .min_lr = 0.2, .monitor = DNN_MONITOR_VAL_LOSS};
+    c.schedule = (dnn_schedule_config){.kind = DNN_SCHED_PLATEAU,
+                                       .factor = 0.5,
+                                       .patience = 1,
+                                       .min_delta = 0.01,
+                                       .min_lr = 0.2,
+                                       .monitor = DNN_MONITOR_VAL_LOSS};
     dnn_schedule_start(&s, &c);
     /* improvements, then two epochs without (patience 1 is exceeded), then again, then the floor */
     double seen[] = {1.0, 0.9, 0.895, 0.9, 0.91, 0.92, 0.95, 0.97, 0.99};
     double lr[] = {1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2};
     for (int e = 0; e < 9; e++) {
         dnn_schedule_observe(&s, &c, seen[e], 1);
-        CHECK_MSG(fabs(dnn_schedule_lr(&s, &c, e, 9) - lr[e]) < 1e-12, "plateau epoch %d: lr %g, expected %g", e,
-                  dnn_schedule_lr(&s, &c, e, 9), lr[e]);
+        CHECK_MSG(fabs(dnn_schedule_lr(&s, &c, e, 9) - lr[e]) < 1e-12, "plateau epoch %d: lr %g, expected %g",
+                  e, dnn_schedule_lr(&s, &c, e, 9), lr[e]);
     }
 }
 

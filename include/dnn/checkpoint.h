@@ -22,11 +22,12 @@
 dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, uint8_t **buf, size_t *len,
                                  dnn_error *err);
 /* Encode and write atomically: the previous file at path survives any failure. */
-dnn_status dnn_checkpoint_save(const char *path, const dnn_model *m, const dnn_train_state *s, dnn_error *err);
+dnn_status dnn_checkpoint_save(const char *path, const dnn_model *m, const dnn_train_state *s,
+                               dnn_error *err);
 
 /* Verify and decode. name is used in messages. s may be NULL when only the model is wanted. */
-dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, dnn_model *m, dnn_train_state *s,
-                                 dnn_error *err);
+dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, dnn_model *m,
+                                 dnn_train_state *s, dnn_error *err);
 dnn_status dnn_checkpoint_load(const char *path, dnn_model *m, dnn_train_state *s, dnn_error *err);
 
 const char *dnn_version(void);

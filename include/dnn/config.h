@@ -11,7 +11,13 @@ typedef struct cJSON cJSON;
 typedef enum { DNN_FORMAT_IDX, DNN_FORMAT_CSV } dnn_format;
 typedef enum { DNN_NORM_NONE, DNN_NORM_SCALE, DNN_NORM_STANDARDIZE } dnn_norm_kind;
 typedef enum { DNN_TASK_CLASSIFICATION, DNN_TASK_REGRESSION } dnn_task;
-typedef enum { DNN_MISSING_ERROR, DNN_MISSING_MEAN, DNN_MISSING_MEDIAN, DNN_MISSING_ZERO, DNN_MISSING_DROP } dnn_missing;
+typedef enum {
+    DNN_MISSING_ERROR,
+    DNN_MISSING_MEAN,
+    DNN_MISSING_MEDIAN,
+    DNN_MISSING_ZERO,
+    DNN_MISSING_DROP
+} dnn_missing;
 
 typedef enum { DNN_LAYER_DENSE, DNN_LAYER_DROPOUT, DNN_LAYER_BATCHNORM } dnn_layer_kind;
 typedef enum {
@@ -23,11 +29,22 @@ typedef enum {
     DNN_ACT_SOFTMAX,
     DNN_ACT_GELU
 } dnn_act;
-typedef enum { DNN_INIT_AUTO, DNN_INIT_HE, DNN_INIT_HE_UNIFORM, DNN_INIT_XAVIER, DNN_INIT_XAVIER_NORMAL } dnn_init;
+typedef enum {
+    DNN_INIT_AUTO,
+    DNN_INIT_HE,
+    DNN_INIT_HE_UNIFORM,
+    DNN_INIT_XAVIER,
+    DNN_INIT_XAVIER_NORMAL
+} dnn_init;
 typedef enum { DNN_LOSS_CROSS_ENTROPY, DNN_LOSS_BINARY_CROSS_ENTROPY, DNN_LOSS_MSE } dnn_loss_kind;
 typedef enum { DNN_OPT_SGD, DNN_OPT_ADAM, DNN_OPT_ADAMW, DNN_OPT_RMSPROP } dnn_optim_kind;
 typedef enum { DNN_SCHED_NONE, DNN_SCHED_STEP, DNN_SCHED_COSINE, DNN_SCHED_PLATEAU } dnn_sched_kind;
-typedef enum { DNN_MONITOR_VAL_LOSS, DNN_MONITOR_VAL_ACCURACY, DNN_MONITOR_LOSS, DNN_MONITOR_ACCURACY } dnn_monitor;
+typedef enum {
+    DNN_MONITOR_VAL_LOSS,
+    DNN_MONITOR_VAL_ACCURACY,
+    DNN_MONITOR_LOSS,
+    DNN_MONITOR_ACCURACY
+} dnn_monitor;
 
 /* A CSV column named by header name or by index (negative counts from the end). */
 typedef struct {
@@ -62,25 +79,25 @@ typedef struct {
 
 typedef struct {
     dnn_sched_kind kind;
-    int step_size;      /* step */
-    double gamma;       /* step */
-    double min_lr;      /* cosine, plateau */
-    int warmup_epochs;  /* cosine */
+    int step_size;       /* step */
+    double gamma;        /* step */
+    double min_lr;       /* cosine, plateau */
+    int warmup_epochs;   /* cosine */
     dnn_monitor monitor; /* plateau */
-    double factor;      /* plateau */
-    int patience;       /* plateau */
-    double min_delta;   /* plateau */
+    double factor;       /* plateau */
+    int patience;        /* plateau */
+    double min_delta;    /* plateau */
 } dnn_schedule_config;
 
 typedef struct {
     dnn_optim_kind kind;
     double learning_rate;
-    double momentum; /* sgd */
-    int nesterov;    /* sgd */
+    double momentum;          /* sgd */
+    int nesterov;             /* sgd */
     double beta1, beta2, eps; /* adam, adamw; eps also rmsprop */
-    double rho;      /* rmsprop decay */
-    double weight_decay; /* adamw (decoupled) */
-    double clip_norm;    /* 0: no clipping */
+    double rho;               /* rmsprop decay */
+    double weight_decay;      /* adamw (decoupled) */
+    double clip_norm;         /* 0: no clipping */
     dnn_schedule_config schedule;
 } dnn_optim_config;
 
@@ -93,7 +110,7 @@ typedef struct {
 } dnn_early_stopping_config;
 
 typedef struct {
-    char *file; /* the config file's name, for messages ("<checkpoint>" when loaded from one) */
+    char *file;  /* the config file's name, for messages ("<checkpoint>" when loaded from one) */
     cJSON *json; /* the effective config: the file with --set overrides applied, data paths resolved */
 
     uint64_t seed;

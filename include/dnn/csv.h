@@ -11,8 +11,8 @@
 /* Load src->path ("-" for standard input) into ds: features as floats (missing cells as NaN unless the
  * policy is "error" or "drop"), class labels mapped to indices (sorted names, or the schema's), regression
  * targets as floats. */
-dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *schema,
-                        dnn_error *err);
+dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task task,
+                        const dnn_schema *schema, dnn_error *err);
 
 /* Parse a whole field as a number, locale-free: 0 and *out on success, -1 when it is not a number, 1 when it
  * overflows a float. Surrounding spaces are allowed. Exposed for tests. */

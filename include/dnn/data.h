@@ -32,8 +32,8 @@ typedef struct {
     char *label_source;
     size_t label_offset, label_stride;
     uint32_t *lines;
-    uint32_t *index;      /* each row's ordinal among the source's data rows (NULL: 0, 1, ...); rows may
-                           * have been dropped */
+    uint32_t *index; /* each row's ordinal among the source's data rows (NULL: 0, 1, ...); rows may
+                      * have been dropped */
 
     /* What loading found missing (CSV): cells per feature column (NaN in x32 until imputed), and rows
      * dropped for a missing label or, under the "drop" policy, a missing feature. */
@@ -50,20 +50,20 @@ void dnn_dataset_free(dnn_dataset *ds);
 typedef struct {
     size_t d;
     float *shift, *mul;
-    int k;                /* targets normalised (0: none) */
+    int k; /* targets normalised (0: none) */
     float *tshift, *tmul;
 } dnn_norm;
 
 /* Compute the statistics of kind over the rows rows[0..n) of ds (all rows when rows is NULL); regression
  * targets are always standardised. */
-dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds, const uint32_t *rows, size_t n,
-                        dnn_error *err);
+dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds, const uint32_t *rows,
+                        size_t n, dnn_error *err);
 void dnn_norm_free(dnn_norm *nm);
 
 /* Gather rows idx[0..b) into x [b, d] as normalised floats, and their targets into y (classes) or t
  * ([b, n_targets]); y and t may be NULL. */
-void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_t *idx, size_t b, float *x, int32_t *y,
-                float *t);
+void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_t *idx, size_t b, float *x,
+                int32_t *y, float *t);
 
 /* Missing-value imputation: fill[j] replaces a missing cell of feature j. Fitted on training rows. */
 typedef struct {
@@ -71,8 +71,8 @@ typedef struct {
     float *fill;
 } dnn_impute;
 
-dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset *ds, const uint32_t *rows, size_t n,
-                          dnn_error *err);
+dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset *ds, const uint32_t *rows,
+                          size_t n, dnn_error *err);
 /* Replace every missing cell of ds (all rows) with its column's fill value. */
 void dnn_impute_apply(const dnn_impute *im, dnn_dataset *ds);
 void dnn_impute_free(dnn_impute *im);
@@ -80,24 +80,24 @@ void dnn_impute_free(dnn_impute *im);
 /* What data read for an existing model must match (NULL while training a new one). */
 typedef struct {
     int n_features;
-    char *const *feature_names;  /* CSV with a header: the columns to take, by name, in this order */
+    char *const *feature_names; /* CSV with a header: the columns to take, by name, in this order */
     int n_classes;
-    char *const *class_names;    /* string labels map to these classes (NULL: labels are class indices) */
+    char *const *class_names; /* string labels map to these classes (NULL: labels are class indices) */
     int n_targets;
     char *const *target_names;
-    int labels_optional;         /* data without the label columns is read for prediction only */
+    int labels_optional; /* data without the label columns is read for prediction only */
 } dnn_schema;
 
 /* Load a data source of the config (IDX or CSV). */
-dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *schema,
-                           dnn_error *err);
+dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task,
+                           const dnn_schema *schema, dnn_error *err);
 
 /* Check class labels against the number of classes of the model. */
 dnn_status dnn_check_labels(const dnn_dataset *ds, int n_classes, dnn_error *err);
 
 /* Split rows 0..n into a training and a validation part: a seeded permutation, the first n_val rows of
  * which are validation. Both index arrays are malloc'ed and sorted, so batches read memory in order. */
-dnn_status dnn_split(size_t n, double fraction, uint64_t seed, uint32_t **train, size_t *n_train, uint32_t **val,
-                     size_t *n_val, dnn_error *err);
+dnn_status dnn_split(size_t n, double fraction, uint64_t seed, uint32_t **train, size_t *n_train,
+                     uint32_t **val, size_t *n_val, dnn_error *err);
 
 #endif

@@ -10,11 +10,12 @@
 #include "dnn/model.h"
 
 typedef struct {
-    int top_k;      /* also report top-k accuracy (0: no) */
-    FILE *predict;  /* write "index,predicted,p_..." rows here (NULL: no) */
+    int top_k;                /* also report top-k accuracy (0: no) */
+    FILE *predict;            /* write "index,predicted,p_..." rows here (NULL: no) */
     const char *predict_name; /* its name, for messages */
 } dnn_eval_opts;
 
-dnn_status dnn_eval(dnn_model *m, const dnn_dataset *ds, const dnn_eval_opts *o, dnn_metrics *mt, dnn_error *err);
+dnn_status dnn_eval(dnn_model *m, const dnn_dataset *ds, const dnn_eval_opts *o, dnn_metrics *mt,
+                    dnn_error *err);
 
 #endif

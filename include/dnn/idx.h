@@ -7,18 +7,25 @@
 
 #include "dnn/error.h"
 
-enum { DNN_IDX_U8 = 0x08, DNN_IDX_I8 = 0x09, DNN_IDX_I16 = 0x0B, DNN_IDX_I32 = 0x0C, DNN_IDX_F32 = 0x0D, DNN_IDX_F64 = 0x0E };
+enum {
+    DNN_IDX_U8 = 0x08,
+    DNN_IDX_I8 = 0x09,
+    DNN_IDX_I16 = 0x0B,
+    DNN_IDX_I32 = 0x0C,
+    DNN_IDX_F32 = 0x0D,
+    DNN_IDX_F64 = 0x0E
+};
 
 typedef struct {
-    int type;          /* DNN_IDX_* */
+    int type; /* DNN_IDX_* */
     int ndim;
     uint32_t dims[255];
-    size_t count;      /* dims[0]: the number of items */
-    size_t item;       /* elements per item: the product of the other dims */
-    size_t header;     /* bytes before the data */
-    int gzip;          /* whether the file was gzip-compressed */
-    uint8_t *u8;       /* the data when type is u8, else NULL */
-    float *f32;        /* the data of any other type, converted, else NULL */
+    size_t count;  /* dims[0]: the number of items */
+    size_t item;   /* elements per item: the product of the other dims */
+    size_t header; /* bytes before the data */
+    int gzip;      /* whether the file was gzip-compressed */
+    uint8_t *u8;   /* the data when type is u8, else NULL */
+    float *f32;    /* the data of any other type, converted, else NULL */
 } dnn_idx;
 
 /* Read an IDX file. Errors name the file and the byte offset and are DNN_EDATA (format) or DNN_EIO. */

@@ -7,11 +7,11 @@
 
 #include "dnn/config.h"
 
-/* z, a: the last layer's pre-activation and output [b, k]. Targets: y (class per row) for the cross-entropies,
- * t [b, k] for mse. Returns the summed loss of the b rows (mean over the k outputs for mse). When dz is not
- * NULL it receives dL/dz of the mean loss over the batch, [b, k]. */
-double dnn_loss(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z, const float *a, int b, int k,
-                const int32_t *y, const float *t, float *dz);
+/* z, a: the last layer's pre-activation and output [b, k]. Targets: y (class per row) for the
+ * cross-entropies, t [b, k] for mse. Returns the summed loss of the b rows (mean over the k outputs for mse).
+ * When dz is not NULL it receives dL/dz of the mean loss over the batch, [b, k]. */
+double dnn_loss(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z, const float *a, int b,
+                int k, const int32_t *y, const float *t, float *dz);
 
 /* Number of rows whose predicted class (argmax, or a > 0.5 for one sigmoid unit) equals y. */
 int dnn_count_correct(const float *a, int b, int k, const int32_t *y);

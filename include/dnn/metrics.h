@@ -15,26 +15,26 @@ typedef struct {
 
 typedef struct {
     dnn_task task;
-    size_t n;        /* samples scored */
-    int labelled;    /* 0 in predict-only mode: no targets, so no metrics */
-    double loss;     /* mean data loss (NaN when not labelled) */
+    size_t n;     /* samples scored */
+    int labelled; /* 0 in predict-only mode: no targets, so no metrics */
+    double loss;  /* mean data loss (NaN when not labelled) */
     double seconds, samples_per_second;
 
     /* classification */
-    int k;                /* classes */
-    uint64_t *confusion;  /* [k, k]: rows are the true class, columns the predicted one */
+    int k;               /* classes */
+    uint64_t *confusion; /* [k, k]: rows are the true class, columns the predicted one */
     double accuracy;
-    dnn_prf *per_class;   /* [k] */
-    int *counted;         /* [k]: whether a class enters the averages (present in truth or predictions) */
+    dnn_prf *per_class; /* [k] */
+    int *counted;       /* [k]: whether a class enters the averages (present in truth or predictions) */
     dnn_prf macro, weighted;
-    int top_k;            /* 0: not asked */
+    int top_k; /* 0: not asked */
     double top_k_accuracy;
 
     /* regression: per target and their uniform average */
     int n_targets;
     double *mse, *rmse, *mae, *r2; /* [n_targets] */
     double mse_all, rmse_all, mae_all, r2_all;
-    float *pred;          /* regression: the predictions [n, n_targets] in the targets' units (for plots) */
+    float *pred; /* regression: the predictions [n, n_targets] in the targets' units (for plots) */
 } dnn_metrics;
 
 dnn_status dnn_metrics_init(dnn_metrics *mt, dnn_task task, int k, int n_targets, dnn_error *err);

@@ -11,10 +11,10 @@
 typedef struct {
     dnn_config cfg;
     dnn_net *net;
-    dnn_norm norm;       /* input (and regression target) normalisation, fitted on the training split */
-    dnn_impute impute;   /* fill values for missing cells, fitted on the training split */
-    int n_classes;       /* classification: the number of classes (1 sigmoid unit: 2) */
-    char **class_names;  /* n_classes names, or NULL: classes are their indices */
+    dnn_norm norm;        /* input (and regression target) normalisation, fitted on the training split */
+    dnn_impute impute;    /* fill values for missing cells, fitted on the training split */
+    int n_classes;        /* classification: the number of classes (1 sigmoid unit: 2) */
+    char **class_names;   /* n_classes names, or NULL: classes are their indices */
     char **feature_names; /* net->n_in names, or NULL */
     char **target_names;  /* regression: net->n_out names, or NULL */
     char written_by[32];  /* the dnn version that wrote the checkpoint it came from */

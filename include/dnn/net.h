@@ -12,19 +12,19 @@
 
 typedef struct {
     dnn_layer_kind kind;
-    int in, out;          /* features per sample going in and out */
-    dnn_act act;          /* dense */
-    float slope;          /* leaky_relu */
-    float l2;             /* dense */
-    float rate;           /* dropout */
-    float momentum, eps;  /* batchnorm */
-    size_t w, b;          /* offsets in params: W [in, out] and b [out] (dense); gamma, beta [out] (batchnorm) */
-    size_t s;             /* offset in state: running mean and variance [out] each (batchnorm) */
+    int in, out;         /* features per sample going in and out */
+    dnn_act act;         /* dense */
+    float slope;         /* leaky_relu */
+    float l2;            /* dense */
+    float rate;          /* dropout */
+    float momentum, eps; /* batchnorm */
+    size_t w, b; /* offsets in params: W [in, out] and b [out] (dense); gamma, beta [out] (batchnorm) */
+    size_t s;    /* offset in state: running mean and variance [out] each (batchnorm) */
     /* Batch workspace, [max_batch, out] each: a = output, g = gradient of the loss w.r.t. a, then (in
      * place) w.r.t. the pre-activation; z = pre-activation where it must be kept (the last layer, gelu);
      * else z == a. mask = dropout's scaled keep mask, or batchnorm's normalised input x-hat. */
     float *a, *g, *z, *mask;
-    float *bstat;         /* batchnorm: batch mean and 1/std [out] each */
+    float *bstat; /* batchnorm: batch mean and 1/std [out] each */
 } dnn_layer;
 
 typedef struct {
@@ -34,9 +34,9 @@ typedef struct {
     size_t n_params;
     float *params, *grads; /* same layout */
     size_t n_state;
-    float *state;          /* trained but not by gradient: batchnorm running statistics */
+    float *state; /* trained but not by gradient: batchnorm running statistics */
     int max_batch;
-    float *work;           /* every layer's batch workspace, one allocation */
+    float *work; /* every layer's batch workspace, one allocation */
 } dnn_net;
 
 /* Build a network for inputs of n_in features and batches of up to max_batch rows. The parameters are

@@ -1,4 +1,5 @@
-/* Optimizers over the flat parameter buffer (one loop each), gradient clipping and learning-rate schedules. */
+/* Optimizers over the flat parameter buffer (one loop each), gradient clipping and learning-rate schedules.
+ */
 #ifndef DNN_OPTIM_H
 #define DNN_OPTIM_H
 
@@ -11,10 +12,10 @@
 typedef struct {
     dnn_optim_config cfg;
     size_t n;
-    int n_slots;   /* how many of m, v the method keeps (0, 1 or 2) */
-    float *m, *v;  /* adam(w): first and second moments; sgd: momentum buffer in m; rmsprop: square average in
-                    * v, momentum buffer in m */
-    uint64_t t;    /* steps taken */
+    int n_slots;  /* how many of m, v the method keeps (0, 1 or 2) */
+    float *m, *v; /* adam(w): first and second moments; sgd: momentum buffer in m; rmsprop: square average in
+                   * v, momentum buffer in m */
+    uint64_t t;   /* steps taken */
 } dnn_optim;
 
 dnn_status dnn_optim_create(dnn_optim **out, const dnn_optim_config *cfg, size_t n_params, dnn_error *err);
@@ -26,9 +27,9 @@ double dnn_optim_step(dnn_optim *o, float *params, float *grads, double lr);
 
 /* Learning-rate schedule state (plateau needs memory; the others are functions of the epoch). */
 typedef struct {
-    double lr;    /* the learning rate of the current epoch */
-    double best;  /* plateau: best monitored value so far */
-    int wait;     /* plateau: epochs without improvement */
+    double lr;   /* the learning rate of the current epoch */
+    double best; /* plateau: best monitored value so far */
+    int wait;    /* plateau: epochs without improvement */
 } dnn_schedule;
 
 void dnn_schedule_start(dnn_schedule *s, const dnn_optim_config *cfg);

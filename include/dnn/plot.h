@@ -29,7 +29,8 @@ void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classific
 /* A confusion matrix as a heat map (cells shaded by the share of their true class), with class names. */
 void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m);
 /* Predictions against targets (the first target) for a regression. */
-void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int stride, const char *name);
+void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int stride,
+                     const char *name);
 
 /* Write text to path atomically. */
 dnn_status dnn_text_write(const dnn_text *t, const char *path, dnn_error *err);

@@ -13,7 +13,8 @@ typedef struct cJSON cJSON;
 
 /* The evaluation report. model and data name what was scored. */
 cJSON *dnn_report_json(const dnn_metrics *mt, const dnn_model *m, const char *model, const char *data);
-void dnn_report_print(FILE *f, const dnn_metrics *mt, const dnn_model *m, const char *model, const char *data);
+void dnn_report_print(FILE *f, const dnn_metrics *mt, const dnn_model *m, const char *model,
+                      const char *data);
 
 /* One line of train.jsonl: epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds, samples_per_second. */
 cJSON *dnn_epoch_json(const dnn_epoch_log *e);

@@ -9,15 +9,16 @@
 #include "dnn/train.h"
 
 typedef struct {
-    const char *config_path;  /* may be NULL when resuming */
-    const char *resume_path;  /* checkpoint to continue from, or NULL */
+    const char *config_path;      /* may be NULL when resuming */
+    const char *resume_path;      /* checkpoint to continue from, or NULL */
     const char *const *overrides; /* --set KEY=VALUE */
     int n_overrides;
-    const char *out_dir;      /* --out, or NULL */
+    const char *out_dir; /* --out, or NULL */
     /* progress for the caller to show (may be NULL) */
     void (*on_batch)(void *ctx, const dnn_progress *p);
     void (*on_epoch)(void *ctx, const dnn_epoch_log *log, int improved);
-    void (*on_message)(void *ctx, int detail, const char *msg); /* notes for the user; detail: only for --verbose */
+    void (*on_message)(void *ctx, int detail,
+                       const char *msg); /* notes for the user; detail: only for --verbose */
     void *ctx;
     volatile sig_atomic_t *stop;
 } dnn_run_opts;

@@ -22,8 +22,8 @@ typedef struct {
 
 /* Everything besides the model that a resumed run needs to continue exactly. */
 typedef struct {
-    int epoch;            /* epochs completed */
-    uint64_t step;        /* optimizer steps taken */
+    int epoch;     /* epochs completed */
+    uint64_t step; /* optimizer steps taken */
     dnn_optim *opt;
     dnn_schedule sched;
     dnn_rng shuffle_rng, dropout_rng;
@@ -38,8 +38,8 @@ typedef struct {
     int n_history;
     /* the best epoch by the monitored value (early stopping's monitor, else val_loss or loss) */
     double best_value;
-    int best_epoch;       /* 0: none yet */
-    int wait;             /* epochs since the best */
+    int best_epoch; /* 0: none yet */
+    int wait;       /* epochs since the best */
     int stopped_early;
     /* early stopping with restore_best: the parameters and network state of the best epoch */
     float *best_params;
@@ -51,9 +51,9 @@ void dnn_train_state_free(dnn_train_state *s);
 typedef struct {
     int epoch, epochs;
     size_t batch, batches;
-    size_t samples;  /* done in this epoch */
-    double loss;     /* running mean of the epoch so far */
-    double seconds;  /* since the epoch began */
+    size_t samples; /* done in this epoch */
+    double loss;    /* running mean of the epoch so far */
+    double seconds; /* since the epoch began */
 } dnn_progress;
 
 /* What the loop tells the caller at the end of each epoch; improved says the epoch is the best so far. */
@@ -79,8 +79,8 @@ typedef struct {
  * when stopped mid-epoch (the model then holds the state after the last whole batch, and the hook has not
  * seen the partial epoch), DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is then
  * poisoned: the caller keeps its last checkpoint). */
-dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data, const dnn_train_hooks *hooks,
-                     dnn_error *err);
+dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
+                     const dnn_train_hooks *hooks, dnn_error *err);
 
 /* Mean loss and accuracy of the model over rows idx[0..n) (evaluation mode). */
 dnn_status dnn_evaluate_rows(dnn_model *m, const dnn_dataset *ds, const uint32_t *idx, size_t n, double *loss,

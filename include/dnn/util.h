@@ -30,6 +30,9 @@ char *dnn_path_stem(const char *path);                  /* "configs/mlp.json" ->
 char *dnn_path_absolute(const char *path);              /* lexically, against the current folder */
 
 char *dnn_strdup(const char *s);
+/* Free an array of n strings and the array (NULL is fine); copy one (NULL on allocation failure). */
+void dnn_strings_free(char **v, size_t n);
+char **dnn_strings_copy(char *const *v, size_t n);
 
 /* Zeroed memory for the hot float buffers (parameters, gradients, optimizer moments, batch workspace):
  * 64-byte aligned, and from 1 MiB up placed on transparent huge pages, which makes streaming updates over

@@ -16,7 +16,8 @@ void cli_init(cli_parser *p, const char *prog, const cli_option *opts, int n)
     p->opts = opts;
     p->n_opts = n < CLI_MAX_OPTIONS ? n : CLI_MAX_OPTIONS;
     memset(p->long_opts, 0, sizeof p->long_opts);
-    for (int i = 0; i < p->n_opts; i++) p->long_opts[i] = (struct option){opts[i].name, opts[i].has_arg, NULL, opts[i].id};
+    for (int i = 0; i < p->n_opts; i++)
+        p->long_opts[i] = (struct option){opts[i].name, opts[i].has_arg, NULL, opts[i].id};
     opterr = 0;
 }
 
@@ -40,8 +41,10 @@ int cli_next(cli_parser *p, int argc, char **argv)
     int n = p->n_opts < 64 ? p->n_opts : 64;
     for (int i = 0; i < n; i++) names[i] = p->opts[i].name;
     const char *near = dnn_nearest(name, names, (size_t)n);
-    if (near) fprintf(stderr, "%s: unknown option %s (did you mean --%s?); see --help\n", p->prog, bad, near);
-    else fprintf(stderr, "%s: unknown option %s; see --help\n", p->prog, bad);
+    if (near)
+        fprintf(stderr, "%s: unknown option %s (did you mean --%s?); see --help\n", p->prog, bad, near);
+    else
+        fprintf(stderr, "%s: unknown option %s; see --help\n", p->prog, bad);
     return '?';
 }
 
@@ -52,8 +55,10 @@ void cli_help(const cli_parser *p, FILE *f, const char *usage, const char *examp
     for (int i = 0; i < p->n_opts; i++) {
         const cli_option *o = &p->opts[i];
         char left[64];
-        if (o->has_arg) snprintf(left, sizeof left, "--%s %s", o->name, o->arg);
-        else snprintf(left, sizeof left, "--%s", o->name);
+        if (o->has_arg)
+            snprintf(left, sizeof left, "--%s %s", o->name, o->arg);
+        else
+            snprintf(left, sizeof left, "--%s", o->name);
         fprintf(f, "  %-24s %s", left, o->help);
         if (o->def) fprintf(f, " (default: %s)", o->def);
         fputc('\n', f);
@@ -94,7 +99,8 @@ void cli_set_threads(long n)
 void cli_version(const char *prog)
 {
     printf("%s (dnn) %s\n", prog, dnn_version());
-    printf("BLAS: %s, %d thread%s\n", dnn_blas_name(), dnn_blas_threads(), dnn_blas_threads() == 1 ? "" : "s");
+    printf("BLAS: %s, %d thread%s\n", dnn_blas_name(), dnn_blas_threads(),
+           dnn_blas_threads() == 1 ? "" : "s");
 }
 
 int cli_max_memory(const char *prog, const char *s)

@@ -9,13 +9,13 @@
 #include <strings.h>
 
 #include "cli.h"
-#include "options.h"
 #include "dnn/checkpoint.h"
 #include "dnn/eval.h"
 #include "dnn/idx.h"
 #include "dnn/plot.h"
 #include "dnn/report.h"
 #include "dnn/util.h"
+#include "options.h"
 
 typedef struct {
     const char *flag;
@@ -28,8 +28,8 @@ static void print_history(const dnn_train_state *s)
     printf("history:\n  epoch       loss   accuracy   val_loss  val_acc        lr\n");
     for (int i = 0; i < s->n_history; i++) {
         const dnn_epoch_log *e = &s->history[i];
-        dnn_fprintf_c(stdout, "  %5d %10.4f %10.4f %10.4f %8.4f %9.3g\n", e->epoch, e->loss, e->accuracy, e->val_loss,
-                      e->val_accuracy, e->lr);
+        dnn_fprintf_c(stdout, "  %5d %10.4f %10.4f %10.4f %8.4f %9.3g\n", e->epoch, e->loss, e->accuracy,
+                      e->val_loss, e->val_accuracy, e->lr);
     }
 }
 
@@ -38,26 +38,33 @@ static int is_csv(const char *data)
 {
     if (strcmp(data, "-") == 0) return 1;
     const char *dot = strrchr(data, '.');
-    return dot && (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0 || strcasecmp(dot, ".txt") == 0);
+    return dot &&
+           (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0 || strcasecmp(dot, ".txt") == 0);
 }
 
 /* Apply --header, --delimiter and --label to a CSV source. */
-static int csv_flags(dnn_source_config *src, const char *header, const char *delim, const char **labels, int n_labels,
-                     dnn_colref **refs)
+static int csv_flags(dnn_source_config *src, const char *header, const char *delim, const char **labels,
+                     int n_labels, dnn_colref **refs)
 {
     if (header) {
-        if (strcmp(header, "true") == 0) src->header = 1;
-        else if (strcmp(header, "false") == 0) src->header = 0;
-        else if (strcmp(header, "auto") == 0) src->header = -1;
+        if (strcmp(header, "true") == 0)
+            src->header = 1;
+        else if (strcmp(header, "false") == 0)
+            src->header = 0;
+        else if (strcmp(header, "auto") == 0)
+            src->header = -1;
         else {
             fprintf(stderr, "dnneval: --header: expected true, false or auto, got \"%s\"\n", header);
             return -1;
         }
     }
     if (delim) {
-        if (strcmp(delim, "auto") == 0) src->delimiter = 0;
-        else if (strcmp(delim, "tab") == 0 || strcmp(delim, "\\t") == 0 || strcmp(delim, "\t") == 0) src->delimiter = '\t';
-        else if (strlen(delim) == 1 && strchr(",;| ", delim[0])) src->delimiter = delim[0];
+        if (strcmp(delim, "auto") == 0)
+            src->delimiter = 0;
+        else if (strcmp(delim, "tab") == 0 || strcmp(delim, "\\t") == 0 || strcmp(delim, "\t") == 0)
+            src->delimiter = '\t';
+        else if (strlen(delim) == 1 && strchr(",;| ", delim[0]))
+            src->delimiter = delim[0];
         else {
             fprintf(stderr, "dnneval: --delimiter: expected , ; tab | or auto, got \"%s\"\n", delim);
             return -1;
@@ -69,8 +76,10 @@ static int csv_flags(dnn_source_config *src, const char *header, const char *del
         for (int i = 0; i < n_labels; i++) {
             char *end;
             long v = strtol(labels[i], &end, 10);
-            if (*labels[i] && !*end) (*refs)[i].index = v;
-            else (*refs)[i].name = (char *)labels[i];
+            if (*labels[i] && !*end)
+                (*refs)[i].index = v;
+            else
+                (*refs)[i].name = (char *)labels[i];
         }
         src->label = *refs;
         src->n_label = n_labels;
@@ -84,8 +93,11 @@ static int write_plot(const char *dir, const dnn_metrics *mt, const dnn_model *m
     dnn_error err = {0};
     dnn_text t = {0};
     const int cls = mt->task == DNN_TASK_CLASSIFICATION;
-    if (cls) dnn_svg_confusion(&t, mt, m);
-    else dnn_svg_scatter(&t, mt->pred, ds->t, ds->n, mt->n_targets, m->target_names ? m->target_names[0] : "target 0");
+    if (cls)
+        dnn_svg_confusion(&t, mt, m);
+    else
+        dnn_svg_scatter(&t, mt->pred, ds->t, ds->n, mt->n_targets,
+                        m->target_names ? m->target_names[0] : "target 0");
     char *path = dnn_path_join(dir, cls ? "confusion.svg" : "predictions.svg");
     dnn_status st = path ? dnn_mkdirs(dir, &err) : dnn_fail_oom(&err, dir, 0);
     if (!st) st = dnn_text_write(&t, path, &err);
@@ -117,16 +129,21 @@ static int info(const char *path)
     printf("layers    ");
     for (int l = 0; l < m.net->n_layers; l++) {
         const dnn_layer *L = &m.net->layers[l];
-        if (L->kind == DNN_LAYER_DENSE) printf(" dense(%d, %s)", L->out, dnn_act_name(L->act));
-        else if (L->kind == DNN_LAYER_DROPOUT) dnn_fprintf_c(stdout, " dropout(%g)", L->rate);
-        else printf(" batchnorm");
+        if (L->kind == DNN_LAYER_DENSE)
+            printf(" dense(%d, %s)", L->out, dnn_act_name(L->act));
+        else if (L->kind == DNN_LAYER_DROPOUT)
+            dnn_fprintf_c(stdout, " dropout(%g)", L->rate);
+        else
+            printf(" batchnorm");
     }
     printf("\n");
     if (m.n_classes) {
         printf("classes    %d:", m.n_classes);
         for (int c = 0; c < m.n_classes; c++) {
-            if (m.class_names) printf(" %s", m.class_names[c]);
-            else printf(" %d", c);
+            if (m.class_names)
+                printf(" %s", m.class_names[c]);
+            else
+                printf(" %d", c);
         }
         printf("\n");
     }
@@ -151,8 +168,11 @@ int main(int argc, char **argv)
     int n_label_cols = 0;
     int json = 0, quiet = 0, want_info = 0, c;
     long threads = 0, top_k = 0;
-    gate gates[] = {{"min-accuracy", 0, 0, 1}, {"max-loss", 0, 0, 0}, {"min-f1", 0, 0, 1},
-                    {"min-r2", 0, 0, 1},       {"max-rmse", 0, 0, 0}};
+    gate gates[] = {{"min-accuracy", 0, 0, 1},
+                    {"max-loss", 0, 0, 0},
+                    {"min-f1", 0, 0, 1},
+                    {"min-r2", 0, 0, 1},
+                    {"max-rmse", 0, 0, 0}};
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
         case E_MODEL: model = optarg; break;
@@ -194,12 +214,16 @@ int main(int argc, char **argv)
         case E_QUIET: quiet = 1; break;
         case E_VERBOSE: break;
         case E_HELP: cli_help(&p, stdout, DNNEVAL_USAGE, DNNEVAL_EXAMPLES); return 0;
-        case E_VERSION: cli_set_threads(threads); cli_version(p.prog); return 0;
+        case E_VERSION:
+            cli_set_threads(threads);
+            cli_version(p.prog);
+            return 0;
         default: return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "dnneval: unexpected argument \"%s\" (options start with --; see --help)\n", argv[optind]);
+        fprintf(stderr, "dnneval: unexpected argument \"%s\" (options start with --; see --help)\n",
+                argv[optind]);
         return 2;
     }
     if (!model) {
@@ -226,9 +250,12 @@ int main(int argc, char **argv)
     const dnn_source_config *use = NULL;
     if (data) {
         if (is_csv(data)) {
-            /* CSV read as in training (header, delimiter, label, missing values), unless flags say otherwise */
-            if (m.cfg.train.format == DNN_FORMAT_CSV) src = m.cfg.train;
-            else src.header = -1;
+            /* CSV read as in training (header, delimiter, label, missing values), unless flags say otherwise
+             */
+            if (m.cfg.train.format == DNN_FORMAT_CSV)
+                src = m.cfg.train;
+            else
+                src.header = -1;
             src.format = DNN_FORMAT_CSV;
             src.path = (char *)data;
             if (csv_flags(&src, header, delimiter, label_cols, n_label_cols, &refs)) {
@@ -237,7 +264,9 @@ int main(int argc, char **argv)
             }
         } else {
             if (header || delimiter || n_label_cols) {
-                fprintf(stderr, "dnneval: --header, --delimiter and --label apply to CSV data, and %s is IDX\n", data);
+                fprintf(stderr,
+                        "dnneval: --header, --delimiter and --label apply to CSV data, and %s is IDX\n",
+                        data);
                 dnn_model_free(&m);
                 return 2;
             }
@@ -267,8 +296,8 @@ int main(int argc, char **argv)
         return (int)st;
     }
     if (!quiet && (ds.dropped_label || ds.dropped_feature))
-        fprintf(stderr, "dnneval: %s: dropped %zu rows with a missing label and %zu with missing values\n", ds.source,
-                ds.dropped_label, ds.dropped_feature);
+        fprintf(stderr, "dnneval: %s: dropped %zu rows with a missing label and %zu with missing values\n",
+                ds.source, ds.dropped_label, ds.dropped_feature);
 
     FILE *pf = NULL;
     if (predict) {
@@ -283,7 +312,8 @@ int main(int argc, char **argv)
     dnn_eval_opts eo = {(int)top_k, pf, predict};
     dnn_metrics mt;
     st = dnn_eval(&m, &ds, &eo, &mt, &err);
-    if (pf && pf != stdout && fclose(pf) != 0 && !st) st = dnn_fail(&err, DNN_EIO, "%s: write failed", predict);
+    if (pf && pf != stdout && fclose(pf) != 0 && !st)
+        st = dnn_fail(&err, DNN_EIO, "%s: write failed", predict);
     if (st) {
         fprintf(stderr, "dnneval: %s\n", err.msg);
         dnn_dataset_free(&ds);
@@ -298,8 +328,10 @@ int main(int argc, char **argv)
     FILE *human = predict && strcmp(predict, "-") == 0 ? stderr : stdout;
     if (!rc && json) {
         char *s = cJSON_Print(rj);
-        if (predict && strcmp(predict, "-") == 0) fprintf(stderr, "%s\n", s ? s : "");
-        else printf("%s\n", s ? s : "");
+        if (predict && strcmp(predict, "-") == 0)
+            fprintf(stderr, "%s\n", s ? s : "");
+        else
+            printf("%s\n", s ? s : "");
         free(s);
     } else if (!rc && !quiet) {
         dnn_report_print(human, &mt, &m, model, ds.source);
@@ -308,7 +340,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnneval: %s\n", err.msg);
         rc = 4;
     }
-    if (!rc && plot && mt.labelled) rc = write_plot(plot, &mt, &m, &ds);
+    if (!rc && plot && mt.labelled)
+        rc = write_plot(plot, &mt, &m, &ds);
     else if (!rc && plot)
         fprintf(stderr, "dnneval: --plot: the data has no labels, so there is nothing to plot\n");
     /* quality gates */
@@ -319,12 +352,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < 5 && (rc == 0 || rc == 6); i++) {
         if (!gates[i].set) continue;
         if (!applies[i]) {
-            fprintf(stderr, "dnneval: --%s does not apply to a %s model\n", gates[i].flag, dnn_task_name(mt.task));
+            fprintf(stderr, "dnneval: --%s does not apply to a %s model\n", gates[i].flag,
+                    dnn_task_name(mt.task));
             rc = 2;
             break;
         }
         double v = values[i];
-        int fail = !mt.labelled || !isfinite(v) || (gates[i].is_min ? v < gates[i].bound : v > gates[i].bound);
+        int fail =
+            !mt.labelled || !isfinite(v) || (gates[i].is_min ? v < gates[i].bound : v > gates[i].bound);
         if (fail) {
             dnn_fprintf_c(stderr, "dnneval: quality gate failed: %s %.6g %s --%s %g\n", names[i], v,
                           gates[i].is_min ? "<" : ">", gates[i].flag, gates[i].bound);

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "options.h"
 #include "dnn/run.h"
 #include "dnn/util.h"
+#include "options.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -31,10 +31,14 @@ typedef struct {
 
 static void fmt_eta(double s, char *buf, size_t n)
 {
-    if (!isfinite(s) || s < 0) snprintf(buf, n, "--");
-    else if (s < 60) snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, n, "--");
+    else if (s < 60)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
 static void on_batch(void *ctx, const dnn_progress *p)
@@ -50,8 +54,8 @@ static void on_batch(void *ctx, const dnn_progress *p)
     bar[width] = '\0';
     double rate = p->seconds > 0 ? (double)p->samples / p->seconds : 0;
     fmt_eta(p->seconds * ((double)p->batches / (double)p->batch - 1.0), eta, sizeof eta);
-    dnn_fprintf_c(stderr, "\r\033[Kepoch %d/%d [%s] %zu/%zu  %.0f samples/s  loss %.4f  ETA %s", p->epoch, p->epochs,
-                  bar, p->batch, p->batches, rate, p->loss, eta);
+    dnn_fprintf_c(stderr, "\r\033[Kepoch %d/%d [%s] %zu/%zu  %.0f samples/s  loss %.4f  ETA %s", p->epoch,
+                  p->epochs, bar, p->batch, p->batches, rate, p->loss, eta);
     u->drawn = 1;
 }
 
@@ -110,12 +114,16 @@ int main(int argc, char **argv)
         case T_QUIET: u.quiet = 1; break;
         case T_VERBOSE: u.verbose = 1; break;
         case T_HELP: cli_help(&p, stdout, DNNTRAIN_USAGE, DNNTRAIN_EXAMPLES); return 0;
-        case T_VERSION: cli_set_threads(threads); cli_version(p.prog); return 0;
+        case T_VERSION:
+            cli_set_threads(threads);
+            cli_version(p.prog);
+            return 0;
         default: return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "dnntrain: unexpected argument \"%s\" (options start with --; see --help)\n", argv[optind]);
+        fprintf(stderr, "dnntrain: unexpected argument \"%s\" (options start with --; see --help)\n",
+                argv[optind]);
         return 2;
     }
     if (!o.config_path && !o.resume_path) {
@@ -151,8 +159,8 @@ int main(int argc, char **argv)
     if (u.drawn) fputs("\r\033[K", stderr);
     if (st == DNN_EINTERRUPTED) {
         if (!u.quiet)
-            fprintf(stderr, "dnntrain: %s; checkpoint saved in %s/ckpt.bin (continue with --resume)\n", err.msg,
-                    res.out_dir);
+            fprintf(stderr, "dnntrain: %s; checkpoint saved in %s/ckpt.bin (continue with --resume)\n",
+                    err.msg, res.out_dir);
         return 130;
     }
     if (st) {
@@ -164,7 +172,8 @@ int main(int argc, char **argv)
     if (!u.quiet) {
         if (isfinite(res.test_accuracy))
             dnn_fprintf_c(stdout, "test accuracy %.4f  loss %.4f\n", res.test_accuracy, res.test_loss);
-        else if (isfinite(res.test_loss)) dnn_fprintf_c(stdout, "test loss %.6g\n", res.test_loss);
+        else if (isfinite(res.test_loss))
+            dnn_fprintf_c(stdout, "test loss %.6g\n", res.test_loss);
         printf("run folder %s (epochs %d, best %d)\n", res.out_dir, res.epochs_run, res.best_epoch);
     }
     return 0;

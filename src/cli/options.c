@@ -4,10 +4,12 @@
 const cli_option DNNTRAIN_OPTIONS[] = {
     {"config", required_argument, T_CONFIG, "FILE.json", NULL, "the run's config (required unless --resume)"},
     {"resume", required_argument, T_RESUME, "CKPT", NULL, "continue the run saved in a checkpoint"},
-    {"out", required_argument, T_OUT, "DIR", "output.dir, else runs/<config stem>", "folder for checkpoints, logs and the report"},
+    {"out", required_argument, T_OUT, "DIR", "output.dir, else runs/<config stem>",
+     "folder for checkpoints, logs and the report"},
     {"set", required_argument, T_SET, "KEY=VALUE", NULL, "override a config key by dotted path (repeatable)"},
     {"threads", required_argument, T_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
-    {"seed", required_argument, T_SEED, "N", "the config's seed, else 0", "seed for initialisation, splits, shuffling and dropout"},
+    {"seed", required_argument, T_SEED, "N", "the config's seed, else 0",
+     "seed for initialisation, splits, shuffling and dropout"},
     {"max-memory", required_argument, T_MAX_MEMORY, "SIZE", "3/4 of physical memory",
      "refuse data or a network larger than this (e.g. 512M, 8G)"},
     {"quiet", no_argument, T_QUIET, NULL, NULL, "print nothing but errors"},
@@ -19,7 +21,8 @@ const cli_option DNNTRAIN_OPTIONS[] = {
 const char DNNTRAIN_USAGE[] =
     "Usage: dnntrain --config FILE.json [--out DIR] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
     "       dnntrain --resume CKPT [--config FILE.json] [--out DIR] [--set KEY=VALUE]...\n"
-    "Train the network a JSON config describes; write ckpt.bin, train.jsonl and report.json into one folder.\n";
+    "Train the network a JSON config describes; write ckpt.bin, train.jsonl and report.json into one "
+    "folder.\n";
 const char DNNTRAIN_EXAMPLES[] =
     "  dnntrain --config configs/mlp.json\n"
     "  dnntrain --config configs/mlp.json --set training.epochs=3 --out runs/quick\n"
@@ -31,9 +34,12 @@ const cli_option DNNEVAL_OPTIONS[] = {
     {"model", required_argument, E_MODEL, "CKPT", NULL, "the checkpoint to score (required)"},
     {"data", required_argument, E_DATA, "SPEC", "the test set of the checkpoint's config",
      "data: an IDX images file, a .csv file, or - for CSV on stdin"},
-    {"labels", required_argument, E_LABELS, "FILE", "paired by name with --data", "IDX labels file for --data"},
-    {"header", required_argument, E_HEADER, "B", "as in training, else auto", "CSV header line: true, false or auto"},
-    {"delimiter", required_argument, E_DELIMITER, "C", "as in training, else auto", "CSV delimiter: , ; tab | or auto"},
+    {"labels", required_argument, E_LABELS, "FILE", "paired by name with --data",
+     "IDX labels file for --data"},
+    {"header", required_argument, E_HEADER, "B", "as in training, else auto",
+     "CSV header line: true, false or auto"},
+    {"delimiter", required_argument, E_DELIMITER, "C", "as in training, else auto",
+     "CSV delimiter: , ; tab | or auto"},
     {"label", required_argument, E_LABEL, "COL", "as in training, else the last column",
      "CSV label column, by name or index (repeat for several targets)"},
     {"json", no_argument, E_JSON, NULL, NULL, "print the report as JSON on stdout"},

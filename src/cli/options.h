@@ -6,15 +6,47 @@
 #include "cli.h"
 
 /* dnntrain */
-enum { T_CONFIG = 256, T_RESUME, T_OUT, T_SET, T_THREADS, T_SEED, T_MAX_MEMORY, T_QUIET, T_VERBOSE, T_HELP, T_VERSION };
+enum {
+    T_CONFIG = 256,
+    T_RESUME,
+    T_OUT,
+    T_SET,
+    T_THREADS,
+    T_SEED,
+    T_MAX_MEMORY,
+    T_QUIET,
+    T_VERBOSE,
+    T_HELP,
+    T_VERSION
+};
 extern const cli_option DNNTRAIN_OPTIONS[];
 extern const int DNNTRAIN_N_OPTIONS;
 extern const char DNNTRAIN_USAGE[], DNNTRAIN_EXAMPLES[];
 
 /* dnneval; the gates E_MIN_ACC..E_MAX_RMSE are consecutive */
 enum {
-    E_MODEL = 256, E_DATA, E_LABELS, E_HEADER, E_DELIMITER, E_LABEL, E_JSON, E_REPORT, E_PREDICT, E_PLOT, E_TOPK,
-    E_INFO, E_MIN_ACC, E_MAX_LOSS, E_MIN_F1, E_MIN_R2, E_MAX_RMSE, E_THREADS, E_MAX_MEMORY, E_QUIET, E_VERBOSE, E_HELP,
+    E_MODEL = 256,
+    E_DATA,
+    E_LABELS,
+    E_HEADER,
+    E_DELIMITER,
+    E_LABEL,
+    E_JSON,
+    E_REPORT,
+    E_PREDICT,
+    E_PLOT,
+    E_TOPK,
+    E_INFO,
+    E_MIN_ACC,
+    E_MAX_LOSS,
+    E_MIN_F1,
+    E_MIN_R2,
+    E_MAX_RMSE,
+    E_THREADS,
+    E_MAX_MEMORY,
+    E_QUIET,
+    E_VERBOSE,
+    E_HELP,
     E_VERSION
 };
 extern const cli_option DNNEVAL_OPTIONS[];
