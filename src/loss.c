@@ -5,7 +5,7 @@
 
 #include "dnn/net.h"
 
-/* log(sum(exp(z))) of one row, shifted by its maximum to stay finite. */
+/* log(sum(exp(z))) of one row (k >= 1), shifted by its maximum to stay finite: the sum is at least 1. */
 static double logsumexp(const float *z, int k)
 {
     float m = z[0];

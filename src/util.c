@@ -110,7 +110,7 @@ dnn_status dnn_write_atomic(const char *path, const void *data, size_t len, dnn_
     char *dir = dnn_path_dir(path);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    size_t tn = strlen(dir) + strlen(base) + 64;
+    size_t tn = strlen(path) + 64; /* the folder and the name, with a dot, ".tmp." and a pid */
     char *tmp = malloc(tn);
     if (!dir || !tmp) {
         free(dir);

@@ -21,7 +21,11 @@ int main(int argc, char **argv)
     char *buf = malloc(cap);
     for (size_t r; buf && (r = fread(buf + n, 1, cap - n, f)) > 0;) {
         n += r;
-        if (n == cap) buf = realloc(buf, cap *= 2);
+        if (n == cap) {
+            char *grown = realloc(buf, cap *= 2);
+            if (!grown) free(buf);
+            buf = grown;
+        }
     }
     if (!buf) return 1;
     if (f != stdin) fclose(f);

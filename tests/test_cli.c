@@ -13,7 +13,11 @@ static char *slurp(FILE *f)
     char *buf = malloc(cap);
     for (size_t r; buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
         n += r;
-        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
+        if (n + 1 == cap) {
+            char *grown = realloc(buf, cap *= 2);
+            if (!grown) free(buf);
+            buf = grown;
+        }
     }
     if (buf) buf[n] = '\0';
     return buf;
