@@ -451,7 +451,7 @@ static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base
     return st;
 }
 
-static const char *const data_keys[] = {"train", "test", "validation_split", "normalize", "task"};
+static const char *const data_keys[] = {"train", "test", "validation_split", "normalize", "task", "classes"};
 static const char *const norm_names[] = {"none", "scale", "standardize"};
 
 static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *base_dir, int *task)
@@ -468,6 +468,27 @@ static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *
     if (!st) st = get_enum(v, data, "normalize", norm_names, COUNT(norm_names), DNN_NORM_SCALE, &norm);
     c->normalize = (dnn_norm_kind)norm;
     if (!st) st = get_enum(v, data, "task", task_names, COUNT(task_names), -1, task);
+    const cJSON *cl = member(data, "classes");
+    if (!st && cl) {
+        int n = cJSON_IsArray(cl) ? cJSON_GetArraySize(cl) : 0;
+        if (n < 2) st = expected(v, "classes", "an array of at least 2 class names", cl);
+        if (!st && !(c->class_names = calloc((size_t)n, sizeof(char *))))
+            st = dnn_fail_oom(v->err, "data.classes", (size_t)n);
+        int i = 0;
+        for (const cJSON *e = cl->child; !st && e; e = e->next, i++) {
+            size_t mi = vpush(v, "classes", 0);
+            vpush(v, NULL, i);
+            if (!cJSON_IsString(e) || !e->valuestring[0]) {
+                char g[64];
+                show(e, g, sizeof g);
+                st = vfail(v, "expected a non-empty class name, got %s", g);
+            } else if (!(c->class_names[i] = dnn_strdup(e->valuestring))) {
+                st = dnn_fail_oom(v->err, "data.classes", 0);
+            }
+            c->n_class_names = i + 1;
+            vpop(v, mi);
+        }
+    }
     vpop(v, m);
     return st;
 }
@@ -745,6 +766,12 @@ static dnn_status check_consistency(vctx *v, dnn_config *c, int task)
         break;
     case DNN_LOSS_MSE: break;
     }
+    int n_classes = out->units == 1 ? 2 : out->units;
+    if (c->class_names && (c->loss == DNN_LOSS_MSE || c->n_class_names != n_classes)) {
+        strcpy(v->path, "data.classes");
+        if (c->loss == DNN_LOSS_MSE) return vfail(v, "a regression has no classes to name");
+        return vfail(v, "%d names for the %d classes of the output layer", c->n_class_names, n_classes);
+    }
     dnn_task natural = c->loss == DNN_LOSS_MSE ? DNN_TASK_REGRESSION : DNN_TASK_CLASSIFICATION;
     c->task = natural;
     if (task != -1 && task != (int)natural) {
@@ -952,5 +979,7 @@ void dnn_config_free(dnn_config *c)
     free_source(&c->test);
     free(c->layers);
     free(c->output_dir);
+    for (int i = 0; i < c->n_class_names; i++) free(c->class_names[i]);
+    free(c->class_names);
     memset(c, 0, sizeof *c);
 }

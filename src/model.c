@@ -56,6 +56,23 @@ void dnn_model_free(dnn_model *m)
 
 dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *err)
 {
+    if (m->cfg.class_names) {
+        /* data.classes names classes the data gives by index; labels that are names already keep theirs */
+        for (int i = 0; ds->class_names && i < ds->n_classes; i++) {
+            char *end;
+            long v = strtol(ds->class_names[i], &end, 10);
+            if (*end || v != i)
+                return dnn_fail(err, DNN_ECONFIG,
+                                "%s: data.classes: the labels of %s are names already (\"%s\"); data.classes names "
+                                "classes given as indices 0, 1, ...",
+                                m->cfg.file, ds->source, ds->class_names[i]);
+        }
+        m->class_names = dnn_strings_copy(m->cfg.class_names, (size_t)m->cfg.n_class_names);
+        if (!m->class_names) return dnn_fail_oom(err, "class names", (size_t)m->cfg.n_class_names);
+        if (ds->feature_names && !(m->feature_names = dnn_strings_copy(ds->feature_names, ds->d)))
+            return dnn_fail_oom(err, "feature names", ds->d);
+        return DNN_OK;
+    }
     if (ds->class_names && ds->n_classes <= m->n_classes) {
         /* classes the data never showed (fewer names than outputs) are named by their index */
         m->class_names = calloc((size_t)m->n_classes, sizeof(char *));

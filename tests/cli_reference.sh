@@ -7,7 +7,9 @@ expect 0 "train the reference MLP" -- "$DNNTRAIN" --config "$SRC_DIR/configs/mlp
 cat "$T/err" >&2
 expect 0 "evaluate it with a quality gate at 88%" -- "$DNNEVAL" --model mlp/ckpt.bin --min-accuracy 0.88
 cat "$T/out" >&2
-acc=$("$DNNEVAL" --model mlp/ckpt.bin --json | "$JSON_QUERY" - accuracy)
+"$DNNEVAL" --model mlp/ckpt.bin --json >mlp.json
+acc=$("$JSON_QUERY" mlp.json accuracy)
+[ "$("$JSON_QUERY" mlp.json per_class.9.class)" = "Ankle boot" ] || fail "data.classes names the classes in reports"
 
 # with dropout and a cosine schedule it does better still
 expect 0 "train the regularised MLP" -- "$DNNTRAIN" --config "$SRC_DIR/configs/mlp-regularized.json" --out reg --quiet

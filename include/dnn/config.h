@@ -120,6 +120,8 @@ typedef struct {
     double validation_split;
     dnn_norm_kind normalize;
     dnn_task task;
+    char **class_names; /* data.classes: names for classes given by index (IDX, integer CSV labels) */
+    int n_class_names;
 
     dnn_layer_config *layers;
     int n_layers;
