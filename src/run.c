@@ -107,17 +107,14 @@ static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
 {
     const dnn_run_opts *o = r->o;
     char *dir;
-    if (o->out_dir)
-        dir = dnn_strdup(o->out_dir);
-    else if (c->output_dir)
-        dir = dnn_strdup(c->output_dir);
-    else if (o->config_path) {
+    if (o->out_dir) dir = dnn_strdup(o->out_dir);
+    else if (o->resume_path) dir = dnn_path_dir(o->resume_path); /* a resumed run stays in its folder */
+    else if (c->output_dir) dir = dnn_strdup(c->output_dir);
+    else {
         char *stem = dnn_path_stem(o->config_path);
         dir = stem ? malloc(strlen(stem) + 8) : NULL;
         if (dir) sprintf(dir, "runs/%s", stem);
         free(stem);
-    } else {
-        dir = dnn_path_dir(o->resume_path); /* a resumed run stays in its folder */
     }
     if (!dir) return dnn_fail_oom(err, "the output folder", 0);
     r->dir = dir;

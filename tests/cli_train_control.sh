@@ -32,6 +32,11 @@ for th in 1 2; do
     [ "$(wc -l <b$th/train.jsonl)" -eq 4 ] || fail "the resumed log continues the first (4 lines)"
 done
 [ "$("$JSON_QUERY" b1/report.json epochs_run)" = 4 ] || fail "report after resume"
+# a resumed run stays in its checkpoint's folder, whatever output.dir says and wherever it is started
+mkdir -p elsewhere && cp -r a1 moved
+(cd elsewhere && "$DNNTRAIN" --resume ../moved/ckpt.bin --set training.epochs=5 --set output.dir=\"x\" --quiet) ||
+    fail "resume from another folder"
+[ "$(wc -l <moved/train.jsonl)" -eq 5 ] && [ ! -e elsewhere/x ] || fail "the resumed run left its folder"
 
 # SIGINT mid-run: finish the batch, checkpoint, exit 130; resuming gives the uninterrupted run's bytes
 sed 's/"epochs": 4/"epochs": 150/' ctl.json >long.json
