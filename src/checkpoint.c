@@ -429,10 +429,9 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     if (!json) return corrupt(err, name, "the embedded config is not valid JSON");
     dnn_config cfg;
     dnn_status st = dnn_config_from_json(&cfg, json, cname, NULL, NULL, 0, err);
-    if (st) {
+    if (st) { /* valid once, or it would not have been written: another version's, or tampered with */
         dnn_config_free(&cfg);
-        err->code = DNN_EIO;
-        return st;
+        return err->code = DNN_EIO;
     }
     rcur *c = &sec[S_MODL];
     uint32_t n_in = get_u32(c), n_out = get_u32(c);
@@ -445,12 +444,9 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         dnn_config_free(&cfg);
         return corrupt(err, name, "the parameter count does not match the embedded config's network");
     }
-    st = dnn_model_create(m, &cfg, (int)n_in, err);
+    st = dnn_model_create(m, &cfg, (int)n_in, err); /* may refuse it for --max-memory, with that code */
     dnn_config_free(&cfg);
-    if (st) {
-        err->code = DNN_EIO;
-        goto fail;
-    }
+    if (st) goto fail;
     dnn_net *net = m->net;
     if ((uint32_t)net->n_out != n_out || net->n_state != n_state || net->n_params != n_params) {
         st = corrupt(err, name, "the stored sizes do not match the embedded config's network");

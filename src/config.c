@@ -25,10 +25,6 @@ const char *dnn_loss_name(dnn_loss_kind l)
 {
     return loss_names[l];
 }
-const char *dnn_optim_name(dnn_optim_kind o)
-{
-    return optim_names[o];
-}
 const char *dnn_monitor_name(dnn_monitor m)
 {
     return monitor_names[m];
@@ -796,6 +792,13 @@ dnn_status dnn_config_from_json(dnn_config *c, cJSON *json, const char *file, co
 {
     memset(c, 0, sizeof *c);
     c->json = json;
+    for (int i = 0; i < n_overrides; i++) {
+        dnn_status st = dnn_config_apply_override(json, overrides[i], err);
+        if (st) {
+            dnn_config_free(c);
+            return st;
+        }
+    }
     c->file = dnn_strdup(file);
     vctx v = {.file = file, .err = err, .overrides = overrides, .n_overrides = n_overrides};
     if (!c->file || !cJSON_IsObject(json)) {
@@ -938,13 +941,6 @@ dnn_status dnn_config_load(dnn_config *c, const char *path, const char *const *o
                         path, line, col);
     }
     free(buf);
-    for (int i = 0; i < n_overrides; i++) {
-        st = dnn_config_apply_override(json, overrides[i], err);
-        if (st) {
-            cJSON_Delete(json);
-            return st;
-        }
-    }
     char *dir = dnn_path_dir(path);
     if (!dir) {
         cJSON_Delete(json);

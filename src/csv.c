@@ -835,7 +835,8 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
                     if (id == -1) {
                         /* a model whose classes were named by data.classes also takes their indices */
                         double v;
-                        if (dnn_csv_number(s, n, &v) == 0 && v >= 0 && v < sc->n_classes && v == floor(v)) id = (int)v;
+                        if (dnn_csv_number(s, n, &v) == 0 && v >= 0 && v < sc->n_classes && v == floor(v))
+                            id = (int)v;
                     }
                     if (id == -1) {
                         char list[300] = "";

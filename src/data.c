@@ -383,17 +383,18 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-dnn_status dnn_split(size_t n, double fraction, uint64_t seed, uint32_t **train, size_t *n_train,
-                     uint32_t **val, size_t *n_val, dnn_error *err)
+dnn_status dnn_split(const char *file, size_t n, double fraction, uint64_t seed, uint32_t **train,
+                     size_t *n_train, uint32_t **val, size_t *n_val, dnn_error *err)
 {
     *train = *val = NULL;
     if (n > UINT32_MAX)
-        return dnn_fail(err, DNN_EDATA, "%zu samples: at most %u are supported", n, UINT32_MAX);
+        return dnn_fail(err, DNN_EDATA, "%s: %zu samples: at most %u are supported", file, n, UINT32_MAX);
     size_t nv = (size_t)floor(fraction * (double)n + 0.5);
     if (fraction > 0 && nv == 0) nv = 1;
     if (nv >= n && fraction > 0)
-        return dnn_fail(err, DNN_ECONFIG, "data.validation_split %g leaves no training samples out of %zu",
-                        fraction, n);
+        return dnn_fail(err, DNN_ECONFIG,
+                        "%s: data.validation_split %g leaves no training samples out of %zu", file, fraction,
+                        n);
     uint32_t *perm = malloc(n * sizeof(uint32_t) + 1);
     uint32_t *v = malloc(nv * sizeof(uint32_t) + 1);
     if (!perm || !v) {

@@ -54,36 +54,41 @@ void dnn_model_free(dnn_model *m)
     memset(m, 0, sizeof *m);
 }
 
-dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *err)
+/* Class names: data.classes for classes the data gives by index, else the data's own names, padded with
+ * indices for classes the data never showed. */
+static dnn_status class_names(dnn_model *m, const dnn_dataset *ds, dnn_error *err)
 {
+    const int k = m->n_classes;
     if (m->cfg.class_names) {
-        /* data.classes names classes the data gives by index; labels that are names already keep theirs */
         for (int i = 0; ds->class_names && i < ds->n_classes; i++) {
             char *end;
             long v = strtol(ds->class_names[i], &end, 10);
             if (*end || v != i)
-                return dnn_fail(err, DNN_ECONFIG,
-                                "%s: data.classes: the labels of %s are names already (\"%s\"); data.classes names "
-                                "classes given as indices 0, 1, ...",
-                                m->cfg.file, ds->source, ds->class_names[i]);
+                return dnn_fail(
+                    err, DNN_ECONFIG,
+                    "%s: data.classes: the labels of %s are names already (\"%s\"); data.classes names "
+                    "classes given as indices 0, 1, ...",
+                    m->cfg.file, ds->source, ds->class_names[i]);
         }
-        m->class_names = dnn_strings_copy(m->cfg.class_names, (size_t)m->cfg.n_class_names);
-        if (!m->class_names) return dnn_fail_oom(err, "class names", (size_t)m->cfg.n_class_names);
-        if (ds->feature_names && !(m->feature_names = dnn_strings_copy(ds->feature_names, ds->d)))
-            return dnn_fail_oom(err, "feature names", ds->d);
-        return DNN_OK;
+        m->class_names = dnn_strings_copy(m->cfg.class_names, (size_t)k);
+        return m->class_names ? DNN_OK : dnn_fail_oom(err, "class names", (size_t)k);
     }
-    if (ds->class_names && ds->n_classes <= m->n_classes) {
-        /* classes the data never showed (fewer names than outputs) are named by their index */
-        m->class_names = calloc((size_t)m->n_classes, sizeof(char *));
-        if (!m->class_names) return dnn_fail_oom(err, "class names", (size_t)m->n_classes);
-        for (int i = 0; i < m->n_classes; i++) {
-            char buf[32];
-            snprintf(buf, sizeof buf, "%d", i);
-            m->class_names[i] = dnn_strdup(i < ds->n_classes ? ds->class_names[i] : buf);
-            if (!m->class_names[i]) return dnn_fail_oom(err, "class names", (size_t)m->n_classes);
-        }
+    if (!ds->class_names || ds->n_classes > k) return DNN_OK; /* too many: dnn_model_check_data says so */
+    m->class_names = calloc((size_t)k, sizeof(char *));
+    if (!m->class_names) return dnn_fail_oom(err, "class names", (size_t)k);
+    for (int i = 0; i < k; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%d", i);
+        if (!(m->class_names[i] = dnn_strdup(i < ds->n_classes ? ds->class_names[i] : buf)))
+            return dnn_fail_oom(err, "class names", (size_t)k);
     }
+    return DNN_OK;
+}
+
+dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *err)
+{
+    dnn_status st = class_names(m, ds, err);
+    if (st) return st;
     if (ds->feature_names && !(m->feature_names = dnn_strings_copy(ds->feature_names, ds->d)))
         return dnn_fail_oom(err, "feature names", ds->d);
     if (ds->target_names && ds->n_targets == m->net->n_out &&
@@ -118,7 +123,6 @@ dnn_schema dnn_model_schema(const dnn_model *m, int labels_optional)
     sc.n_classes = m->n_classes;
     sc.class_names = m->class_names;
     sc.n_targets = m->cfg.task == DNN_TASK_REGRESSION ? m->net->n_out : 0;
-    sc.target_names = m->target_names;
     sc.labels_optional = labels_optional;
     return sc;
 }

@@ -107,9 +107,12 @@ static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
 {
     const dnn_run_opts *o = r->o;
     char *dir;
-    if (o->out_dir) dir = dnn_strdup(o->out_dir);
-    else if (o->resume_path) dir = dnn_path_dir(o->resume_path); /* a resumed run stays in its folder */
-    else if (c->output_dir) dir = dnn_strdup(c->output_dir);
+    if (o->out_dir)
+        dir = dnn_strdup(o->out_dir);
+    else if (o->resume_path)
+        dir = dnn_path_dir(o->resume_path); /* a resumed run stays in its folder */
+    else if (c->output_dir)
+        dir = dnn_strdup(c->output_dir);
     else {
         char *stem = dnn_path_stem(o->config_path);
         dir = stem ? malloc(strlen(stem) + 8) : NULL;
@@ -178,20 +181,14 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
     dnn_train_state olds;
     dnn_status st = dnn_checkpoint_load(o->resume_path, &old, &olds, err);
     if (st) return st;
-    dnn_config cfg;
+    dnn_config cfg = {0};
     if (o->config_path) {
         st = dnn_config_load(&cfg, o->config_path, o->overrides, o->n_overrides, err);
     } else {
+        /* the checkpoint's own config, named as the checkpoint names it ("ckpt.bin (embedded config)") */
         cJSON *json = cJSON_Duplicate(old.cfg.json, 1);
-        st = json ? DNN_OK : dnn_fail_oom(err, "the config", 0);
-        for (int i = 0; !st && i < o->n_overrides; i++)
-            st = dnn_config_apply_override(json, o->overrides[i], err);
-        if (!st) {
-            char name[4200];
-            snprintf(name, sizeof name, "%s (embedded config)", o->resume_path);
-            st = dnn_config_from_json(&cfg, json, name, NULL, o->overrides, o->n_overrides, err);
-        } else
-            cJSON_Delete(json);
+        st = json ? dnn_config_from_json(&cfg, json, old.cfg.file, NULL, o->overrides, o->n_overrides, err)
+                  : dnn_fail_oom(err, "the config", 0);
     }
     if (!st) st = same_shape(&old.cfg, &cfg, o->config_path ? o->config_path : o->resume_path, err);
     if (!st) st = dnn_model_create(m, &cfg, old.net->n_in, err);
@@ -336,7 +333,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (st) goto done;
     const dnn_config *c = resumed ? &m.cfg : &cfg;
     st = dnn_load_source(&train, &c->train, c->task, NULL, err);
-    if (!st) st = dnn_split(train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
+    if (!st)
+        st = dnn_split(c->file, train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
     if (st) goto done;
     if (c->early_stopping.enabled && n_va == 0 &&
         (c->early_stopping.monitor == DNN_MONITOR_VAL_LOSS ||

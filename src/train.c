@@ -86,30 +86,25 @@ static int all_finite(const float *p, size_t n)
     return acc == 0.0f;
 }
 
-dnn_status dnn_evaluate_rows(dnn_model *m, const dnn_dataset *ds, const uint32_t *idx, size_t n, double *loss,
-                             double *accuracy, dnn_error *err)
+/* Mean loss and accuracy over rows idx[0..n), in evaluation mode, through the training loop's batch buffers.
+ */
+static void validate(dnn_model *m, const dnn_dataset *ds, const uint32_t *idx, size_t n, const batch_bufs *bb,
+                     double *loss, double *accuracy)
 {
-    batch_bufs bb = {0};
-    dnn_status st = bufs_alloc(&bb, m, err);
-    if (st) {
-        bufs_free(&bb);
-        return st;
-    }
     const dnn_layer *out = &m->net->layers[m->net->n_layers - 1];
     const int B = m->cfg.batch_size, k = m->net->n_out;
     double sum = 0.0;
     size_t correct = 0;
     for (size_t start = 0; start < n; start += (size_t)B) {
         int b = (int)(n - start < (size_t)B ? n - start : (size_t)B);
-        dnn_gather(ds, &m->norm, idx + start, (size_t)b, bb.x, bb.y, bb.t);
-        const float *a = dnn_net_forward(m->net, bb.x, b, 0, NULL);
-        sum += dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb.y, bb.t, NULL);
-        if (m->cfg.task == DNN_TASK_CLASSIFICATION) correct += (size_t)dnn_count_correct(a, b, k, bb.y);
+        dnn_gather(ds, &m->norm, idx + start, (size_t)b, bb->x, bb->y, bb->t);
+        const float *a = dnn_net_forward(m->net, bb->x, b, 0, NULL);
+        sum +=
+            dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb->y, bb->t, NULL);
+        if (m->cfg.task == DNN_TASK_CLASSIFICATION) correct += (size_t)dnn_count_correct(a, b, k, bb->y);
     }
-    bufs_free(&bb);
     *loss = n ? sum / (double)n : NAN;
     *accuracy = n && m->cfg.task == DNN_TASK_CLASSIFICATION ? (double)correct / (double)n : NAN;
-    return DNN_OK;
 }
 
 static dnn_status diverged(int epoch, size_t batch, const char *what, double lr, dnn_error *err)
@@ -230,11 +225,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         log.loss = s->part_loss / (double)s->part_seen;
         log.accuracy =
             c->task == DNN_TASK_CLASSIFICATION ? (double)s->part_correct / (double)s->part_seen : NAN;
-        if (data->n_val) {
-            st =
-                dnn_evaluate_rows(m, data->ds, data->val, data->n_val, &log.val_loss, &log.val_accuracy, err);
-            if (st) goto done;
-        }
+        if (data->n_val) validate(m, data->ds, data->val, data->n_val, &bb, &log.val_loss, &log.val_accuracy);
         log.seconds = dnn_now() - t0;
         log.samples_per_second = train_seconds > 0 ? (double)n / train_seconds : 0;
         s->epoch = epoch;

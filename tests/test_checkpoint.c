@@ -152,6 +152,14 @@ static void test_round_trip(void)
         CHECK_ERR(decode(f, la, &err), err, DNN_EIO, "x.bin", "does not match");
     } else
         check_failures++;
+    /* a consistent file whose config this dnn does not accept (another version's key) */
+    memcpy(f, a, la);
+    char *seed = memmem(f, la, "\"seed\"", 6);
+    if (seed) {
+        seed[2] = 'x';
+        fix_crc(f, la);
+        CHECK_ERR(decode(f, la, &err), err, DNN_EIO, "x.bin (embedded config)", "sxed", "unknown key");
+    } else check_failures++;
     /* foreign files */
     const char *png = "\x89PNG\r\n\x1a\n0000000000000000000000000000";
     CHECK_ERR(decode((const uint8_t *)png, 36, &err), err, DNN_EIO, "not a dnn checkpoint");

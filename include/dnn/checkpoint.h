@@ -3,8 +3,9 @@
  * Layout: magic "\x89DNN\r\n\x1a\n" | u32 format version | u32 section count | u64 file length |
  * sections (4-byte tag, u32 zero, u64 payload length, payload) | u32 CRC-32 of all bytes before it.
  * Sections: CONF (effective config, JSON), META (names and version, JSON), MODL (sizes), NORM (input and
- * target normalisation), IMPU (missing-value fill values), PARA (parameters), NSTA (network state), TRAI (counters, generators, schedule, history),
- * OPTM (optimizer moments), BEST (the best epoch's weights, with early stopping's restore_best). */
+ * target normalisation), IMPU (missing-value fill values), PARA (parameters), NSTA (network state), TRAI
+ * (counters, generators, schedule, history), OPTM (optimizer moments), BEST (the best epoch's weights, with
+ * early stopping's restore_best). */
 #ifndef DNN_CHECKPOINT_H
 #define DNN_CHECKPOINT_H
 

@@ -140,8 +140,9 @@ typedef struct {
  * is left to free. */
 dnn_status dnn_config_load(dnn_config *cfg, const char *path, const char *const *overrides, int n_overrides,
                            dnn_error *err);
-/* Validate an already parsed config tree (takes ownership of json, freed on failure). file names it in
- * messages; base_dir is where relative data paths resolve (NULL: leave them as they are). */
+/* Apply the overrides to an already parsed config tree and validate it (takes ownership of json, freed on
+ * failure). file names it in messages; base_dir is where relative data paths resolve (NULL: leave them as
+ * they are). */
 dnn_status dnn_config_from_json(dnn_config *cfg, cJSON *json, const char *file, const char *base_dir,
                                 const char *const *overrides, int n_overrides, dnn_error *err);
 /* Apply one "dotted.path=value" override to a JSON tree. */
@@ -151,7 +152,6 @@ void dnn_config_free(dnn_config *cfg);
 /* The JSON name of an enum value, for messages and reports. */
 const char *dnn_act_name(dnn_act a);
 const char *dnn_loss_name(dnn_loss_kind l);
-const char *dnn_optim_name(dnn_optim_kind o);
 const char *dnn_monitor_name(dnn_monitor m);
 const char *dnn_task_name(dnn_task t);
 

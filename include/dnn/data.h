@@ -84,7 +84,6 @@ typedef struct {
     int n_classes;
     char *const *class_names; /* string labels map to these classes (NULL: labels are class indices) */
     int n_targets;
-    char *const *target_names;
     int labels_optional; /* data without the label columns is read for prediction only */
 } dnn_schema;
 
@@ -95,9 +94,10 @@ dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
 /* Check class labels against the number of classes of the model. */
 dnn_status dnn_check_labels(const dnn_dataset *ds, int n_classes, dnn_error *err);
 
-/* Split rows 0..n into a training and a validation part: a seeded permutation, the first n_val rows of
- * which are validation. Both index arrays are malloc'ed and sorted, so batches read memory in order. */
-dnn_status dnn_split(size_t n, double fraction, uint64_t seed, uint32_t **train, size_t *n_train,
-                     uint32_t **val, size_t *n_val, dnn_error *err);
+/* Split rows 0..n into a training and a validation part (file: the config asking for it, for messages): a
+ * seeded permutation, the first n_val rows of which are validation. Both index arrays are malloc'ed and
+ * sorted, so batches read memory in order. */
+dnn_status dnn_split(const char *file, size_t n, double fraction, uint64_t seed, uint32_t **train,
+                     size_t *n_train, uint32_t **val, size_t *n_val, dnn_error *err);
 
 #endif

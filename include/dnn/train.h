@@ -82,10 +82,6 @@ typedef struct {
 dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
                      const dnn_train_hooks *hooks, dnn_error *err);
 
-/* Mean loss and accuracy of the model over rows idx[0..n) (evaluation mode). */
-dnn_status dnn_evaluate_rows(dnn_model *m, const dnn_dataset *ds, const uint32_t *idx, size_t n, double *loss,
-                             double *accuracy, dnn_error *err);
-
 /* The value that decides the best epoch, and whether lower is better. */
 double dnn_monitored(const dnn_epoch_log *log, dnn_monitor mon);
 int dnn_monitor_minimizes(dnn_monitor mon);

@@ -43,7 +43,7 @@ static int is_csv(const char *data)
 }
 
 /* Apply --header, --delimiter and --label to a CSV source. */
-static int csv_flags(dnn_source_config *src, const char *header, const char *delim, const char **labels,
+static int csv_flags(dnn_source_config *src, const char *header, const char *delim, const char *const *labels,
                      int n_labels, dnn_colref **refs)
 {
     if (header) {
@@ -158,41 +158,188 @@ static int info(const char *path)
     return 0;
 }
 
+/* Everything the flags asked for. */
+typedef struct {
+    const char *model, *data, *labels, *report, *predict, *header, *delimiter, *plot;
+    const char *label_cols[64];
+    int n_label_cols, json, quiet, top_k;
+    gate gates[5];
+} args;
+
+/* The value each gate reads, and whether it applies to the task. */
+static double gate_value(const dnn_metrics *mt, int i)
+{
+    const double v[] = {mt->accuracy, mt->loss, mt->macro.f1, mt->r2_all, mt->rmse_all};
+    return v[i];
+}
+
+static int gate_applies(dnn_task task, int i)
+{
+    return i == 1 || (task == DNN_TASK_CLASSIFICATION) == (i == 0 || i == 2);
+}
+
+/* The data to score: --data (with the checkpoint's CSV options unless flags override them), else the
+ * checkpoint's test set. Returns 0, or an exit code after a message. */
+static int data_source(const args *a, const dnn_model *m, dnn_source_config *src, dnn_colref **refs,
+                       const dnn_source_config **use)
+{
+    if (!a->data) {
+        if (!m->cfg.has_test) {
+            fprintf(stderr, "dnneval: %s: its config names no test set (data.test); give --data\n", a->model);
+            return 2;
+        }
+        *use = &m->cfg.test;
+        return 0;
+    }
+    memset(src, 0, sizeof *src);
+    if (is_csv(a->data)) {
+        /* CSV is read as in training (header, delimiter, label, missing values), unless flags say otherwise
+         */
+        if (m->cfg.train.format == DNN_FORMAT_CSV)
+            *src = m->cfg.train;
+        else
+            src->header = -1;
+        src->format = DNN_FORMAT_CSV;
+        src->path = (char *)a->data;
+        if (csv_flags(src, a->header, a->delimiter, a->label_cols, a->n_label_cols, refs)) return 2;
+    } else {
+        if (a->header || a->delimiter || a->n_label_cols) {
+            fprintf(stderr, "dnneval: --header, --delimiter and --label apply to CSV data, and %s is IDX\n",
+                    a->data);
+            return 2;
+        }
+        src->format = DNN_FORMAT_IDX;
+        src->images = (char *)a->data;
+        src->labels = (char *)a->labels;
+    }
+    *use = src;
+    return 0;
+}
+
+/* Print (and write) the report, then check the gates: every failed one gets its line, and the exit is 6. */
+static int report_and_gate(const args *a, const dnn_metrics *mt, const dnn_model *m, const dnn_dataset *ds)
+{
+    static const char *const names[] = {"accuracy", "loss", "macro F1", "R^2", "RMSE"};
+    dnn_error err = {0};
+    cJSON *rj = dnn_report_json(mt, m, a->model, ds->source);
+    if (!rj) return 1;
+    /* the human report goes to stdout, unless the predictions or the JSON report already do */
+    const int predict_stdout = a->predict && strcmp(a->predict, "-") == 0;
+    int rc = 0;
+    if (a->json) {
+        char *s = cJSON_Print(rj);
+        fprintf(predict_stdout ? stderr : stdout, "%s\n", s ? s : "");
+        free(s);
+    } else if (!a->quiet) {
+        dnn_report_print(predict_stdout ? stderr : stdout, mt, m, a->model, ds->source);
+    }
+    if (a->report && dnn_json_write(a->report, rj, &err)) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        rc = 4;
+    }
+    cJSON_Delete(rj);
+    if (!rc && a->plot && mt->labelled)
+        rc = write_plot(a->plot, mt, m, ds);
+    else if (!rc && a->plot)
+        fprintf(stderr, "dnneval: --plot: the data has no labels, so there is nothing to plot\n");
+    for (int i = 0; i < 5 && (rc == 0 || rc == 6); i++) {
+        const gate *g = &a->gates[i];
+        double v = gate_value(mt, i);
+        if (!g->set || (mt->labelled && isfinite(v) && (g->is_min ? v >= g->bound : v <= g->bound))) continue;
+        dnn_fprintf_c(stderr, "dnneval: quality gate failed: %s %.6g %s --%s %g\n", names[i], v,
+                      g->is_min ? "<" : ">", g->flag, g->bound);
+        rc = 6;
+    }
+    return rc;
+}
+
+/* Load, score, report. One exit path frees everything. */
+static int score(const args *a)
+{
+    dnn_error err = {0};
+    dnn_model m;
+    dnn_dataset ds = {0};
+    dnn_metrics mt = {0};
+    dnn_source_config src;
+    dnn_colref *refs = NULL;
+    const dnn_source_config *use = NULL;
+    FILE *pf = NULL;
+    int rc = (int)dnn_checkpoint_load(a->model, &m, NULL, &err);
+    if (rc) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        return rc;
+    }
+    for (int i = 0; i < 5; i++)
+        if (a->gates[i].set && !gate_applies(m.cfg.task, i)) {
+            fprintf(stderr, "dnneval: --%s does not apply to a %s model\n", a->gates[i].flag,
+                    dnn_task_name(m.cfg.task));
+            rc = 2;
+            goto done;
+        }
+    if ((rc = data_source(a, &m, &src, &refs, &use))) goto done;
+    dnn_schema sc = dnn_model_schema(&m, 1);
+    dnn_status st = dnn_load_source(&ds, use, m.cfg.task, &sc, &err);
+    if (!st) {
+        dnn_model_prepare(&m, &ds);
+        st = dnn_model_check_data(&m, &ds, &err);
+    }
+    if (!st && a->predict && !(pf = strcmp(a->predict, "-") == 0 ? stdout : fopen(a->predict, "w")))
+        st = dnn_fail(&err, DNN_EIO, "%s: cannot write predictions: %s", a->predict, strerror(errno));
+    if (!st && !a->quiet && (ds.dropped_label || ds.dropped_feature))
+        fprintf(stderr, "dnneval: %s: dropped %zu rows with a missing label and %zu with missing values\n",
+                ds.source, ds.dropped_label, ds.dropped_feature);
+    if (!st) {
+        dnn_eval_opts eo = {a->top_k, pf, a->predict};
+        st = dnn_eval(&m, &ds, &eo, &mt, &err);
+    }
+    if (pf && pf != stdout && fclose(pf) != 0 && !st)
+        st = dnn_fail(&err, DNN_EIO, "%s: write failed", a->predict);
+    if (st) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        rc = (int)st;
+        goto done;
+    }
+    rc = report_and_gate(a, &mt, &m, &ds);
+done:
+    free(refs);
+    dnn_metrics_free(&mt);
+    dnn_dataset_free(&ds);
+    dnn_model_free(&m);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     cli_parser p;
     cli_init(&p, "dnneval", DNNEVAL_OPTIONS, DNNEVAL_N_OPTIONS);
-    const char *model = NULL, *data = NULL, *labels = NULL, *report = NULL, *predict = NULL;
-    const char *header = NULL, *delimiter = NULL, *plot = NULL;
-    static const char *label_cols[65];
-    int n_label_cols = 0;
-    int json = 0, quiet = 0, want_info = 0, c;
+    args a = {.gates = {{"min-accuracy", 0, 0, 1},
+                        {"max-loss", 0, 0, 0},
+                        {"min-f1", 0, 0, 1},
+                        {"min-r2", 0, 0, 1},
+                        {"max-rmse", 0, 0, 0}}};
+    int want_info = 0, c;
     long threads = 0, top_k = 0;
-    gate gates[] = {{"min-accuracy", 0, 0, 1},
-                    {"max-loss", 0, 0, 0},
-                    {"min-f1", 0, 0, 1},
-                    {"min-r2", 0, 0, 1},
-                    {"max-rmse", 0, 0, 0}};
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
-        case E_MODEL: model = optarg; break;
-        case E_DATA: data = optarg; break;
-        case E_LABELS: labels = optarg; break;
-        case E_HEADER: header = optarg; break;
-        case E_DELIMITER: delimiter = optarg; break;
+        case E_MODEL: a.model = optarg; break;
+        case E_DATA: a.data = optarg; break;
+        case E_LABELS: a.labels = optarg; break;
+        case E_HEADER: a.header = optarg; break;
+        case E_DELIMITER: a.delimiter = optarg; break;
         case E_LABEL:
-            if (n_label_cols == 64) {
+            if (a.n_label_cols == 64) {
                 fprintf(stderr, "dnneval: more than 64 --label options\n");
                 return 2;
             }
-            label_cols[n_label_cols++] = optarg;
+            a.label_cols[a.n_label_cols++] = optarg;
             break;
-        case E_JSON: json = 1; break;
-        case E_REPORT: report = optarg; break;
-        case E_PREDICT: predict = optarg; break;
-        case E_PLOT: plot = optarg; break;
+        case E_JSON: a.json = 1; break;
+        case E_REPORT: a.report = optarg; break;
+        case E_PREDICT: a.predict = optarg; break;
+        case E_PLOT: a.plot = optarg; break;
         case E_TOPK:
             if (cli_int(p.prog, "top-k", optarg, 1, 1 << 20, &top_k)) return 2;
+            a.top_k = (int)top_k;
             break;
         case E_INFO: want_info = 1; break;
         case E_MIN_ACC:
@@ -200,7 +347,7 @@ int main(int argc, char **argv)
         case E_MIN_F1:
         case E_MIN_R2:
         case E_MAX_RMSE: {
-            gate *g = &gates[c - E_MIN_ACC];
+            gate *g = &a.gates[c - E_MIN_ACC];
             if (cli_double(p.prog, g->flag, optarg, &g->bound)) return 2;
             g->set = 1;
             break;
@@ -211,7 +358,7 @@ int main(int argc, char **argv)
         case E_MAX_MEMORY:
             if (cli_max_memory(p.prog, optarg)) return 2;
             break;
-        case E_QUIET: quiet = 1; break;
+        case E_QUIET: a.quiet = 1; break;
         case E_VERBOSE: break;
         case E_HELP: cli_help(&p, stdout, DNNEVAL_USAGE, DNNEVAL_EXAMPLES); return 0;
         case E_VERSION:
@@ -226,149 +373,14 @@ int main(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    if (!model) {
+    if (!a.model) {
         fprintf(stderr, "dnneval: --model CKPT is required; see --help\n");
         return 2;
     }
-    if (labels && !data) {
+    if (a.labels && !a.data) {
         fprintf(stderr, "dnneval: --labels needs --data\n");
         return 2;
     }
     cli_set_threads(threads);
-    if (want_info) return info(model);
-
-    dnn_error err = {0};
-    dnn_model m;
-    dnn_status st = dnn_checkpoint_load(model, &m, NULL, &err);
-    if (st) {
-        fprintf(stderr, "dnneval: %s\n", err.msg);
-        return (int)st;
-    }
-    dnn_dataset ds = {0};
-    dnn_source_config src = {0};
-    dnn_colref *refs = NULL;
-    const dnn_source_config *use = NULL;
-    if (data) {
-        if (is_csv(data)) {
-            /* CSV read as in training (header, delimiter, label, missing values), unless flags say otherwise
-             */
-            if (m.cfg.train.format == DNN_FORMAT_CSV)
-                src = m.cfg.train;
-            else
-                src.header = -1;
-            src.format = DNN_FORMAT_CSV;
-            src.path = (char *)data;
-            if (csv_flags(&src, header, delimiter, label_cols, n_label_cols, &refs)) {
-                dnn_model_free(&m);
-                return 2;
-            }
-        } else {
-            if (header || delimiter || n_label_cols) {
-                fprintf(stderr,
-                        "dnneval: --header, --delimiter and --label apply to CSV data, and %s is IDX\n",
-                        data);
-                dnn_model_free(&m);
-                return 2;
-            }
-            src.format = DNN_FORMAT_IDX;
-            src.images = (char *)data;
-            src.labels = (char *)labels;
-        }
-        use = &src;
-    } else if (m.cfg.has_test) {
-        use = &m.cfg.test;
-    } else {
-        fprintf(stderr, "dnneval: %s: its config names no test set (data.test); give --data\n", model);
-        dnn_model_free(&m);
-        return 2;
-    }
-    dnn_schema sc = dnn_model_schema(&m, 1);
-    st = dnn_load_source(&ds, use, m.cfg.task, &sc, &err);
-    free(refs);
-    if (!st) {
-        dnn_model_prepare(&m, &ds);
-        st = dnn_model_check_data(&m, &ds, &err);
-    }
-    if (st) {
-        fprintf(stderr, "dnneval: %s\n", err.msg);
-        dnn_dataset_free(&ds);
-        dnn_model_free(&m);
-        return (int)st;
-    }
-    if (!quiet && (ds.dropped_label || ds.dropped_feature))
-        fprintf(stderr, "dnneval: %s: dropped %zu rows with a missing label and %zu with missing values\n",
-                ds.source, ds.dropped_label, ds.dropped_feature);
-
-    FILE *pf = NULL;
-    if (predict) {
-        pf = strcmp(predict, "-") == 0 ? stdout : fopen(predict, "w");
-        if (!pf) {
-            fprintf(stderr, "dnneval: %s: cannot write predictions: %s\n", predict, strerror(errno));
-            dnn_dataset_free(&ds);
-            dnn_model_free(&m);
-            return 4;
-        }
-    }
-    dnn_eval_opts eo = {(int)top_k, pf, predict};
-    dnn_metrics mt;
-    st = dnn_eval(&m, &ds, &eo, &mt, &err);
-    if (pf && pf != stdout && fclose(pf) != 0 && !st)
-        st = dnn_fail(&err, DNN_EIO, "%s: write failed", predict);
-    if (st) {
-        fprintf(stderr, "dnneval: %s\n", err.msg);
-        dnn_dataset_free(&ds);
-        dnn_model_free(&m);
-        return (int)st;
-    }
-
-    int rc = 0;
-    cJSON *rj = dnn_report_json(&mt, &m, model, ds.source);
-    if (!rj) rc = 1;
-    /* the human report goes to stdout, unless the predictions or the JSON report already do */
-    FILE *human = predict && strcmp(predict, "-") == 0 ? stderr : stdout;
-    if (!rc && json) {
-        char *s = cJSON_Print(rj);
-        if (predict && strcmp(predict, "-") == 0)
-            fprintf(stderr, "%s\n", s ? s : "");
-        else
-            printf("%s\n", s ? s : "");
-        free(s);
-    } else if (!rc && !quiet) {
-        dnn_report_print(human, &mt, &m, model, ds.source);
-    }
-    if (!rc && report && dnn_json_write(report, rj, &err)) {
-        fprintf(stderr, "dnneval: %s\n", err.msg);
-        rc = 4;
-    }
-    if (!rc && plot && mt.labelled)
-        rc = write_plot(plot, &mt, &m, &ds);
-    else if (!rc && plot)
-        fprintf(stderr, "dnneval: --plot: the data has no labels, so there is nothing to plot\n");
-    /* quality gates */
-    double values[] = {mt.accuracy, mt.loss, mt.macro.f1, mt.r2_all, mt.rmse_all};
-    const char *names[] = {"accuracy", "loss", "macro F1", "R^2", "RMSE"};
-    int applies[] = {mt.task == DNN_TASK_CLASSIFICATION, 1, mt.task == DNN_TASK_CLASSIFICATION,
-                     mt.task == DNN_TASK_REGRESSION, mt.task == DNN_TASK_REGRESSION};
-    for (int i = 0; i < 5 && (rc == 0 || rc == 6); i++) {
-        if (!gates[i].set) continue;
-        if (!applies[i]) {
-            fprintf(stderr, "dnneval: --%s does not apply to a %s model\n", gates[i].flag,
-                    dnn_task_name(mt.task));
-            rc = 2;
-            break;
-        }
-        double v = values[i];
-        int fail =
-            !mt.labelled || !isfinite(v) || (gates[i].is_min ? v < gates[i].bound : v > gates[i].bound);
-        if (fail) {
-            dnn_fprintf_c(stderr, "dnneval: quality gate failed: %s %.6g %s --%s %g\n", names[i], v,
-                          gates[i].is_min ? "<" : ">", gates[i].flag, gates[i].bound);
-            rc = 6;
-        }
-    }
-    cJSON_Delete(rj);
-    dnn_metrics_free(&mt);
-    dnn_dataset_free(&ds);
-    dnn_model_free(&m);
-    return rc;
+    return want_info ? info(a.model) : score(&a);
 }
