@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run every test through ctest:
 #   1. the release build and the whole suite;
-#   2. the same suite on a build with AddressSanitizer and UndefinedBehaviorSanitizer (leak checks on);
+#   2. the same suite on a build with AddressSanitizer and UndefinedBehaviorSanitizer (leak checks on), but for
+#      the long accuracy gates (ctest label "slow");
 #   3. the fuzz targets (clang's libFuzzer): each replays its corpus, then fuzzes for FUZZ_SECONDS (20).
 # scripts/test.sh --quick runs step 1 only.
 set -euo pipefail
@@ -22,7 +23,7 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 build_dnn build-asan -DDNN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
 
 echo "== fuzz targets: corpus replay and a bounded run"
 ensure_packages "${DNN_FUZZ_PACKAGES[@]}"
