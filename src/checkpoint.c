@@ -164,6 +164,11 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
     put_u32(&w, (uint32_t)net->n_out);
     put_u64(&w, net->n_params);
     put_u64(&w, net->n_state);
+    /* one input sample's shape, C x H x W: what image layers need to be rebuilt (later than the rest, so
+     * a checkpoint without it still reads, as a vector input) */
+    put_u32(&w, (uint32_t)net->in_shape.c);
+    put_u32(&w, (uint32_t)net->in_shape.h);
+    put_u32(&w, (uint32_t)net->in_shape.w);
     end_section(&w, at);
 
     at = begin_section(&w, "NORM", &count);
@@ -436,15 +441,24 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     rcur *c = &sec[S_MODL];
     uint32_t n_in = get_u32(c), n_out = get_u32(c);
     uint64_t n_params = get_u64(c), n_state = get_u64(c);
-    if (c->bad || n_in == 0 || n_in > INT32_MAX) {
+    dnn_shape shape = {(int)n_in, 1, 1};
+    if (c->n - c->at >= 12) {
+        uint32_t sc = get_u32(c), sh = get_u32(c), sw = get_u32(c);
+        shape = (dnn_shape){(int)(sc & INT32_MAX), (int)(sh & INT32_MAX), (int)(sw & INT32_MAX)};
+        size_t size;
+        if (sc > INT32_MAX || sh > INT32_MAX || sw > INT32_MAX || dnn_mul_size((size_t)sc * sh, sw, &size) ||
+            size != n_in)
+            n_in = 0; /* refused below */
+    }
+    if (c->bad || c->at != c->n || n_in == 0 || n_in > INT32_MAX) {
         dnn_config_free(&cfg);
         return corrupt(err, name, "bad model sizes");
     }
-    if (dnn_net_count_params(&cfg, (int)n_in) != n_params) {
+    if (dnn_net_count_params(&cfg, shape) != n_params) {
         dnn_config_free(&cfg);
         return corrupt(err, name, "the parameter count does not match the embedded config's network");
     }
-    st = dnn_model_create(m, &cfg, (int)n_in, err); /* may refuse it for --max-memory, with that code */
+    st = dnn_model_create(m, &cfg, shape, err); /* may refuse it for --max-memory, with that code */
     dnn_config_free(&cfg);
     if (st) goto fail;
     dnn_net *net = m->net;

@@ -28,7 +28,7 @@ static int make(dnn_model *m, dnn_train_state *s)
     dnn_error err;
     dnn_config c;
     if (dnn_config_from_json(&c, cJSON_Parse(CONFIG), "t.json", NULL, NULL, 0, &err) ||
-        dnn_model_create(m, &c, 5, &err) || dnn_train_state_init(s, m, &err)) {
+        dnn_model_create(m, &c, (dnn_shape){5, 1, 1}, &err) || dnn_train_state_init(s, m, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }

@@ -92,7 +92,7 @@ static int setup(problem *p, const char *json, int b, int n_in, uint64_t seed)
     memset(p, 0, sizeof *p);
     if (make_config(&p->cfg, json)) return -1;
     dnn_error err;
-    if (dnn_net_create(&p->net, &p->cfg, n_in, 8, &err)) {
+    if (dnn_net_create(&p->net, &p->cfg, (dnn_shape){n_in, 1, 1}, 8, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
