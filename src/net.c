@@ -13,12 +13,15 @@
 #include "dnn/util.h"
 
 /* Every matrix product of the network goes through here, so the backend changes in one place:
- * C (m, n) = op(A) . op(B) + beta C, row-major; op transposes when ta (tb) is set. */
-static void gemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-                 float beta, float *C, int ldc)
+ * C (m, n) = op(A) . op(B) + beta C, row-major; op transposes when ta (tb) is set. Under a profiler, the
+ * time joins the current layer's products. */
+static void gemm(dnn_net *net, int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B,
+                 int ldb, float beta, float *C, int ldc)
 {
+    double t0 = net->clock ? dnn_now() : 0.0;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
                 A, lda, B, ldb, beta, C, ldc);
+    if (net->clock) *net->clock += dnn_now() - t0;
 }
 
 /* Round a float count up to a whole 64-byte line, so every workspace buffer starts aligned. */
@@ -74,11 +77,12 @@ static int window_geometry(const dnn_layer_config *lc, dnn_shape in, dnn_layer *
         }
         if ((padded - k[d]) % s[d]) {
             /* Keras and PyTorch would drop the last rows or columns silently; a config should not */
+            long long left = (padded - k[d]) % s[d];
             snprintf(why, n,
-                     "a %lldx%lld %s with stride %lldx%lld does not tile its input %dx%dx%d: %lld %s left "
+                     "a %lldx%lld %s with stride %lldx%lld does not tile its input %dx%dx%d: %lld %s%s left "
                      "over (choose a %s and stride that fit%s)",
-                     k[0], k[1], what, s[0], s[1], in.c, in.h, in.w, (padded - k[d]) % s[d],
-                     d ? "columns" : "rows", conv ? "kernel_size" : "pool_size",
+                     k[0], k[1], what, s[0], s[1], in.c, in.h, in.w, left, d ? "column" : "row",
+                     left == 1 ? " is" : "s are", conv ? "kernel_size" : "pool_size",
                      conv ? ", or padding \"same\"" : "");
             return -1;
         }
@@ -188,13 +192,12 @@ dnn_status dnn_net_check(const dnn_config *cfg, dnn_shape in, dnn_error *err)
         dnn_layer L;
         char why[400];
         if (geometry(&cfg->layers[l], in, maps, &L, why, sizeof why)) {
-            /* a plain feature vector met by an image layer: most likely the data's shape is not known */
-            int flat = l == 0 || (in.h == 1 && in.w == 1 && !maps);
+            /* an image layer meeting the network's input as a plain vector: its shape is most likely unknown */
+            const char *hint = l == 0 && in.h == 1 && in.w == 1
+                                   ? "; if each sample is an image, give data.shape [C, H, W]"
+                                   : "";
             return dnn_fail(err, DNN_ECONFIG, "%s: model.layers[%d] (%s): %s%s", cfg->file, l,
-                            dnn_layer_name(cfg->layers[l].kind), why,
-                            flat && in.h == 1 && in.w == 1 && cfg->layers[l].kind != DNN_LAYER_DENSE
-                                ? "; if each sample is an image, give data.shape [C, H, W]"
-                                : "");
+                            dnn_layer_name(cfg->layers[l].kind), why, hint);
         }
         in = L.out_shape;
         maps = L.out_maps;
@@ -316,8 +319,7 @@ dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, dnn_shape in, in
     return DNN_OK;
 }
 
-/* A layer as the summary names it: "conv2d 32 3x3 relu pad 1x1". */
-static void describe(const dnn_layer *L, char *buf, size_t n)
+void dnn_layer_describe(const dnn_layer *L, char *buf, size_t n)
 {
     const dnn_window *g = &L->win;
     char stride[40] = "", pad[40] = "";
@@ -362,7 +364,7 @@ char *dnn_net_summary(const dnn_net *net)
         size_t params = L->kind == DNN_LAYER_BATCHNORM ? 2 * (size_t)bn_channels(L)
                         : L->nw                        ? L->nw + (size_t)L->out_shape.c
                                                        : 0;
-        describe(L, name, sizeof name);
+        dnn_layer_describe(L, name, sizeof name);
         shape_text(L->out_shape, shape, sizeof shape);
         k += (size_t)snprintf(out + k, cap - k, "%-32s %-18s %12zu\n", name, shape, params);
     }
@@ -690,7 +692,7 @@ static void conv_forward(dnn_net *net, dnn_layer *L, const float *in, int b)
     const int F = L->out_shape.c, K = g->c * g->kh * g->kw, n = b * g->oh * g->ow;
     dnn_im2col(g, in, L->in_maps, b, L->col);
     /* z (F, n) = W (F, K) . col (K, n) */
-    gemm(0, 0, F, n, K, net->params + L->w, K, L->col, n, 0.0f, L->z, n);
+    gemm(net, 0, 0, F, n, K, net->params + L->w, K, L->col, n, 0.0f, L->z, n);
     bias_act_maps(L, net->params + L->b, (size_t)n);
 }
 
@@ -703,14 +705,29 @@ static void conv_backward(dnn_net *net, dnn_layer *L, int b, float *dx)
     float *db = net->grads + L->b;
     for (int f = 0; f < F; f++) db[f] = sum16(L->g + (size_t)f * (size_t)n, (size_t)n);
     /* dW (F, K) = dZ (F, n) . col^T (n, K) */
-    gemm(0, 1, F, K, n, L->g, n, L->col, n, 0.0f, net->grads + L->w, K);
+    gemm(net, 0, 1, F, K, n, L->g, n, L->col, n, 0.0f, net->grads + L->w, K);
     if (!dx) return;
     /* dcol (K, n) = W^T (K, F) . dZ (F, n), into col: the weight gradient has had the patches */
-    gemm(1, 0, K, n, F, net->params + L->w, K, L->g, n, 0.0f, L->col, n);
+    gemm(net, 1, 0, K, n, F, net->params + L->w, K, L->g, n, 0.0f, L->col, n);
     dnn_col2im(g, L->col, b, dx, L->in_maps);
 }
 
 /* ---- passes ---- */
+
+/* Under a profiler: the layer's products are timed into its slot, the whole pass by the returned start. */
+static double profile_start(dnn_net *net, int l)
+{
+    if (!net->profile) return 0.0;
+    net->clock = net->profile + 3 * (size_t)l + 2;
+    return dnn_now();
+}
+
+static void profile_stop(dnn_net *net, int l, int backward, double t0)
+{
+    if (!net->profile) return;
+    net->profile[3 * (size_t)l + (size_t)backward] += dnn_now() - t0;
+    net->clock = NULL;
+}
 
 static size_t plane_size(dnn_shape s)
 {
@@ -722,10 +739,11 @@ const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, 
     const float *in = x;
     for (int l = 0; l < net->n_layers; l++) {
         dnn_layer *L = &net->layers[l];
+        double t0 = profile_start(net, l);
         switch (L->kind) {
         case DNN_LAYER_DENSE:
             /* in is (b, in), W is (in, out), z is (b, out) */
-            gemm(0, 0, b, L->out, L->in, in, L->in, net->params + L->w, L->out, 0.0f, L->z, L->out);
+            gemm(net, 0, 0, b, L->out, L->in, in, L->in, net->params + L->w, L->out, 0.0f, L->z, L->out);
             bias_act(L, net->params + L->b, b);
             break;
         case DNN_LAYER_DROPOUT:
@@ -747,6 +765,7 @@ const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, 
             dnn_global_avgpool_forward(L->in_shape.c, plane_size(L->in_shape), in, L->in_maps, b, L->a);
             break;
         }
+        profile_stop(net, l, 0, t0);
         in = L->a;
     }
     return in;
@@ -767,7 +786,7 @@ static void dense_backward(dnn_net *net, dnn_layer *L, const float *in, int b, i
 {
     if (!last) dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
     /* dW (in, out) = in^T (in, b) . dZ (b, out) */
-    gemm(1, 0, L->in, L->out, b, in, L->in, L->g, L->out, 0.0f, net->grads + L->w, L->out);
+    gemm(net, 1, 0, L->in, L->out, b, in, L->in, L->g, L->out, 0.0f, net->grads + L->w, L->out);
     float *db = net->grads + L->b;
     memset(db, 0, (size_t)L->out * sizeof(float));
     for (int i = 0; i < b; i++) {
@@ -775,7 +794,7 @@ static void dense_backward(dnn_net *net, dnn_layer *L, const float *in, int b, i
         for (int j = 0; j < L->out; j++) db[j] += gr[j];
     }
     /* dX (b, in) = dZ (b, out) . W^T (out, in) */
-    if (dx) gemm(0, 1, b, L->in, L->out, L->g, L->out, net->params + L->w, L->out, 0.0f, dx, L->in);
+    if (dx) gemm(net, 0, 1, b, L->in, L->out, L->g, L->out, net->params + L->w, L->out, 0.0f, dx, L->in);
 }
 
 double dnn_net_backward(dnn_net *net, const float *x, int b)
@@ -790,6 +809,7 @@ double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
         const float *in = l > 0 ? net->layers[l - 1].a : x;
         float *dx = l > 0 ? net->layers[l - 1].g : dx0; /* the input's only when asked for */
         const size_t hw = plane_size(L->in_shape);
+        double t0 = profile_start(net, l);
         switch (L->kind) {
         case DNN_LAYER_DENSE: dense_backward(net, L, in, b, l == net->n_layers - 1, dx); break;
         case DNN_LAYER_DROPOUT:
@@ -811,6 +831,7 @@ double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
             if (dx) dnn_global_avgpool_backward(L->in_shape.c, hw, L->g, b, dx, L->in_maps);
             break;
         }
+        profile_stop(net, l, 1, t0);
     }
     /* l2 * sum(W^2) joins the loss, so 2 * l2 * W joins the gradient (biases are not penalised) */
     double penalty = 0.0;

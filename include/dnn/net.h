@@ -46,6 +46,9 @@ typedef struct {
     float *state; /* trained but not by gradient: batchnorm running statistics */
     int max_batch;
     float *work; /* every layer's batch workspace, one allocation */
+    /* A profiler's (NULL otherwise): seconds added up per layer l, profile[3l] forward, [3l+1] backward,
+     * [3l+2] of both in matrix products; clock points at the current layer's products while passes run. */
+    double *profile, *clock;
 } dnn_net;
 
 /* Check that every layer of cfg fits the shape it gets from the one before, starting from input samples of
@@ -64,6 +67,8 @@ void dnn_net_init(dnn_net *net, dnn_init scheme, dnn_rng *rng);
 /* A table of the layers, like Keras's summary(): each layer, its output shape and parameter count, and the
  * total. malloc'ed, NULL on allocation failure. */
 char *dnn_net_summary(const dnn_net *net);
+/* A layer as the summary names it: "conv2d 32 3x3 relu pad 1x1". */
+void dnn_layer_describe(const dnn_layer *L, char *buf, size_t n);
 
 /* Forward pass of b rows of x [b, n_in]; returns the output [b, n_out]. training enables dropout (drawn from
  * rng) and batch statistics in batchnorm. */

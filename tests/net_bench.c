@@ -1,0 +1,119 @@
+/* net_bench CONFIG [STEPS] [THREADS]: where a training step of a config's network spends its time. Builds
+ * the network for the config's input shape (the IDX header, or data.shape), runs STEPS steps of its batch
+ * size on random data after a warm-up, and prints per layer the milliseconds of the forward and backward
+ * passes and the share of matrix products in them, then the optimizer and the loss; a last line "RESULT ..."
+ * for scripts/bench.sh. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnn/blas.h"
+#include "dnn/config.h"
+#include "dnn/data.h"
+#include "dnn/loss.h"
+#include "dnn/net.h"
+#include "dnn/optim.h"
+#include "dnn/rng.h"
+#include "dnn/util.h"
+
+/* Floating-point operations of the matrix products of one training step of b samples (the first layer's
+ * input gradient is not computed in training). */
+static double step_flops(const dnn_net *net, int b)
+{
+    double f = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const dnn_layer *L = &net->layers[l];
+        double one = 0;
+        if (L->kind == DNN_LAYER_DENSE) one = 2.0 * b * L->in * L->out;
+        if (L->kind == DNN_LAYER_CONV2D)
+            one = 2.0 * L->out_shape.c * L->win.c * L->win.kh * L->win.kw * (double)b * L->win.oh * L->win.ow;
+        f += one * (l == 0 ? 2 : 3);
+    }
+    return f;
+}
+
+static dnn_status build(const char *path, dnn_config *c, dnn_net **net, dnn_error *err)
+{
+    dnn_status st = dnn_config_load(c, path, NULL, 0, err);
+    dnn_shape in = c->shape;
+    if (!st && !c->has_shape) st = dnn_source_shape(&c->train, &in, err);
+    if (!st && in.c == 0) st = dnn_fail(err, DNN_ECONFIG, "%s: CSV data needs data.shape here", path);
+    if (!st) st = dnn_net_create(net, c, in, c->batch_size, err);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: net_bench CONFIG.json [STEPS] [THREADS]\n");
+        return 2;
+    }
+    int steps = argc > 2 ? atoi(argv[2]) : 50;
+    if (steps < 1) steps = 50;
+    if (argc > 3) dnn_blas_set_threads(atoi(argv[3]));
+    dnn_config c;
+    dnn_net *net = NULL;
+    dnn_optim *opt = NULL;
+    dnn_error err = {0};
+    dnn_status st = build(argv[1], &c, &net, &err);
+    if (!st) st = dnn_optim_create(&opt, &c.optim, net->n_params, &err);
+    if (st) {
+        fprintf(stderr, "net_bench: %s\n", err.msg);
+        return (int)st;
+    }
+    const int b = c.batch_size, k = net->n_out;
+    float *x = malloc((size_t)b * (size_t)net->n_in * sizeof(float));
+    int32_t *y = malloc((size_t)b * sizeof(int32_t));
+    double *prof = calloc(3 * (size_t)net->n_layers, sizeof(double));
+    dnn_rng rng;
+    dnn_rng_seed(&rng, 1, DNN_STREAM_INIT);
+    dnn_net_init(net, c.init, &rng);
+    for (size_t i = 0; i < (size_t)b * (size_t)net->n_in; i++) x[i] = (float)dnn_rng_uniform(&rng);
+    for (int i = 0; i < b; i++) y[i] = (int32_t)dnn_rng_below(&rng, k > 1 ? (uint64_t)k : 2);
+    const dnn_layer *out = &net->layers[net->n_layers - 1];
+    double t_opt = 0, t_loss = 0, t_all = 0;
+    for (int s = -3; s < steps; s++) { /* three steps of warm-up: pages, caches, BLAS threads */
+        if (s == 0) net->profile = prof, t_opt = t_loss = 0;
+        double t0 = dnn_now();
+        const float *a = dnn_net_forward(net, x, b, 1, &rng);
+        double t1 = dnn_now();
+        dnn_loss(c.loss, out->act, out->slope, dnn_net_logits(net), a, b, k, y, NULL,
+                 dnn_net_output_grad(net));
+        double t2 = dnn_now();
+        dnn_net_backward(net, x, b);
+        double t3 = dnn_now();
+        dnn_optim_step(opt, net->params, net->grads, 1e-4);
+        double t4 = dnn_now();
+        t_loss += t2 - t1;
+        t_opt += t4 - t3;
+        if (s >= 0) t_all += t4 - t0;
+    }
+    printf("%s: batch %d, %zu parameters, BLAS threads %d, %d steps\n", argv[1], b, net->n_params,
+           dnn_blas_threads(), steps);
+    printf("%-36s %10s %10s %10s\n", "layer (ms per step)", "forward", "backward", "products");
+    double products = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        char name[96];
+        dnn_layer_describe(&net->layers[l], name, sizeof name);
+        double *p = prof + 3 * l;
+        printf("%-36s %10.3f %10.3f %10.3f\n", name, 1e3 * p[0] / steps, 1e3 * p[1] / steps,
+               1e3 * p[2] / steps);
+        products += p[2];
+    }
+    double step = t_all / steps, flops = step_flops(net, b);
+    printf("%-36s %10.3f\n%-36s %10.3f\n", "loss", 1e3 * t_loss / steps, "optimizer", 1e3 * t_opt / steps);
+    printf("step %.3f ms: matrix products %.3f ms (%.0f%%, %.1f GFLOP/s), the rest %.3f ms; %.1f GFLOP/s "
+           "overall\n",
+           1e3 * step, 1e3 * products / steps, 100 * products / t_all, flops / (products / steps) / 1e9,
+           1e3 * (step - products / steps), flops / step / 1e9);
+    printf("RESULT step_ms %.4f products_ms %.4f optimizer_ms %.4f flops_per_step %.6g\n", 1e3 * step,
+           1e3 * products / steps, 1e3 * t_opt / steps, flops);
+    free(x);
+    free(y);
+    free(prof);
+    dnn_optim_free(opt);
+    dnn_net_free(net);
+    dnn_config_free(&c);
+    return 0;
+}
