@@ -75,18 +75,22 @@ static int window_geometry(const dnn_layer_config *lc, dnn_shape in, dnn_layer *
                      in.h, in.w, pad[d] ? " with its padding" : "");
             return -1;
         }
-        if ((padded - k[d]) % s[d]) {
-            /* Keras and PyTorch would drop the last rows or columns silently; a config should not */
-            long long left = (padded - k[d]) % s[d];
+        out[d] = (padded - k[d]) / s[d] + 1;
+        long long unread = size[d] - ((out[d] - 1) * s[d] - pad[d] + k[d]); /* past the last window */
+        if (unread > 0) {
+            /* Keras and PyTorch would ignore these silently; a config should not */
+            char last[48];
+            if (unread == 1)
+                snprintf(last, sizeof last, "the last %s", d ? "column" : "row");
+            else
+                snprintf(last, sizeof last, "the last %lld %s", unread, d ? "columns" : "rows");
             snprintf(why, n,
-                     "a %lldx%lld %s with stride %lldx%lld does not tile its input %dx%dx%d: %lld %s%s left "
-                     "over (choose a %s and stride that fit%s)",
-                     k[0], k[1], what, s[0], s[1], in.c, in.h, in.w, left, d ? "column" : "row",
-                     left == 1 ? " is" : "s are", conv ? "kernel_size" : "pool_size",
+                     "a %lldx%lld %s with stride %lldx%lld leaves %s of its input %dx%dx%d unread (choose a %s "
+                     "and stride that fit%s)",
+                     k[0], k[1], what, s[0], s[1], last, in.c, in.h, in.w, conv ? "kernel_size" : "pool_size",
                      conv ? ", or padding \"same\"" : "");
             return -1;
         }
-        out[d] = (padded - k[d]) / s[d] + 1;
     }
     *g = (dnn_window){in.c,      in.h,        in.w,        (int)k[0],   (int)k[1],  (int)s[0],
                       (int)s[1], (int)pad[0], (int)pad[1], (int)out[0], (int)out[1]};
@@ -343,9 +347,9 @@ void dnn_layer_describe(const dnn_layer *L, char *buf, size_t n)
     }
 }
 
-static void shape_text(dnn_shape s, char *buf, size_t n)
+static void shape_text(dnn_shape s, int maps, char *buf, size_t n)
 {
-    if (s.h == 1 && s.w == 1)
+    if (s.h == 1 && s.w == 1 && !maps)
         snprintf(buf, n, "%d", s.c);
     else
         snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
@@ -356,19 +360,19 @@ char *dnn_net_summary(const dnn_net *net)
     const size_t line = 160, cap = line * ((size_t)net->n_layers + 3);
     char *out = malloc(cap), name[96], shape[40];
     if (!out) return NULL;
-    size_t k = (size_t)snprintf(out, cap, "%-32s %-18s %12s\n", "layer", "output shape", "parameters");
-    shape_text(net->in_shape, shape, sizeof shape);
-    k += (size_t)snprintf(out + k, cap - k, "%-32s %-18s %12d\n", "input", shape, 0);
+    size_t k = (size_t)snprintf(out, cap, "%-40s %-18s %12s\n", "layer", "output shape", "parameters");
+    shape_text(net->in_shape, 0, shape, sizeof shape);
+    k += (size_t)snprintf(out + k, cap - k, "%-40s %-18s %12d\n", "input", shape, 0);
     for (int l = 0; l < net->n_layers; l++) {
         const dnn_layer *L = &net->layers[l];
         size_t params = L->kind == DNN_LAYER_BATCHNORM ? 2 * (size_t)bn_channels(L)
                         : L->nw                        ? L->nw + (size_t)L->out_shape.c
                                                        : 0;
         dnn_layer_describe(L, name, sizeof name);
-        shape_text(L->out_shape, shape, sizeof shape);
-        k += (size_t)snprintf(out + k, cap - k, "%-32s %-18s %12zu\n", name, shape, params);
+        shape_text(L->out_shape, L->out_maps, shape, sizeof shape);
+        k += (size_t)snprintf(out + k, cap - k, "%-40s %-18s %12zu\n", name, shape, params);
     }
-    snprintf(out + k, cap - k, "%-32s %-18s %12zu\n", "total", "", net->n_params);
+    snprintf(out + k, cap - k, "%-40s %-18s %12zu\n", "total", "", net->n_params);
     return out;
 }
 
