@@ -227,7 +227,7 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
         if (s->opt->n_slots >= 2) put_f32s(&w, s->opt->v, s->opt->n);
         end_section(&w, at);
 
-        if (s->best_params) {
+        if (s->best_params && s->best_epoch > 0) {
             at = begin_section(&w, "BEST", &count);
             put_f32s(&w, s->best_params, net->n_params + net->n_state);
             end_section(&w, at);
@@ -527,7 +527,18 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             st = corrupt(err, name, what);
             goto fail;
         }
-    if (!s) return DNN_OK;
+    if (have[S_BEST] && (size_t)sec[S_BEST].n != (net->n_params + net->n_state) * 4) {
+        st = corrupt(err, name, "the BEST section has the wrong size");
+        goto fail;
+    }
+    if (!s) {
+        /* A model to score: the best epoch's weights when the run kept them apart from the last */
+        if (have[S_BEST]) {
+            get_f32s(&sec[S_BEST], net->params, net->n_params);
+            get_f32s(&sec[S_BEST], net->state, net->n_state);
+        }
+        return DNN_OK;
+    }
 
     st = dnn_train_state_init(s, m, err);
     if (st) goto fail;
@@ -589,11 +600,11 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         st = corrupt(err, name, "the OPTM section has the wrong size");
         goto fail;
     }
-    if (have[S_BEST] != (s->best_params != NULL)) {
+    if (have[S_BEST] != (s->best_params != NULL && s->best_epoch > 0)) {
         st = corrupt(err, name, "the best epoch's weights are missing or unexpected");
         goto fail;
     }
-    if (s->best_params) {
+    if (have[S_BEST]) {
         get_f32s(&sec[S_BEST], s->best_params, net->n_params + net->n_state);
         if (sec[S_BEST].bad || sec[S_BEST].at != sec[S_BEST].n) {
             st = corrupt(err, name, "the BEST section has the wrong size");

@@ -14,6 +14,7 @@ typedef struct {
     const char *const *overrides; /* --set KEY=VALUE */
     int n_overrides;
     const char *out_dir; /* --out, or NULL */
+    int overwrite;       /* --overwrite: a fresh run may replace another run's files in its folder */
     /* progress for the caller to show (may be NULL) */
     void (*on_batch)(void *ctx, const dnn_progress *p);
     void (*on_epoch)(void *ctx, const dnn_epoch_log *log, int improved);

@@ -317,7 +317,7 @@ int main(int argc, char **argv)
                         {"min-f1", 0, 0, 1},
                         {"min-r2", 0, 0, 1},
                         {"max-rmse", 0, 0, 0}}};
-    int want_info = 0, c;
+    int want_info = 0, want_version = 0, c;
     long threads = 0, top_k = 0;
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
@@ -361,12 +361,14 @@ int main(int argc, char **argv)
         case E_QUIET: a.quiet = 1; break;
         case E_VERBOSE: break;
         case E_HELP: cli_help(&p, stdout, DNNEVAL_USAGE, DNNEVAL_EXAMPLES); return 0;
-        case E_VERSION:
-            cli_set_threads(threads);
-            cli_version(p.prog);
-            return 0;
+        case E_VERSION: want_version = 1; break;
         default: return 2;
         }
+    }
+    if (want_version) { /* after every flag, so --version --threads 1 reports 1 thread */
+        cli_set_threads(threads);
+        cli_version(p.prog);
+        return 0;
     }
     if (optind < argc) {
         fprintf(stderr, "dnneval: unexpected argument \"%s\" (options start with --; see --help)\n",
