@@ -145,6 +145,7 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
         cJSON_AddItemToObject(meta, "classes", names_json(m->class_names, m->n_classes));
         cJSON_AddItemToObject(meta, "features", names_json(m->feature_names, net->n_in));
         cJSON_AddItemToObject(meta, "targets", names_json(m->target_names, net->n_out));
+        if (m->label_names) cJSON_AddItemToObject(meta, "labels", names_json(m->label_names, m->n_labels));
         meta_s = cJSON_PrintUnformatted(meta);
         cJSON_Delete(meta);
     }
@@ -454,7 +455,7 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     }
 
     cJSON *meta = cJSON_ParseWithLength((const char *)sec[S_META].p, sec[S_META].n);
-    int ok1 = 0, ok2 = 0, ok3 = 0;
+    int ok1 = 0, ok2 = 0, ok3 = 0, ok4 = 1;
     if (meta) {
         m->class_names =
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "classes"), m->n_classes, &ok1);
@@ -462,11 +463,19 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "features"), net->n_in, &ok2);
         m->target_names =
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "targets"), net->n_out, &ok3);
+        const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
+        int nl = cJSON_IsArray(labels) ? cJSON_GetArraySize(labels) : 0;
+        if (nl > 0 && nl <= net->n_out) {
+            m->label_names = names_from_json(labels, nl, &ok4);
+            m->n_labels = m->label_names ? nl : 0;
+        } else if (labels) {
+            ok4 = 0;
+        }
         const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "dnn_version");
         if (cJSON_IsString(ver)) snprintf(m->written_by, sizeof m->written_by, "%s", ver->valuestring);
         cJSON_Delete(meta);
     }
-    if (!ok1 || !ok2 || !ok3) {
+    if (!ok1 || !ok2 || !ok3 || !ok4) {
         st = corrupt(err, name, "bad metadata (class or feature names)");
         goto fail;
     }

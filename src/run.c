@@ -229,6 +229,8 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         m->class_names = old.class_names, old.class_names = NULL;
         m->feature_names = old.feature_names, old.feature_names = NULL;
         m->target_names = old.target_names, old.target_names = NULL;
+        m->label_names = old.label_names, old.label_names = NULL;
+        m->n_labels = old.n_labels, old.n_labels = 0;
         st = dnn_train_state_init(s, m, err);
     }
     if (!st) {
@@ -372,6 +374,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             c->file, dnn_monitor_name(c->early_stopping.monitor));
         goto done;
     }
+    if (train.header_note[0]) note(o, 1, "%s: %s", train.source, train.header_note);
     report_missing(o, &train, &c->train);
     if (!resumed) {
         if (train.d > INT32_MAX) {
@@ -397,6 +400,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         dnn_schema sc = dnn_model_schema(&m, 0);
         st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);
         if (!st) {
+            if (test.header_note[0]) note(o, 1, "%s: %s", test.source, test.header_note);
             report_missing(o, &test, &m.cfg.test);
             dnn_model_prepare(&m, &test);
             st = dnn_model_check_data(&m, &test, err);
