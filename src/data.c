@@ -30,11 +30,11 @@ void dnn_dataset_free(dnn_dataset *ds)
 }
 
 /* Labels of an IDX file: integers for classification (one per item), numbers for regression. */
-static dnn_status idx_labels(dnn_dataset *ds, const char *path, const dnn_idx *im, dnn_task task,
-                             dnn_error *err)
+static dnn_status idx_labels(dnn_dataset *ds, const char *path, size_t max_memory, const dnn_idx *im,
+                             dnn_task task, dnn_error *err)
 {
     dnn_idx lb;
-    dnn_status st = dnn_idx_read(path, &lb, err);
+    dnn_status st = dnn_idx_read(path, max_memory, &lb, err);
     if (st) return st;
     if (lb.count != im->count) {
         st = dnn_fail(err, DNN_EDATA, "%s: %zu labels for the %zu images of %s (the counts must match)", path,
@@ -92,7 +92,7 @@ done:
 static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, dnn_error *err)
 {
     dnn_idx im;
-    dnn_status st = dnn_idx_read(src->images, &im, err);
+    dnn_status st = dnn_idx_read(src->images, src->max_memory, &im, err);
     if (st) return st;
     ds->source = dnn_strdup(src->images);
     if (!ds->source) {
@@ -130,7 +130,7 @@ static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
                         "*-labels-idx1-ubyte[.gz], so give \"labels\"",
                         src->images);
     }
-    st = idx_labels(ds, labels, &im, task, err);
+    st = idx_labels(ds, labels, src->max_memory, &im, task, err);
     free(labels);
     return st;
 }

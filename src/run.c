@@ -205,8 +205,14 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
 {
     dnn_model old;
     dnn_train_state olds;
-    dnn_status st = dnn_checkpoint_load(o->resume_path, &old, &olds, err);
+    dnn_status st = dnn_checkpoint_load(o->resume_path, o->max_memory, &old, &olds, err);
     if (st) return st;
+    if (!olds.opt) {
+        dnn_model_free(&old);
+        return dnn_fail(err, DNN_EIO,
+                        "%s: this checkpoint holds a model without training state: it cannot be resumed",
+                        o->resume_path);
+    }
     dnn_config cfg = {0};
     if (o->config_path) {
         st = dnn_config_load(&cfg, o->config_path, o->overrides, o->n_overrides, err);
@@ -217,6 +223,7 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
                   : dnn_fail_oom(err, "the config", 0);
     }
     if (!st) st = same_shape(&old.cfg, &cfg, o->config_path ? o->config_path : o->resume_path, err);
+    cfg.max_memory = o->max_memory;
     if (!st) st = dnn_model_create(m, &cfg, old.net->n_in, err);
     dnn_config_free(&cfg);
     if (!st) {
@@ -304,7 +311,8 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
     cJSON_AddStringToObject(j, "dnn_version", dnn_version());
-    cJSON_AddStringToObject(j, "blas", dnn_blas_name());
+    char blas[256];
+    cJSON_AddStringToObject(j, "blas", dnn_blas_name(blas, sizeof blas));
     cJSON_AddNumberToObject(j, "blas_threads", dnn_blas_threads());
     cJSON_AddStringToObject(j, "out_dir", r->dir);
     cJSON_AddStringToObject(j, "task", dnn_task_name(m->cfg.task));
@@ -359,7 +367,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         if (!st) st = out_folder(&r, &cfg, err);
     }
     if (st) goto done;
-    const dnn_config *c = resumed ? &m.cfg : &cfg;
+    dnn_config *c = resumed ? &m.cfg : &cfg;
+    c->max_memory = c->train.max_memory = c->test.max_memory = o->max_memory;
     st = dnn_load_source(&train, &c->train, c->task, NULL, err);
     if (!st)
         st = dnn_split(c->file, train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);

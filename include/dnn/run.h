@@ -15,6 +15,7 @@ typedef struct {
     int n_overrides;
     const char *out_dir; /* --out, or NULL */
     int overwrite;       /* --overwrite: a fresh run may replace another run's files in its folder */
+    size_t max_memory;   /* --max-memory: the budget for data and model (0: 3/4 of physical memory) */
     /* progress for the caller to show (may be NULL) */
     void (*on_batch)(void *ctx, const dnn_progress *p);
     void (*on_epoch)(void *ctx, const dnn_epoch_log *log, int improved);

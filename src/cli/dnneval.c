@@ -107,17 +107,14 @@ static int write_plot(const char *dir, const dnn_metrics *mt, const dnn_model *m
     return (int)st;
 }
 
-static int info(const char *path)
+static int info(const char *path, size_t max_memory)
 {
     dnn_model m;
     dnn_train_state s;
     dnn_error err = {0};
     int have_state = 1;
-    dnn_status st = dnn_checkpoint_load(path, &m, &s, &err);
-    if (st == DNN_EIO && strstr(err.msg, "without training state")) {
-        have_state = 0;
-        st = dnn_checkpoint_load(path, &m, NULL, &err);
-    }
+    dnn_status st = dnn_checkpoint_load(path, max_memory, &m, &s, &err);
+    have_state = !st && s.opt != NULL;
     if (st) {
         fprintf(stderr, "dnneval: %s\n", err.msg);
         return (int)st;
@@ -163,6 +160,7 @@ typedef struct {
     const char *model, *data, *labels, *report, *predict, *header, *delimiter, *plot;
     const char *label_cols[64];
     int n_label_cols, json, quiet, verbose, top_k;
+    size_t max_memory;
     gate gates[5];
 } args;
 
@@ -199,7 +197,7 @@ static int data_source(const args *a, const dnn_model *m, dnn_source_config *src
             *src = m->cfg.train;
         else
             src->header = -1;
-        if (m->label_names) { /* a file with a header has its targets found by name, not by the training */
+        if (m->label_names) {  /* a file with a header has its targets found by name, not by the training */
             src->label = NULL; /* file's positions */
             src->n_label = 0;
         }
@@ -216,6 +214,7 @@ static int data_source(const args *a, const dnn_model *m, dnn_source_config *src
         src->images = (char *)a->data;
         src->labels = (char *)a->labels;
     }
+    src->max_memory = a->max_memory;
     *use = src;
     return 0;
 }
@@ -268,7 +267,7 @@ static int score(const args *a)
     dnn_colref *refs = NULL;
     const dnn_source_config *use = NULL;
     FILE *pf = NULL;
-    int rc = (int)dnn_checkpoint_load(a->model, &m, NULL, &err);
+    int rc = (int)dnn_checkpoint_load(a->model, a->max_memory, &m, NULL, &err);
     if (rc) {
         fprintf(stderr, "dnneval: %s\n", err.msg);
         return rc;
@@ -280,11 +279,13 @@ static int score(const args *a)
             rc = 2;
             goto done;
         }
+    m.cfg.test.max_memory = a->max_memory;
     if ((rc = data_source(a, &m, &src, &refs, &use))) goto done;
     dnn_schema sc = dnn_model_schema(&m, 1);
     if (a->n_label_cols) sc.label_names = NULL; /* --label says where the targets are */
     dnn_status st = dnn_load_source(&ds, use, m.cfg.task, &sc, &err);
-    if (!st && a->verbose && ds.header_note[0]) fprintf(stderr, "dnneval: %s: %s\n", ds.source, ds.header_note);
+    if (!st && a->verbose && ds.header_note[0])
+        fprintf(stderr, "dnneval: %s: %s\n", ds.source, ds.header_note);
     if (!st && !a->quiet && ds.label_note[0]) fprintf(stderr, "dnneval: %s\n", ds.label_note);
     if (!st) {
         dnn_model_prepare(&m, &ds);
@@ -363,7 +364,7 @@ int main(int argc, char **argv)
             if (cli_int(p.prog, "threads", optarg, 1, 1024, &threads)) return 2;
             break;
         case E_MAX_MEMORY:
-            if (cli_max_memory(p.prog, optarg)) return 2;
+            if (cli_max_memory(p.prog, optarg, &a.max_memory)) return 2;
             break;
         case E_QUIET: a.quiet = 1; break;
         case E_VERBOSE: a.verbose = 1; break;
@@ -391,5 +392,5 @@ int main(int argc, char **argv)
         return 2;
     }
     cli_set_threads(threads);
-    return want_info ? info(a.model) : score(&a);
+    return want_info ? info(a.model, a.max_memory) : score(&a);
 }

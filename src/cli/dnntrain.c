@@ -110,7 +110,7 @@ int main(int argc, char **argv)
             if (cli_int(p.prog, "seed", optarg, 0, (1L << 53), &seed)) return 2;
             break;
         case T_MAX_MEMORY:
-            if (cli_max_memory(p.prog, optarg)) return 2;
+            if (cli_max_memory(p.prog, optarg, &o.max_memory)) return 2;
             break;
         case T_QUIET: u.quiet = 1; break;
         case T_VERBOSE: u.verbose = 1; break;
