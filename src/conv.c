@@ -50,8 +50,8 @@ DNN_HOT static void gather_plane(const dnn_window *g, const span *s, const float
         const float *in = src + s->first + (size_t)(r - s->r0) * step;
         float *d = dst + (size_t)r * ow;
         for (int c = 0; c < s->c0; c++) d[c] = 0.0f;
-        if (sw == 1)
-            memcpy(d + s->c0, in, (size_t)n * sizeof(float));
+        if (sw == 1) /* rows are short (a few dozen values): a loop beats a call to memcpy */
+            for (int c = 0; c < n; c++) d[s->c0 + c] = in[c];
         else
             for (int c = 0; c < n; c++) d[s->c0 + c] = in[(size_t)c * sw];
         for (int c = s->c1; c < ow; c++) d[c] = 0.0f;
@@ -104,10 +104,40 @@ void dnn_col2im(const dnn_window *g, const float *col, int b, float *dx, int dx_
 
 /* ---- pooling ---- */
 
+/* maxpool_plane for the usual 2x2 windows side by side, written without branches so that it vectorises
+ * (random data makes branches mispredict half the time). */
+DNN_HOT static void maxpool_plane_2x2(const dnn_window *g, const float *restrict x, float *restrict y,
+                                      uint32_t *restrict arg)
+{
+    const int w = g->w, ow = g->ow;
+    for (int r = 0; r < g->oh; r++) {
+        const float *restrict x0 = x + 2 * (size_t)r * (size_t)w, *restrict x1 = x0 + w;
+        float *restrict yr = y + (size_t)r * (size_t)ow;
+        uint32_t *restrict ar = arg + (size_t)r * (size_t)ow;
+        const uint32_t base = (uint32_t)(2 * (size_t)r * (size_t)w), below = (uint32_t)w;
+        for (int c = 0; c < ow; c++) {
+            float p = x0[2 * c], q = x0[2 * c + 1], s = x1[2 * c], t = x1[2 * c + 1];
+            /* strictly greater: the first maximum in row-major order wins a tie */
+            uint32_t k = q > p ? 1u : 0u;
+            float m = q > p ? q : p;
+            k = s > m ? below : k;
+            m = s > m ? s : m;
+            k = t > m ? below + 1u : k;
+            m = t > m ? t : m;
+            yr[c] = m;
+            ar[c] = base + 2u * (uint32_t)c + k;
+        }
+    }
+}
+
 /* One plane: y [oh][ow] = window maxima of x [h][w], arg their offsets in x. */
 DNN_HOT static void maxpool_plane(const dnn_window *g, const float *restrict x, float *restrict y,
                                   uint32_t *restrict arg)
 {
+    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2) {
+        maxpool_plane_2x2(g, x, y, arg);
+        return;
+    }
     for (int r = 0; r < g->oh; r++)
         for (int c = 0; c < g->ow; c++) {
             size_t at = (size_t)r * g->sh * g->w + (size_t)c * g->sw, best_at = at;
@@ -132,16 +162,35 @@ void dnn_maxpool_forward(const dnn_window *g, const float *x, int x_maps, int b,
         }
 }
 
+/* dnn_maxpool_backward of one plane for 2x2 windows side by side. They tile the plane exactly (a layer whose
+ * windows leave rows unread is refused), so each pair of rows is cleared while it is in cache and then gets
+ * its gradients, instead of a clearing pass over the whole batch first. */
+DNN_HOT static void maxpool_back_2x2(const dnn_window *g, const float *restrict dy,
+                                     const uint32_t *restrict arg, float *restrict dx)
+{
+    const size_t w = (size_t)g->w, ow = (size_t)g->ow;
+    for (size_t r = 0; r < (size_t)g->oh; r++) {
+        float *restrict rows = dx + 2 * r * w;
+        for (size_t i = 0; i < 2 * w; i++) rows[i] = 0.0f;
+        for (size_t c = 0; c < ow; c++) dx[arg[r * ow + c]] = dy[r * ow + c];
+    }
+}
+
 void dnn_maxpool_backward(const dnn_window *g, const float *dy, const uint32_t *arg, int b, float *dx,
                           int dx_maps)
 {
     const size_t hw = (size_t)g->h * (size_t)g->w, ohw = (size_t)g->oh * (size_t)g->ow;
-    memset(dx, 0, (size_t)b * (size_t)g->c * hw * sizeof(float));
+    const int tiles2 =
+        g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && 2 * g->oh == g->h && 2 * g->ow == g->w;
+    if (!tiles2) memset(dx, 0, (size_t)b * (size_t)g->c * hw * sizeof(float));
     for (int c = 0; c < g->c; c++)
         for (int n = 0; n < b; n++) {
             size_t o = ((size_t)c * (size_t)b + (size_t)n) * ohw;
             float *d = dx + dnn_plane(dx_maps, g->c, hw, b, n, c);
-            for (size_t k = 0; k < ohw; k++) d[arg[o + k]] += dy[o + k];
+            if (tiles2)
+                maxpool_back_2x2(g, dy + o, arg + o, d);
+            else
+                for (size_t k = 0; k < ohw; k++) d[arg[o + k]] += dy[o + k];
         }
 }
 

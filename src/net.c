@@ -49,6 +49,24 @@ DNN_HOT static float sum16(const float *x, size_t n)
     return s;
 }
 
+/* ReLU's backward pass over n values (g = dL/dA becomes dL/dZ), returning the sum of the result: a
+ * convolution's bias gradient in the same pass. */
+DNN_HOT static float relu_backward_sum(const float *restrict a, float *restrict g, size_t n)
+{
+    float acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) {
+            float v = a[i + (size_t)j] > 0.0f ? g[i + (size_t)j] : 0.0f;
+            g[i + (size_t)j] = v;
+            acc[j] += v;
+        }
+    float s = 0.0f;
+    for (; i < n; i++) s += g[i] = a[i] > 0.0f ? g[i] : 0.0f;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    return s;
+}
+
 /* ---- shapes ---- */
 
 /* Lay a convolution or pooling window over input in: L->win and the output shape. Returns 0, or -1 with why
@@ -84,11 +102,12 @@ static int window_geometry(const dnn_layer_config *lc, dnn_shape in, dnn_layer *
                 snprintf(last, sizeof last, "the last %s", d ? "column" : "row");
             else
                 snprintf(last, sizeof last, "the last %lld %s", unread, d ? "columns" : "rows");
-            snprintf(why, n,
-                     "a %lldx%lld %s with stride %lldx%lld leaves %s of its input %dx%dx%d unread (choose a %s "
-                     "and stride that fit%s)",
-                     k[0], k[1], what, s[0], s[1], last, in.c, in.h, in.w, conv ? "kernel_size" : "pool_size",
-                     conv ? ", or padding \"same\"" : "");
+            snprintf(
+                why, n,
+                "a %lldx%lld %s with stride %lldx%lld leaves %s of its input %dx%dx%d unread (choose a %s "
+                "and stride that fit%s)",
+                k[0], k[1], what, s[0], s[1], last, in.c, in.h, in.w, conv ? "kernel_size" : "pool_size",
+                conv ? ", or padding \"same\"" : "");
             return -1;
         }
     }
@@ -196,7 +215,8 @@ dnn_status dnn_net_check(const dnn_config *cfg, dnn_shape in, dnn_error *err)
         dnn_layer L;
         char why[400];
         if (geometry(&cfg->layers[l], in, maps, &L, why, sizeof why)) {
-            /* an image layer meeting the network's input as a plain vector: its shape is most likely unknown */
+            /* an image layer meeting the network's input as a plain vector: its shape is most likely unknown
+             */
             const char *hint = l == 0 && in.h == 1 && in.w == 1
                                    ? "; if each sample is an image, give data.shape [C, H, W]"
                                    : "";
@@ -479,12 +499,17 @@ DNN_HOT static void bias_act(const dnn_layer *L, const float *bias, int n)
     }
 }
 
-/* The same for maps [F][m], where each channel's bias is one number. */
+/* The same for maps [F][m], where each channel's bias is one number. ReLU, the usual case, takes one pass
+ * over the maps instead of two. */
 DNN_HOT static void bias_act_maps(const dnn_layer *L, const float *bias, size_t m)
 {
     for (int f = 0; f < L->out_shape.c; f++) {
-        float *zr = L->z + (size_t)f * m, *ar = L->a + (size_t)f * m;
+        float *restrict zr = L->z + (size_t)f * m, *ar = L->a + (size_t)f * m;
         const float bf = bias[f];
+        if (L->act == DNN_ACT_RELU && zr == ar) {
+            for (size_t i = 0; i < m; i++) zr[i] = zr[i] + bf > 0.0f ? zr[i] + bf : 0.0f;
+            continue;
+        }
         for (size_t i = 0; i < m; i++) zr[i] += bf;
         activate(L->act, L->slope, zr, ar, m);
     }
@@ -705,9 +730,16 @@ static void conv_backward(dnn_net *net, dnn_layer *L, int b, float *dx)
 {
     const dnn_window *g = &L->win;
     const int F = L->out_shape.c, K = g->c * g->kh * g->kw, n = b * g->oh * g->ow;
-    dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
     float *db = net->grads + L->b;
-    for (int f = 0; f < F; f++) db[f] = sum16(L->g + (size_t)f * (size_t)n, (size_t)n);
+    if (L->act == DNN_ACT_RELU)
+        for (int f = 0; f < F; f++) {
+            size_t o = (size_t)f * (size_t)n;
+            db[f] = relu_backward_sum(L->a + o, L->g + o, (size_t)n);
+        }
+    else {
+        dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
+        for (int f = 0; f < F; f++) db[f] = sum16(L->g + (size_t)f * (size_t)n, (size_t)n);
+    }
     /* dW (F, K) = dZ (F, n) . col^T (n, K) */
     gemm(net, 0, 1, F, K, n, L->g, n, L->col, n, 0.0f, net->grads + L->w, K);
     if (!dx) return;

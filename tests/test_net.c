@@ -283,6 +283,10 @@ static void test_image_gradients(void)
          "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": "
          "\"tanh\"}, {\"type\": \"maxpool2d\", \"pool_size\": [2, 3]}, {\"type\": \"flatten\"}",
          {1, 4, 6}},
+        {"conv, maxpool 2x2",
+         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": "
+         "\"relu\"}, {\"type\": \"maxpool2d\"}, {\"type\": \"flatten\"}",
+         {1, 6, 4}},
         {"conv, overlapping avgpool, global_avgpool",
          "{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 2, \"activation\": \"tanh\"}, "
          "{\"type\": \"avgpool2d\", \"pool_size\": 3, \"stride\": 2}, {\"type\": \"global_avgpool\"}",
@@ -336,7 +340,8 @@ static void test_shapes(void)
          "{\"type\": \"maxpool2d\"}, {\"type\": \"maxpool2d\"}, {\"type\": \"maxpool2d\"}, {\"type\": "
          "\"flatten\"}",
          {1, 28, 28},
-         {"model.layers[3] (maxpool2d)", "2x2 pool with stride 2x2 leaves the last row of its input 2x7x7 unread"}},
+         {"model.layers[3] (maxpool2d)",
+          "2x2 pool with stride 2x2 leaves the last row of its input 2x7x7 unread"}},
         {"{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"stride\": 2}",
          {1, 28, 28},
          {"model.layers[0] (conv2d)", "3x3 kernel with stride 2x2", "or padding \"same\""}},
