@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Speed of the reference job (784-256-256-10, Adam, batch 100) on all 60,000 Fashion-MNIST training samples:
-# median seconds per epoch, samples/s, achieved GFLOP/s and peak RSS of dnn, against, in the same run,
-# the sgemm lower bound for these shapes and PyTorch (when Debian's python3-torch is installed).
+# Speed of the reference jobs on all 60,000 Fashion-MNIST training samples: the MLP (784-256-256-10, Adam,
+# batch 100) and the CNN (configs/cnn.json). Median seconds per epoch, samples/s, achieved GFLOP/s and peak RSS
+# of dnn, against, in the same run, the sgemm lower bound for their products and PyTorch (when Debian's
+# python3-torch is installed); for the CNN also where a training step's time goes. Then the CSV reader against
+# pandas.
 #
-# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; THREADS (default: all cores) and BENCH_DIR (the folder with
-# torch_mlp.py and sgemm_peak.c, default ../shared/bench) from the environment.
+# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; from the environment THREADS (default: all cores), CNN_EPOCHS
+# (default 2; BENCH_CNN=0 skips the CNN) and BENCH_DIR (the folder with torch_mlp.py, torch_cnn.py and
+# sgemm_peak.c, default ../shared/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -15,6 +18,7 @@ EPOCHS=${1:-5}
 RUNS=${2:-3}
 THREADS=${THREADS:-$(nproc)}
 BENCH_DIR=${BENCH_DIR:-../shared/bench}
+CNN_EPOCHS=${CNN_EPOCHS:-2}
 FLOPS_PER_SAMPLE=1211392 # matrix products of one training sample: forward, weight and input gradients
 N=60000
 tmp=$(mktemp -d)
@@ -71,6 +75,55 @@ if [ $have_torch = 1 ]; then
 fi
 [ -n "$bound" ] && printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
 echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs)"
+
+# ---- the CNN, configs/cnn.json: conv 32 3x3, maxpool 2, conv 64 3x3, maxpool 2, dense 128, dense 10 ----
+if [ "${BENCH_CNN:-1}" = 1 ]; then
+    echo
+    echo "CNN (configs/cnn.json) on all $N samples, $RUNS runs x $CNN_EPOCHS epochs, batch 100, threads $THREADS"
+    # where a step's time goes, and its products alone at their shapes: the sgemm bound
+    build/tests/net_bench configs/cnn.json 30 "$THREADS" | tee "$tmp/cnn.profile"
+    read -r cnn_bound_ms cnn_flops_step < <(awk '/^RESULT/ {print $7, $11}' "$tmp/cnn.profile")
+    cnn_fps=$(calc "$cnn_flops_step / 100") # products per training sample (the input's gradient is not computed)
+    cnn_torch=0
+    /usr/bin/python3 -c 'import torch' 2>/dev/null && [ -f "$BENCH_DIR/torch_cnn.py" ] && cnn_torch=1
+    : >"$tmp/cnn.s"
+    : >"$tmp/cnnt.s"
+    for r in $(seq "$RUNS"); do
+        build/dnntrain --config configs/cnn.json --threads "$THREADS" --out "$tmp/cnn$r" --quiet \
+            --set data.validation_split=0 --set training.early_stopping=null \
+            --set training.epochs="$CNN_EPOCHS" --set output.save_best=false
+        while read -r line; do
+            echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/cnn.s"
+        done <"$tmp/cnn$r/train.jsonl"
+        $q "$tmp/cnn$r/report.json" peak_rss_mib >>"$tmp/cnn.rss"
+        $q "$tmp/cnn$r/report.json" test.accuracy >>"$tmp/cnn.acc"
+        if [ $cnn_torch = 1 ]; then
+            # PyTorch at its best setting here: its OpenMP pool (oneDNN convolutions) on all threads,
+            # OpenBLAS (its dense layers) on one, so the two pools do not fight over the cores
+            OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$BENCH_DIR/torch_cnn.py" --arch small --epochs "$CNN_EPOCHS" \
+                --threads "$THREADS" --seed "$r" --eval-every-epoch 0 --json "$tmp/cnnt$r.json" >/dev/null
+            /usr/bin/python3 -c "import json,sys; print('\n'.join(str(s) for s in json.load(open(sys.argv[1]))['epoch_seconds']))" \
+                "$tmp/cnnt$r.json" >>"$tmp/cnnt.s"
+            $q "$tmp/cnnt$r.json" peak_rss_mb >>"$tmp/cnnt.rss"
+            $q "$tmp/cnnt$r.json" test_accuracy >>"$tmp/cnnt.acc"
+        fi
+    done
+    cnn_s=$(median <"$tmp/cnn.s")
+    cnn_b=$(calc "$cnn_bound_ms / 1000 * $N / 100")
+    printf '\n%-8s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"
+    printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' dnn "$cnn_s" "$(calc "$N / $cnn_s")" \
+        "$(calc "$N * $cnn_fps / $cnn_s / 1e9")" "$(median <"$tmp/cnn.rss")" "$(median <"$tmp/cnn.acc")"
+    if [ $cnn_torch = 1 ]; then
+        cnnt_s=$(median <"$tmp/cnnt.s")
+        printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' PyTorch "$cnnt_s" "$(calc "$N / $cnnt_s")" \
+            "$(calc "$N * $cnn_fps / $cnnt_s / 1e9")" "$(median <"$tmp/cnnt.rss")" "$(median <"$tmp/cnnt.acc")"
+    fi
+    printf '%-8s %10.3f %12s %10.1f\n' "sgemm" "$cnn_b" "" "$(calc "$N * $cnn_fps / $cnn_b / 1e9")"
+    [ $cnn_torch = 1 ] && printf '\ndnn / PyTorch epoch time: %.2f\n' "$(calc "$cnn_s / $cnnt_s")"
+    printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$cnn_s / $cnn_b")"
+    echo "(medians over $RUNS runs x $CNN_EPOCHS epochs; test accuracy after $CNN_EPOCHS epochs; GFLOP/s of the same"
+    echo " $(calc "$cnn_fps / 1e6") MFLOP of products per training sample for all three)"
+fi
 
 # CSV parsing: a generated 1,000,000 x 20 numeric file, dnn's reader against pandas' C engine
 echo
