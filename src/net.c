@@ -679,9 +679,35 @@ static void batchnorm_backward_maps(dnn_net *net, dnn_layer *L, size_t m, float 
     }
 }
 
+/* After a pass in evaluation mode batchnorm is the affine map y = gamma (x - mean) inv + beta of its running
+ * statistics: dx = dy gamma inv, with dgamma and dbeta as in training. */
+static void batchnorm_backward_eval(dnn_net *net, dnn_layer *L, int n, float *dx)
+{
+    const int k = bn_channels(L);
+    const size_t m = L->in_maps ? (size_t)L->out / (size_t)k * (size_t)n : (size_t)n;
+    const float *gamma = net->params + L->w, *inv = L->bstat + k;
+    float *dgamma = net->grads + L->w, *dbeta = net->grads + L->b;
+    for (int j = 0; j < k; j++) {
+        /* value i of channel j: maps hold a channel's values together, rows interleave the channels */
+        const size_t at = L->in_maps ? (size_t)j * m : (size_t)j, step = L->in_maps ? 1 : (size_t)k;
+        double sb = 0.0, sg = 0.0;
+        for (size_t i = 0; i < m; i++) {
+            sb += L->g[at + i * step];
+            sg += (double)L->g[at + i * step] * L->mask[at + i * step];
+        }
+        dbeta[j] = (float)sb;
+        dgamma[j] = (float)sg;
+        for (size_t i = 0; dx && i < m; i++) dx[at + i * step] = L->g[at + i * step] * gamma[j] * inv[j];
+    }
+}
+
 /* dx = inv/n * (n dxh - sum(dxh) - x_hat sum(dxh x_hat)), dxh = dy gamma; also dgamma, dbeta. */
 static void batchnorm_backward(dnn_net *net, dnn_layer *L, int n, float *dx)
 {
+    if (!net->training) {
+        batchnorm_backward_eval(net, L, n, dx);
+        return;
+    }
     if (L->in_maps) {
         batchnorm_backward_maps(net, L, (size_t)L->out / (size_t)L->in_shape.c * (size_t)n, dx);
         return;
@@ -773,6 +799,7 @@ static size_t plane_size(dnn_shape s)
 const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, dnn_rng *rng)
 {
     const float *in = x;
+    net->training = training;
     for (int l = 0; l < net->n_layers; l++) {
         dnn_layer *L = &net->layers[l];
         double t0 = profile_start(net, l);
@@ -849,7 +876,9 @@ double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
         switch (L->kind) {
         case DNN_LAYER_DENSE: dense_backward(net, L, in, b, l == net->n_layers - 1, dx); break;
         case DNN_LAYER_DROPOUT:
-            if (dx)
+            if (dx && !net->training)
+                memcpy(dx, L->g, (size_t)b * (size_t)L->out * sizeof(float));
+            else if (dx)
                 for (size_t i = 0; i < (size_t)b * (size_t)L->out; i++) dx[i] = L->g[i] * L->mask[i];
             break;
         case DNN_LAYER_BATCHNORM: batchnorm_backward(net, L, b, dx); break;

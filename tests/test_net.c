@@ -27,6 +27,7 @@ typedef struct {
     float *x, *t;
     int32_t *y;
     dnn_rng rng0; /* dropout draws restart from here on every pass, so the mask is fixed */
+    int eval;     /* differentiate the evaluation-mode passes (dropout off, batchnorm's running statistics) */
 } problem;
 
 /* The mean loss of the batch plus the l2 penalty, as the trainer optimises it. */
@@ -34,7 +35,7 @@ static double objective(problem *p)
 {
     dnn_rng r = p->rng0;
     const dnn_layer *out = &p->net->layers[p->net->n_layers - 1];
-    const float *a = dnn_net_forward(p->net, p->x, p->b, 1, &r);
+    const float *a = dnn_net_forward(p->net, p->x, p->b, !p->eval, &r);
     double loss =
         dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(p->net), a, p->b, p->k, p->y, p->t, NULL);
     double pen = 0;
@@ -53,7 +54,7 @@ static double grad_check(problem *p, const char *name)
     dnn_net *net = p->net;
     dnn_rng r = p->rng0;
     const dnn_layer *out = &net->layers[net->n_layers - 1];
-    const float *a = dnn_net_forward(net, p->x, p->b, 1, &r);
+    const float *a = dnn_net_forward(net, p->x, p->b, !p->eval, &r);
     dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, p->b, p->k, p->y, p->t,
              dnn_net_output_grad(net));
     dnn_net_backward(net, p->x, p->b);
@@ -93,7 +94,7 @@ static double input_grad_check(problem *p, const char *name)
     dnn_net *net = p->net;
     dnn_rng r = p->rng0;
     const dnn_layer *out = &net->layers[net->n_layers - 1];
-    const float *a = dnn_net_forward(net, p->x, p->b, 1, &r);
+    const float *a = dnn_net_forward(net, p->x, p->b, !p->eval, &r);
     dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, p->b, p->k, p->y, p->t,
              dnn_net_output_grad(net));
     size_t n = (size_t)p->b * p->n_in;
@@ -325,6 +326,48 @@ static void test_image_gradients(void)
     }
 }
 
+/* In evaluation mode (saliency maps are taken there) dropout is the identity and batchnorm the affine map of
+ * its running statistics: the weights' and the input's gradients of that pass. */
+static void test_eval_gradients(void)
+{
+    const char *cases[][2] = {
+        {"{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": 1}, {\"type\": "
+         "\"batchnorm\"}, "
+         "{\"type\": \"dropout\", \"rate\": 0.5}, {\"type\": \"maxpool2d\", \"pool_size\": 2}, {\"type\": "
+         "\"flatten\"}, {\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
+         "eval: conv, batchnorm, dropout"},
+        {"{\"type\": \"batchnorm\"}, {\"type\": \"dense\", \"units\": 4, \"activation\": \"tanh\"}, "
+         "{\"type\": "
+         "\"dropout\", \"rate\": 0.4}, {\"type\": \"batchnorm\"}, {\"type\": \"dense\", \"units\": 3, "
+         "\"activation\": "
+         "\"softmax\"}",
+         "eval: batchnorm on rows, dropout"},
+    };
+    for (int i = 0; i < 2; i++) {
+        problem p;
+        if (setup_shaped(&p, config_json(cases[i][0], "cross_entropy"), 5, (dnn_shape){1, 4, 6}, 70 + i)) {
+            check_failures++;
+            continue;
+        }
+        p.eval = 1;
+        /* running statistics far from the batch's, so that using the batch's would show */
+        dnn_rng r;
+        dnn_rng_seed(&r, 7, 1);
+        for (int l = 0; l < p.net->n_layers; l++) {
+            const dnn_layer *L = &p.net->layers[l];
+            if (L->kind != DNN_LAYER_BATCHNORM) continue;
+            size_t k = (size_t)(L->in_maps ? L->in_shape.c : L->in);
+            for (size_t j = 0; j < k; j++) {
+                p.net->state[L->s + j] = (float)dnn_rng_normal(&r);
+                p.net->state[L->s + k + j] = 0.5f + (float)dnn_rng_uniform(&r);
+            }
+        }
+        CHECK_MSG(grad_check(&p, cases[i][1]) < 2e-2, "%s: weights", cases[i][1]);
+        CHECK_MSG(input_grad_check(&p, cases[i][1]) < 2e-2, "%s: input", cases[i][1]);
+        teardown(&p);
+    }
+}
+
 /* Shapes flow from layer to layer; a layer that does not fit names itself, its window and its input. */
 static void test_shapes(void)
 {
@@ -520,6 +563,7 @@ int main(void)
     test_gradients();
     test_regularisers();
     test_image_gradients();
+    test_eval_gradients();
     test_shapes();
     test_forward_by_hand();
     test_batchnorm_eval();

@@ -45,7 +45,8 @@ typedef struct {
     size_t n_state;
     float *state; /* trained but not by gradient: batchnorm running statistics */
     int max_batch;
-    float *work; /* every layer's batch workspace, one allocation */
+    float *work;  /* every layer's batch workspace, one allocation */
+    int training; /* the mode of the last forward pass, which the backward pass differentiates */
     /* A profiler's (NULL otherwise): seconds added up per layer l, profile[3l] forward, [3l+1] backward,
      * [3l+2] of both in matrix products; clock points at the current layer's products while passes run. */
     double *profile, *clock;
@@ -83,7 +84,8 @@ float *dnn_net_output_grad(dnn_net *net);
  * output gradient, then adds each layer's l2 term. Returns the l2 penalty added to the loss. */
 double dnn_net_backward(dnn_net *net, const float *x, int b);
 /* The same, and when dx is not NULL also the gradient of the loss w.r.t. the input, dx [b, n_in] (as for
- * saliency maps; the l2 penalty does not depend on the input). */
+ * saliency maps; the l2 penalty does not depend on the input). After a forward pass in evaluation mode it is
+ * the gradient of that pass: dropout is the identity and batchnorm an affine map of running statistics. */
 double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx);
 
 /* Turn g = dL/dA of an activation's output into dL/dZ in place, for n rows of width k.
