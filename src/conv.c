@@ -75,7 +75,7 @@ DNN_HOT static void scatter_plane(const dnn_window *g, const span *s, const floa
     }
 }
 
-void dnn_im2col(const dnn_window *g, const float *x, int x_maps, int b, float *col)
+void dnn_im2col(const dnn_window *g, const float *x, int x_maps, int b, int n0, int nb, float *col)
 {
     const size_t hw = (size_t)g->h * (size_t)g->w, ohw = (size_t)g->oh * (size_t)g->ow;
     float *dst = col;
@@ -83,21 +83,23 @@ void dnn_im2col(const dnn_window *g, const float *x, int x_maps, int b, float *c
         for (int i = 0; i < g->kh; i++)
             for (int j = 0; j < g->kw; j++) {
                 span s = window_span(g, i, j);
-                for (int n = 0; n < b; n++, dst += ohw)
+                for (int n = n0; n < n0 + nb; n++, dst += ohw)
                     gather_plane(g, &s, x + dnn_plane(x_maps, g->c, hw, b, n, c), dst);
             }
 }
 
-void dnn_col2im(const dnn_window *g, const float *col, int b, float *dx, int dx_maps)
+void dnn_col2im(const dnn_window *g, const float *col, int b, int n0, int nb, float *dx, int dx_maps)
 {
     const size_t hw = (size_t)g->h * (size_t)g->w, ohw = (size_t)g->oh * (size_t)g->ow;
-    memset(dx, 0, (size_t)b * (size_t)g->c * hw * sizeof(float));
+    for (int c = 0; c < g->c; c++)
+        for (int n = n0; n < n0 + nb; n++)
+            memset(dx + dnn_plane(dx_maps, g->c, hw, b, n, c), 0, hw * sizeof(float));
     const float *src = col;
     for (int c = 0; c < g->c; c++)
         for (int i = 0; i < g->kh; i++)
             for (int j = 0; j < g->kw; j++) {
                 span s = window_span(g, i, j);
-                for (int n = 0; n < b; n++, src += ohw)
+                for (int n = n0; n < n0 + nb; n++, src += ohw)
                     scatter_plane(g, &s, src, dx + dnn_plane(dx_maps, g->c, hw, b, n, c));
             }
 }

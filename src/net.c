@@ -163,6 +163,17 @@ static int geometry(const dnn_layer_config *lc, dnn_shape in, int in_maps, dnn_l
     return 0;
 }
 
+/* A convolution works through its batch in blocks of samples whose patches take about this much memory, so
+ * that a block is still in cache when the product reads what im2col wrote, and the input gradient's patches
+ * when col2im reads them (the whole batch's take 22 MB for configs/cnn.json's second convolution). */
+#define CONV_BLOCK_BYTES ((size_t)2 << 20)
+
+static int conv_block(const dnn_window *g, size_t B)
+{
+    size_t per = (size_t)g->c * g->kh * g->kw * g->oh * g->ow * sizeof(float), n = CONV_BLOCK_BYTES / per;
+    return (int)(n < 1 ? 1 : n > B ? B : n);
+}
+
 /* Batchnorm normalises per channel after image layers (as BatchNorm2d), per feature elsewhere. */
 static int bn_channels(const dnn_layer *L)
 {
@@ -185,9 +196,9 @@ static int layer_floats(const dnn_layer *L, const dnn_layer_config *lc, size_t B
     } else if (kind == DNN_LAYER_CONV2D) {
         /* the product's dimensions must fit cblas's int: C*kh*kw and B*oh*ow */
         size_t plane = (size_t)g->oh * (size_t)g->ow, cols;
-        k = (size_t)g->c * (size_t)g->kh * (size_t)g->kw;
         if (dnn_mul_size((size_t)g->c * (size_t)g->kh, (size_t)g->kw, &k) || k > INT_MAX ||
-            dnn_mul_size(B, plane, &cols) || cols > INT_MAX || dnn_mul_size(k, cols, &patches) ||
+            dnn_mul_size(B, plane, &cols) || cols > INT_MAX ||
+            dnn_mul_size(k, (size_t)conv_block(g, B) * plane, &patches) ||
             dnn_mul_size(k, (size_t)lc->filters, w))
             return -1;
         *b = (size_t)lc->filters;
@@ -269,8 +280,9 @@ static float *carve(dnn_layer *L, float *p, size_t B, int last)
     if (L->kind == DNN_LAYER_BATCHNORM) L->bstat = p, p += lines(4 * (size_t)bn_channels(L));
     if (L->kind == DNN_LAYER_CONV2D) {
         const dnn_window *g = &L->win;
+        L->block = conv_block(g, B);
         L->col = p;
-        p += lines((size_t)g->c * g->kh * g->kw * B * g->oh * g->ow);
+        p += lines((size_t)g->c * g->kh * g->kw * (size_t)L->block * g->oh * g->ow);
     }
     return p;
 }
@@ -499,19 +511,19 @@ DNN_HOT static void bias_act(const dnn_layer *L, const float *bias, int n)
     }
 }
 
-/* The same for maps [F][m], where each channel's bias is one number. ReLU, the usual case, takes one pass
- * over the maps instead of two. */
-DNN_HOT static void bias_act_maps(const dnn_layer *L, const float *bias, size_t m)
+/* The same for the values from .. from+count-1 of each channel of maps [F][m], where each channel's bias is
+ * one number. ReLU, the usual case, takes one pass over them instead of two. */
+DNN_HOT static void bias_act_maps(const dnn_layer *L, const float *bias, size_t m, size_t from, size_t count)
 {
     for (int f = 0; f < L->out_shape.c; f++) {
-        float *restrict zr = L->z + (size_t)f * m, *ar = L->a + (size_t)f * m;
+        float *restrict zr = L->z + (size_t)f * m + from, *ar = L->a + (size_t)f * m + from;
         const float bf = bias[f];
         if (L->act == DNN_ACT_RELU && zr == ar) {
-            for (size_t i = 0; i < m; i++) zr[i] = zr[i] + bf > 0.0f ? zr[i] + bf : 0.0f;
+            for (size_t i = 0; i < count; i++) zr[i] = zr[i] + bf > 0.0f ? zr[i] + bf : 0.0f;
             continue;
         }
-        for (size_t i = 0; i < m; i++) zr[i] += bf;
-        activate(L->act, L->slope, zr, ar, m);
+        for (size_t i = 0; i < count; i++) zr[i] += bf;
+        activate(L->act, L->slope, zr, ar, count);
     }
 }
 
@@ -740,23 +752,29 @@ static void batchnorm_backward(dnn_net *net, dnn_layer *L, int n, float *dx)
 
 /* ---- convolution ---- */
 
-/* in: b samples of C x H x W (rows or maps) -> z, a: maps [F][b][oh][ow] */
+/* in: b samples of C x H x W (rows or maps) -> z, a: maps [F][b][oh][ow]. A block of samples at a time: its
+ * patches, their product into its columns of z, and its bias and activation while z's block is in cache. */
 static void conv_forward(dnn_net *net, dnn_layer *L, const float *in, int b)
 {
     const dnn_window *g = &L->win;
-    const int F = L->out_shape.c, K = g->c * g->kh * g->kw, n = b * g->oh * g->ow;
-    dnn_im2col(g, in, L->in_maps, b, L->col);
-    /* z (F, n) = W (F, K) . col (K, n) */
-    gemm(net, 0, 0, F, n, K, net->params + L->w, K, L->col, n, 0.0f, L->z, n);
-    bias_act_maps(L, net->params + L->b, (size_t)n);
+    const int F = L->out_shape.c, K = g->c * g->kh * g->kw, hw = g->oh * g->ow, n = b * hw;
+    for (int n0 = 0; n0 < b; n0 += L->block) {
+        const int nb = b - n0 < L->block ? b - n0 : L->block, cols = nb * hw;
+        dnn_im2col(g, in, L->in_maps, b, n0, nb, L->col);
+        /* z[:, n0 hw ..] (F, cols) = W (F, K) . col (K, cols) */
+        gemm(net, 0, 0, F, cols, K, net->params + L->w, K, L->col, cols, 0.0f, L->z + (size_t)n0 * hw, n);
+        bias_act_maps(L, net->params + L->b, (size_t)n, (size_t)n0 * hw, (size_t)cols);
+    }
 }
 
-/* g = dL/dA [F][b][oh][ow] -> dW, db and, when dx is not NULL, dx in the input's layout. */
-static void conv_backward(dnn_net *net, dnn_layer *L, int b, float *dx)
+/* g = dL/dA [F][b][oh][ow] -> dW, db and, when dx is not NULL, dx in the input's layout. The blocks go in
+ * reverse, so the first one's patches are those the forward pass left in col; the others are made again
+ * (cheaper than keeping the whole batch's, which would not stay in cache). */
+static void conv_backward(dnn_net *net, dnn_layer *L, const float *in, int b, float *dx)
 {
     const dnn_window *g = &L->win;
-    const int F = L->out_shape.c, K = g->c * g->kh * g->kw, n = b * g->oh * g->ow;
-    float *db = net->grads + L->b;
+    const int F = L->out_shape.c, K = g->c * g->kh * g->kw, hw = g->oh * g->ow, n = b * hw;
+    float *db = net->grads + L->b, *dW = net->grads + L->w;
     if (L->act == DNN_ACT_RELU)
         for (int f = 0; f < F; f++) {
             size_t o = (size_t)f * (size_t)n;
@@ -766,12 +784,18 @@ static void conv_backward(dnn_net *net, dnn_layer *L, int b, float *dx)
         dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
         for (int f = 0; f < F; f++) db[f] = sum16(L->g + (size_t)f * (size_t)n, (size_t)n);
     }
-    /* dW (F, K) = dZ (F, n) . col^T (n, K) */
-    gemm(net, 0, 1, F, K, n, L->g, n, L->col, n, 0.0f, net->grads + L->w, K);
-    if (!dx) return;
-    /* dcol (K, n) = W^T (K, F) . dZ (F, n), into col: the weight gradient has had the patches */
-    gemm(net, 1, 0, K, n, F, net->params + L->w, K, L->g, n, 0.0f, L->col, n);
-    dnn_col2im(g, L->col, b, dx, L->in_maps);
+    const int last = (b - 1) / L->block * L->block;
+    for (int n0 = last; n0 >= 0; n0 -= L->block) {
+        const int nb = b - n0 < L->block ? b - n0 : L->block, cols = nb * hw;
+        const float *dz = L->g + (size_t)n0 * hw;
+        if (n0 != last) dnn_im2col(g, in, L->in_maps, b, n0, nb, L->col);
+        /* dW (F, K) += dZ (F, cols) . col^T (cols, K) */
+        gemm(net, 0, 1, F, K, cols, dz, n, L->col, cols, n0 == last ? 0.0f : 1.0f, dW, K);
+        if (!dx) continue;
+        /* dcol (K, cols) = W^T (K, F) . dZ (F, cols), into col: the weight gradient has had the patches */
+        gemm(net, 1, 0, K, cols, F, net->params + L->w, K, dz, n, 0.0f, L->col, cols);
+        dnn_col2im(g, L->col, b, n0, nb, dx, L->in_maps);
+    }
 }
 
 /* ---- passes ---- */
@@ -882,7 +906,7 @@ double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
                 for (size_t i = 0; i < (size_t)b * (size_t)L->out; i++) dx[i] = L->g[i] * L->mask[i];
             break;
         case DNN_LAYER_BATCHNORM: batchnorm_backward(net, L, b, dx); break;
-        case DNN_LAYER_CONV2D: conv_backward(net, L, b, dx); break;
+        case DNN_LAYER_CONV2D: conv_backward(net, L, in, b, dx); break;
         case DNN_LAYER_MAXPOOL2D:
             if (dx) dnn_maxpool_backward(&L->win, L->g, L->arg, b, dx, L->in_maps);
             break;

@@ -55,7 +55,7 @@ static void naive_conv(const float *x, const float *W, const float *bias, const 
 }
 
 /* The layer's forward pass (maps [F][b][oh][ow]) against naive_conv, for one geometry. */
-static void check_conv(const char *conv, dnn_shape in, int want_oh, int want_ow)
+static void check_conv(const char *conv, dnn_shape in, int want_oh, int want_ow, int blocks)
 {
     char layers[512];
     snprintf(layers, sizeof layers, "%s, {\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 1}", conv);
@@ -69,7 +69,8 @@ static void check_conv(const char *conv, dnn_shape in, int want_oh, int want_ow)
     dnn_rng r;
     dnn_rng_seed(&r, 5, 1);
     fill(net->params, net->n_params, &r);
-    const dnn_layer *L = &net->layers[0];
+    dnn_layer *L = &net->layers[0];
+    L->block = blocks; /* samples per block of patches: 3 (the whole batch) or fewer */
     const dnn_window *g = &L->win;
     CHECK_MSG(g->oh == want_oh && g->ow == want_ow, "%s: output %dx%d, expected %dx%d", conv, g->oh, g->ow,
               want_oh, want_ow);
@@ -100,24 +101,25 @@ static void test_conv_forward(void)
 {
     dnn_shape odd = {2, 7, 5}, one = {1, 6, 6}, seven = {1, 7, 7};
     /* valid, same and numeric padding; strides 1, 2 and 3; square and oblong kernels; odd sizes */
-    check_conv("{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 3}", odd, 5, 3);
-    check_conv("{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 3, \"padding\": \"same\"}", odd, 7,
-               5);
-    check_conv("{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": [3, 2], \"padding\": 1}", odd, 7, 6);
-    check_conv("{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"stride\": 2}", odd, 3, 2);
+    check_conv("{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 3}", odd, 5, 3, 3);
+    check_conv("{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 3, \"padding\": \"same\"}", odd, 7, 5,
+               2);
+    check_conv("{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": [3, 2], \"padding\": 1}", odd, 7, 6,
+               1);
+    check_conv("{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"stride\": 2}", odd, 3, 2, 2);
     check_conv(
         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"stride\": 2, \"padding\": \"same\"}",
-        odd, 4, 3);
+        odd, 4, 3, 3);
     check_conv("{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": [2, 4], \"padding\": \"same\"}", odd,
-               7, 5);
-    check_conv("{\"type\": \"conv2d\", \"filters\": 4, \"kernel_size\": 1}", odd, 7, 5);
+               7, 5, 1);
+    check_conv("{\"type\": \"conv2d\", \"filters\": 4, \"kernel_size\": 1}", odd, 7, 5, 2);
     check_conv("{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"stride\": 3, \"padding\": 1}",
-               seven, 3, 3);
+               seven, 3, 3, 3);
     check_conv(
         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 5, \"stride\": [1, 2], \"padding\": [2, 0]}",
-        odd, 7, 1);
-    check_conv("{\"type\": \"conv2d\", \"filters\": 1, \"kernel_size\": 6, \"padding\": \"same\"}", one, 6,
-               6);
+        odd, 7, 1, 1);
+    check_conv("{\"type\": \"conv2d\", \"filters\": 1, \"kernel_size\": 6, \"padding\": \"same\"}", one, 6, 6,
+               2);
 }
 
 static double dot(const float *a, const float *b, size_t n)
@@ -145,8 +147,8 @@ static void test_col2im_adjoint(void)
             float *c = malloc(nc * sizeof(float)), *dx = malloc(nx * sizeof(float));
             fill(x, nx, &r);
             fill(c, nc, &r);
-            dnn_im2col(g, x, maps, B, col);
-            dnn_col2im(g, c, B, dx, maps);
+            dnn_im2col(g, x, maps, B, 0, B, col);
+            dnn_col2im(g, c, B, 0, B, dx, maps);
             double lhs = dot(col, c, nc), rhs = dot(x, dx, nx);
             CHECK_MSG(fabs(lhs - rhs) < 1e-4 * (1 + fabs(lhs)), "geometry %zu (maps %d): %g != %g", t, maps,
                       lhs, rhs);

@@ -25,12 +25,13 @@ typedef struct {
     int oh, ow;         /* the output size */
 } dnn_window;
 
-/* col [c*kh*kw][b*oh*ow]: row (ci, i, j) holds input value (ci, oh*sh - ph + i, ow*sw - pw + j) for every
- * sample and output position (n, oh, ow), 0 where that falls in the padding. x: b samples, rows or maps. */
-void dnn_im2col(const dnn_window *g, const float *x, int x_maps, int b, float *col);
-/* The adjoint of dnn_im2col: dx (b samples, rows or maps; overwritten) = the sum of the col entries that
- * each input value was copied to. */
-void dnn_col2im(const dnn_window *g, const float *col, int b, float *dx, int dx_maps);
+/* The patches of samples n0 .. n0+nb-1 of a batch x of b samples (rows or maps): col [c*kh*kw][nb*oh*ow], row
+ * (ci, i, j) holding input value (ci, oh*sh - ph + i, ow*sw - pw + j) for every sample and output position
+ * (n, oh, ow), 0 where that falls in the padding. */
+void dnn_im2col(const dnn_window *g, const float *x, int x_maps, int b, int n0, int nb, float *col);
+/* The adjoint of dnn_im2col: the planes of samples n0 .. n0+nb-1 of dx (b samples, rows or maps) are
+ * overwritten with the sum of the col entries that each of their values was copied to. */
+void dnn_col2im(const dnn_window *g, const float *col, int b, int n0, int nb, float *dx, int dx_maps);
 
 /* y [c][b][oh][ow] (maps) = the maximum of each window of x; arg [c][b][oh][ow] = its offset in its input
  * plane. A tie goes to the first maximum in row-major order, so the gradient has one deterministic home. */

@@ -19,7 +19,7 @@ typedef struct {
     char **target_names;  /* regression: net->n_out names, or NULL */
     char **label_names;   /* the label columns' names in the training data (a header), or NULL */
     int n_labels;
-    char written_by[32];  /* the dnn version that wrote the checkpoint it came from */
+    char written_by[32]; /* the dnn version that wrote the checkpoint it came from */
 } dnn_model;
 
 /* Build the model of cfg (moved in: the model owns it) for input samples of shape in. A layer that does not

@@ -31,7 +31,8 @@ typedef struct {
      * else z == a. mask = dropout's scaled keep mask, or batchnorm's normalised input x-hat. */
     float *a, *g, *z, *mask;
     float *bstat; /* batchnorm: batch mean, 1/std and two backward sums, one each per channel or feature */
-    float *col; /* conv2d: im2col patches [C*kh*kw][b*oh*ow] of the last forward pass, then their gradient */
+    float *col; /* conv2d: im2col patches of a block of samples [C*kh*kw][block*oh*ow], then their gradient */
+    int block;  /* conv2d: samples per block of patches (sized to stay in cache between im2col and product) */
     uint32_t *arg; /* maxpool2d: where each output's maximum is in its input plane [C][b][oh][ow] */
 } dnn_layer;
 
