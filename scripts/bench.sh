@@ -77,11 +77,16 @@ fi
 echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs)"
 
 # ---- the CNN, configs/cnn.json: conv 32 3x3, maxpool 2, conv 64 3x3, maxpool 2, dense 128, dense 10 ----
+# without its two dropout layers, as PyTorch's peer has none: the same products and the same layers
+CNN_LAYERS='[{"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": "same", "activation": "relu"},
+  {"type": "maxpool2d"}, {"type": "conv2d", "filters": 64, "kernel_size": 3, "padding": "same", "activation": "relu"},
+  {"type": "maxpool2d"}, {"type": "flatten"}, {"type": "dense", "units": 128, "activation": "relu"},
+  {"type": "dense", "units": 10, "activation": "softmax"}]'
 if [ "${BENCH_CNN:-1}" = 1 ]; then
     echo
     echo "CNN (configs/cnn.json) on all $N samples, $RUNS runs x $CNN_EPOCHS epochs, batch 100, threads $THREADS"
     # where a step's time goes, and its products alone at their shapes: the sgemm bound
-    build/tests/net_bench configs/cnn.json 30 "$THREADS" | tee "$tmp/cnn.profile"
+    build/tests/net_bench configs/cnn.json 30 "$THREADS" model.layers="$CNN_LAYERS" | tee "$tmp/cnn.profile"
     read -r cnn_bound_ms cnn_flops_step < <(awk '/^RESULT/ {print $7, $11}' "$tmp/cnn.profile")
     cnn_fps=$(calc "$cnn_flops_step / 100") # products per training sample (the input's gradient is not computed)
     cnn_torch=0
@@ -90,7 +95,7 @@ if [ "${BENCH_CNN:-1}" = 1 ]; then
     : >"$tmp/cnnt.s"
     for r in $(seq "$RUNS"); do
         build/dnntrain --config configs/cnn.json --threads "$THREADS" --out "$tmp/cnn$r" --quiet \
-            --set data.validation_split=0 --set training.early_stopping=null \
+            --set data.validation_split=0 --set training.early_stopping=null --set model.layers="$CNN_LAYERS" \
             --set training.epochs="$CNN_EPOCHS" --set output.save_best=false
         while read -r line; do
             echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/cnn.s"

@@ -1,4 +1,5 @@
-/* net_bench CONFIG [STEPS] [THREADS]: where a training step of a config's network spends its time. Builds
+/* net_bench CONFIG [STEPS] [THREADS] [KEY=VALUE]...: where a training step of a config's network (with --set
+ * style overrides) spends its time. Builds
  * the network for the config's input shape (the IDX header, or data.shape), runs STEPS steps of its batch
  * size on random data after a warm-up, and prints per layer the milliseconds of the forward and backward
  * passes and the share of matrix products in them, then the optimizer and the loss; a last line "RESULT ..."
@@ -77,9 +78,10 @@ static double products_bound(const dnn_net *net, int b)
     return t;
 }
 
-static dnn_status build(const char *path, dnn_config *c, dnn_net **net, dnn_error *err)
+static dnn_status build(const char *path, const char *const *sets, int n_sets, dnn_config *c, dnn_net **net,
+                        dnn_error *err)
 {
-    dnn_status st = dnn_config_load(c, path, NULL, 0, err);
+    dnn_status st = dnn_config_load(c, path, sets, n_sets, err);
     dnn_shape in = c->shape;
     if (!st && !c->has_shape) st = dnn_source_shape(&c->train, &in, err);
     if (!st && in.c == 0) st = dnn_fail(err, DNN_ECONFIG, "%s: CSV data needs data.shape here", path);
@@ -90,7 +92,7 @@ static dnn_status build(const char *path, dnn_config *c, dnn_net **net, dnn_erro
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: net_bench CONFIG.json [STEPS] [THREADS]\n");
+        fprintf(stderr, "usage: net_bench CONFIG.json [STEPS] [THREADS] [KEY=VALUE]...\n");
         return 2;
     }
     int steps = argc > 2 ? atoi(argv[2]) : 50;
@@ -100,7 +102,7 @@ int main(int argc, char **argv)
     dnn_net *net = NULL;
     dnn_optim *opt = NULL;
     dnn_error err = {0};
-    dnn_status st = build(argv[1], &c, &net, &err);
+    dnn_status st = build(argv[1], (const char *const *)argv + 4, argc > 4 ? argc - 4 : 0, &c, &net, &err);
     if (!st) st = dnn_optim_create(&opt, &c.optim, net->n_params, &err);
     if (st) {
         fprintf(stderr, "net_bench: %s\n", err.msg);
