@@ -440,6 +440,27 @@ static void test_shapes(void)
     CHECK(L[0].out_shape.c == 32 && L[0].out_shape.h == 28 && L[1].out_shape.h == 14 &&
           L[3].out_shape.w == 7);
     CHECK(L[4].out == 3136 && L[4].in_maps && !L[4].out_maps && L[0].win.ph == 1 && net->n_out == 10);
+    /* initialisation counts a convolution's fans as kernel area x channels: He's std is sqrt(2 / (9 * 32))
+     * for the second convolution, Xavier's bound sqrt(6 / (9 * 32 + 9 * 64)) */
+    dnn_rng r;
+    dnn_rng_seed(&r, 4, 1);
+    const dnn_layer *c2 = &L[2];
+    for (int scheme = 0; scheme < 2; scheme++) {
+        dnn_net_init(net, scheme ? DNN_INIT_XAVIER : DNN_INIT_HE, &r);
+        double ss = 0, big = 0;
+        for (size_t i = 0; i < c2->nw; i++) {
+            float w = net->params[c2->w + i];
+            ss += (double)w * w;
+            big = fmax(big, fabs(w));
+        }
+        double sd = sqrt(ss / (double)c2->nw);
+        if (scheme == 0)
+            CHECK_MSG(fabs(sd / sqrt(2.0 / 288) - 1) < 0.03, "He init of a convolution: std %g", sd);
+        else
+            CHECK_MSG(big <= sqrt(6.0 / 864) && big > 0.95 * sqrt(6.0 / 864) &&
+                          fabs(sd / sqrt(2.0 / 864) - 1) < 0.03,
+                      "Xavier init of a convolution: std %g, largest %g", sd, big);
+    }
     char *text = dnn_net_summary(net);
     CHECK(text && strstr(text, "conv2d 32 3x3 relu pad 1x1") && strstr(text, "32x28x28") &&
           strstr(text, "maxpool2d 2x2") && strstr(text, "64x7x7") && strstr(text, "18496") &&
