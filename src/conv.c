@@ -6,6 +6,14 @@
 
 #include "dnn/util.h"
 
+/* Rows here are a few dozen values, copied or cleared hundreds of thousands of times a step: GCC would turn
+ * such loops into calls to memcpy and memset, which cost more than the work. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_MEMCPY_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_MEMCPY_CALLS
+#endif
+
 /* The output positions [lo, hi) whose input position o*s - p + k lies inside [0, size): the others read
  * padding. */
 static void inside(int k, int p, int s, int size, int out, int *lo, int *hi)
@@ -40,8 +48,8 @@ static span window_span(const dnn_window *g, int i, int j)
 }
 
 /* dst [oh][ow] = the plane's value under window offset (i, j) of every output position, 0 in padding. */
-DNN_HOT static void gather_plane(const dnn_window *g, const span *s, const float *restrict src,
-                                 float *restrict dst)
+NO_MEMCPY_CALLS DNN_HOT static void gather_plane(const dnn_window *g, const span *s,
+                                                 const float *restrict src, float *restrict dst)
 {
     const int ow = g->ow, sw = g->sw, n = s->c1 - s->c0;
     memset(dst, 0, (size_t)s->r0 * (size_t)ow * sizeof(float));
@@ -50,7 +58,7 @@ DNN_HOT static void gather_plane(const dnn_window *g, const span *s, const float
         const float *in = src + s->first + (size_t)(r - s->r0) * step;
         float *d = dst + (size_t)r * ow;
         for (int c = 0; c < s->c0; c++) d[c] = 0.0f;
-        if (sw == 1) /* rows are short (a few dozen values): a loop beats a call to memcpy */
+        if (sw == 1)
             for (int c = 0; c < n; c++) d[s->c0 + c] = in[c];
         else
             for (int c = 0; c < n; c++) d[s->c0 + c] = in[(size_t)c * sw];
@@ -167,8 +175,8 @@ void dnn_maxpool_forward(const dnn_window *g, const float *x, int x_maps, int b,
 /* dnn_maxpool_backward of one plane for 2x2 windows side by side. They tile the plane exactly (a layer whose
  * windows leave rows unread is refused), so each pair of rows is cleared while it is in cache and then gets
  * its gradients, instead of a clearing pass over the whole batch first. */
-DNN_HOT static void maxpool_back_2x2(const dnn_window *g, const float *restrict dy,
-                                     const uint32_t *restrict arg, float *restrict dx)
+NO_MEMCPY_CALLS DNN_HOT static void maxpool_back_2x2(const dnn_window *g, const float *restrict dy,
+                                                     const uint32_t *restrict arg, float *restrict dx)
 {
     const size_t w = (size_t)g->w, ow = (size_t)g->ow;
     for (size_t r = 0; r < (size_t)g->oh; r++) {
