@@ -47,6 +47,29 @@ static span window_span(const dnn_window *g, int i, int j)
     return s;
 }
 
+/* gather_plane when the output plane has the input's size, at stride 1 ("same" padding): it is the input
+ * shifted by one offset, so one run of the valid rows is copied at once and the few values that wrapped round
+ * from the next or previous row, at the left or right edge, are cleared after (for 14 x 14 maps, one copy
+ * instead of 14). */
+NO_MEMCPY_CALLS DNN_HOT static void gather_plane_shifted(const dnn_window *g, const span *s, int i, int j,
+                                                         const float *restrict src, float *restrict dst)
+{
+    const long long w = g->w, size = w * g->h, shift = (long long)(i - g->ph) * w + (j - g->pw);
+    long long lo = s->r0 * w, hi = s->r1 * w;
+    for (long long t = 0; t < lo; t++) dst[t] = 0.0f;
+    for (long long t = hi; t < size; t++) dst[t] = 0.0f;
+    if (lo == hi) return;
+    long long from = lo + shift < 0 ? -shift : lo, to = hi + shift > size ? size - shift : hi;
+    for (long long t = lo; t < from; t++) dst[t] = 0.0f;
+    for (long long t = from; t < to; t++) dst[t] = src[t + shift];
+    for (long long t = to; t < hi; t++) dst[t] = 0.0f;
+    for (long long r = s->r0; r < s->r1; r++) {
+        float *d = dst + r * w;
+        for (int c = 0; c < s->c0; c++) d[c] = 0.0f;
+        for (long long c = s->c1; c < w; c++) d[c] = 0.0f;
+    }
+}
+
 /* dst [oh][ow] = the plane's value under window offset (i, j) of every output position, 0 in padding. */
 NO_MEMCPY_CALLS DNN_HOT static void gather_plane(const dnn_window *g, const span *s,
                                                  const float *restrict src, float *restrict dst)
@@ -86,13 +109,17 @@ DNN_HOT static void scatter_plane(const dnn_window *g, const span *s, const floa
 void dnn_im2col(const dnn_window *g, const float *x, int x_maps, int b, int n0, int nb, float *col)
 {
     const size_t hw = (size_t)g->h * (size_t)g->w, ohw = (size_t)g->oh * (size_t)g->ow;
+    const int same = g->sh == 1 && g->sw == 1 && g->oh == g->h && g->ow == g->w;
     float *dst = col;
     for (int c = 0; c < g->c; c++)
         for (int i = 0; i < g->kh; i++)
             for (int j = 0; j < g->kw; j++) {
                 span s = window_span(g, i, j);
                 for (int n = n0; n < n0 + nb; n++, dst += ohw)
-                    gather_plane(g, &s, x + dnn_plane(x_maps, g->c, hw, b, n, c), dst);
+                    if (same)
+                        gather_plane_shifted(g, &s, i, j, x + dnn_plane(x_maps, g->c, hw, b, n, c), dst);
+                    else
+                        gather_plane(g, &s, x + dnn_plane(x_maps, g->c, hw, b, n, c), dst);
             }
 }
 
