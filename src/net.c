@@ -1,6 +1,6 @@
-/* Network layers: forward and backward passes of a batch with every matrix product one cblas_sgemm (dense
- * layers directly, convolutions through im2col over the whole batch), and the bias, activation, pooling,
- * dropout and batchnorm work done in plain loops over contiguous memory. */
+/* Network layers: forward and backward passes of a batch with every matrix product a cblas_sgemm (dense
+ * layers over the whole batch, convolutions through im2col over blocks of its samples), and the bias,
+ * activation, pooling, dropout and batchnorm work done in plain loops over contiguous memory. */
 #include "dnn/net.h"
 
 #include <cblas.h>
