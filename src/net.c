@@ -752,6 +752,21 @@ static void batchnorm_backward(dnn_net *net, dnn_layer *L, int n, float *dx)
 
 /* ---- convolution ---- */
 
+/* im2col and col2im, timed under a profiler into the layer's slot after its products'. */
+static void patches(dnn_net *net, const dnn_layer *L, const float *in, int b, int n0, int nb)
+{
+    double t0 = net->clock ? dnn_now() : 0.0;
+    dnn_im2col(&L->win, in, L->in_maps, b, n0, nb, L->col);
+    if (net->clock) net->clock[1] += dnn_now() - t0;
+}
+
+static void unpatch(dnn_net *net, const dnn_layer *L, int b, int n0, int nb, float *dx)
+{
+    double t0 = net->clock ? dnn_now() : 0.0;
+    dnn_col2im(&L->win, L->col, b, n0, nb, dx, L->in_maps);
+    if (net->clock) net->clock[1] += dnn_now() - t0;
+}
+
 /* in: b samples of C x H x W (rows or maps) -> z, a: maps [F][b][oh][ow]. A block of samples at a time: its
  * patches, their product into its columns of z, and its bias and activation while z's block is in cache. */
 static void conv_forward(dnn_net *net, dnn_layer *L, const float *in, int b)
@@ -760,7 +775,7 @@ static void conv_forward(dnn_net *net, dnn_layer *L, const float *in, int b)
     const int F = L->out_shape.c, K = g->c * g->kh * g->kw, hw = g->oh * g->ow, n = b * hw;
     for (int n0 = 0; n0 < b; n0 += L->block) {
         const int nb = b - n0 < L->block ? b - n0 : L->block, cols = nb * hw;
-        dnn_im2col(g, in, L->in_maps, b, n0, nb, L->col);
+        patches(net, L, in, b, n0, nb);
         /* z[:, n0 hw ..] (F, cols) = W (F, K) . col (K, cols) */
         gemm(net, 0, 0, F, cols, K, net->params + L->w, K, L->col, cols, 0.0f, L->z + (size_t)n0 * hw, n);
         bias_act_maps(L, net->params + L->b, (size_t)n, (size_t)n0 * hw, (size_t)cols);
@@ -788,30 +803,31 @@ static void conv_backward(dnn_net *net, dnn_layer *L, const float *in, int b, fl
     for (int n0 = last; n0 >= 0; n0 -= L->block) {
         const int nb = b - n0 < L->block ? b - n0 : L->block, cols = nb * hw;
         const float *dz = L->g + (size_t)n0 * hw;
-        if (n0 != last) dnn_im2col(g, in, L->in_maps, b, n0, nb, L->col);
+        if (n0 != last) patches(net, L, in, b, n0, nb);
         /* dW (F, K) += dZ (F, cols) . col^T (cols, K) */
         gemm(net, 0, 1, F, K, cols, dz, n, L->col, cols, n0 == last ? 0.0f : 1.0f, dW, K);
         if (!dx) continue;
         /* dcol (K, cols) = W^T (K, F) . dZ (F, cols), into col: the weight gradient has had the patches */
         gemm(net, 1, 0, K, cols, F, net->params + L->w, K, dz, n, 0.0f, L->col, cols);
-        dnn_col2im(g, L->col, b, n0, nb, dx, L->in_maps);
+        unpatch(net, L, b, n0, nb, dx);
     }
 }
 
 /* ---- passes ---- */
 
-/* Under a profiler: the layer's products are timed into its slot, the whole pass by the returned start. */
+/* Under a profiler: the layer's products and patches are timed into its slots, the whole pass by the returned
+ * start. */
 static double profile_start(dnn_net *net, int l)
 {
     if (!net->profile) return 0.0;
-    net->clock = net->profile + 3 * (size_t)l + 2;
+    net->clock = net->profile + 4 * (size_t)l + 2;
     return dnn_now();
 }
 
 static void profile_stop(dnn_net *net, int l, int backward, double t0)
 {
     if (!net->profile) return;
-    net->profile[3 * (size_t)l + (size_t)backward] += dnn_now() - t0;
+    net->profile[4 * (size_t)l + (size_t)backward] += dnn_now() - t0;
     net->clock = NULL;
 }
 

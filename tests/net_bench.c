@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     const int b = c.batch_size, k = net->n_out;
     float *x = malloc((size_t)b * (size_t)net->n_in * sizeof(float));
     int32_t *y = malloc((size_t)b * sizeof(int32_t));
-    double *prof = calloc(3 * (size_t)net->n_layers, sizeof(double));
+    double *prof = calloc(4 * (size_t)net->n_layers, sizeof(double));
     dnn_rng rng;
     dnn_rng_seed(&rng, 1, DNN_STREAM_INIT);
     dnn_net_init(net, c.init, &rng);
@@ -137,22 +137,33 @@ int main(int argc, char **argv)
     }
     printf("%s: batch %d, %zu parameters, BLAS threads %d, %d steps\n", argv[1], b, net->n_params,
            dnn_blas_threads(), steps);
-    printf("%-36s %10s %10s %10s\n", "layer (ms per step)", "forward", "backward", "products");
-    double products = 0;
+    printf("%-36s %9s %9s %9s %9s\n", "layer (ms per step)", "forward", "backward", "products", "im2col");
+    double products = 0, patches = 0, pooling = 0, layers = 0;
     for (int l = 0; l < net->n_layers; l++) {
+        const dnn_layer *L = &net->layers[l];
         char name[96];
-        dnn_layer_describe(&net->layers[l], name, sizeof name);
-        double *p = prof + 3 * l;
-        printf("%-36s %10.3f %10.3f %10.3f\n", name, 1e3 * p[0] / steps, 1e3 * p[1] / steps,
-               1e3 * p[2] / steps);
+        dnn_layer_describe(L, name, sizeof name);
+        const double *p = prof + 4 * l;
+        printf("%-36s %9.3f %9.3f %9.3f %9.3f\n", name, 1e3 * p[0] / steps, 1e3 * p[1] / steps,
+               1e3 * p[2] / steps, 1e3 * p[3] / steps);
         products += p[2];
+        patches += p[3];
+        layers += p[0] + p[1];
+        if (L->kind == DNN_LAYER_MAXPOOL2D || L->kind == DNN_LAYER_AVGPOOL2D ||
+            L->kind == DNN_LAYER_GLOBAL_AVGPOOL)
+            pooling += p[0] + p[1];
     }
     double step = t_all / steps, flops = step_flops(net, b);
-    printf("%-36s %10.3f\n%-36s %10.3f\n", "loss", 1e3 * t_loss / steps, "optimizer", 1e3 * t_opt / steps);
-    printf("step %.3f ms: matrix products %.3f ms (%.0f%%, %.1f GFLOP/s), the rest %.3f ms; %.1f GFLOP/s "
-           "overall\n",
-           1e3 * step, 1e3 * products / steps, 100 * products / t_all, flops / (products / steps) / 1e9,
-           1e3 * (step - products / steps), flops / step / 1e9);
+    printf("%-36s %9.3f\n%-36s %9.3f\n", "loss", 1e3 * t_loss / steps, "optimizer", 1e3 * t_opt / steps);
+    double other = layers - products - patches - pooling;
+    printf(
+        "step %.3f ms (%.1f GFLOP/s): matrix products %.3f ms (%.0f%%, %.1f GFLOP/s), im2col and col2im "
+        "%.3f (%.0f%%), pooling %.3f (%.0f%%), bias, activations, dropout, batchnorm, flatten %.3f (%.0f%%), "
+        "loss and optimizer %.3f (%.0f%%)\n",
+        1e3 * step, flops / step / 1e9, 1e3 * products / steps, 100 * products / t_all,
+        flops / (products / steps) / 1e9, 1e3 * patches / steps, 100 * patches / t_all, 1e3 * pooling / steps,
+        100 * pooling / t_all, 1e3 * other / steps, 100 * other / t_all, 1e3 * (t_loss + t_opt) / steps,
+        100 * (t_loss + t_opt) / t_all);
     double bound = products_bound(net, b);
     printf("the same products alone: %.3f ms (%.1f GFLOP/s)\n", 1e3 * bound, flops / bound / 1e9);
     printf("RESULT step_ms %.4f products_ms %.4f bound_ms %.4f optimizer_ms %.4f flops_per_step %.6g\n",

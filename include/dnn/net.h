@@ -48,8 +48,9 @@ typedef struct {
     int max_batch;
     float *work;  /* every layer's batch workspace, one allocation */
     int training; /* the mode of the last forward pass, which the backward pass differentiates */
-    /* A profiler's (NULL otherwise): seconds added up per layer l, profile[3l] forward, [3l+1] backward,
-     * [3l+2] of both in matrix products; clock points at the current layer's products while passes run. */
+    /* A profiler's (NULL otherwise): seconds added up per layer l, profile[4l] forward, [4l+1] backward, of
+     * both [4l+2] in matrix products and [4l+3] in im2col and col2im; clock points at the current layer's
+     * slots while passes run. */
     double *profile, *clock;
 } dnn_net;
 
