@@ -26,6 +26,29 @@ trap 'rm -rf "$tmp"' EXIT
 q=build/tests/json_query
 calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# header; row LABEL NAME FLOPS_PER_SAMPLE: a results table, a row from the medians in $tmp/NAME.s, .rss and .acc
+header() { printf '\n%-8s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"; }
+row() {
+    local s
+    s=$(median <"$tmp/$2.s")
+    printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' "$1" "$s" "$(calc "$N / $s")" "$(calc "$N * $3 / $s / 1e9")" \
+        "$(median <"$tmp/$2.rss")" "$(median <"$tmp/$2.acc")"
+}
+# dnn_run CONFIG NAME EPOCHS RUN [--set ...]: train on all samples (no validation split, no early stopping) and
+# append each epoch's seconds (samples / samples_per_second: the training loop's time), the peak RSS and the
+# test accuracy to $tmp/NAME.s, .rss and .acc
+dnn_run() {
+    local config=$1 name=$2 epochs=$3 r=$4
+    shift 4
+    build/dnntrain --config "$config" --threads "$THREADS" --out "$tmp/$name$r" --quiet \
+        --set data.validation_split=0 --set training.early_stopping=null \
+        --set training.epochs="$epochs" --set output.save_best=false "$@"
+    while read -r line; do
+        echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/$name.s"
+    done <"$tmp/$name$r/train.jsonl"
+    $q "$tmp/$name$r/report.json" peak_rss_mib >>"$tmp/$name.rss"
+    $q "$tmp/$name$r/report.json" test.accuracy >>"$tmp/$name.acc"
+}
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); threads $THREADS"
 echo "dnn: $(build/dnntrain --threads "$THREADS" --version | tail -1)"
@@ -43,15 +66,7 @@ have_torch=0
 : >"$tmp/dnn.s"
 : >"$tmp/torch.s"
 for r in $(seq "$RUNS"); do
-    # dnn: the epoch's training loop time is samples / samples_per_second (validation is off here anyway)
-    build/dnntrain --config configs/mlp.json --threads "$THREADS" --out "$tmp/run$r" --quiet \
-        --set data.validation_split=0 --set training.early_stopping=null \
-        --set training.epochs="$EPOCHS" --set output.save_best=false
-    while read -r line; do
-        echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/dnn.s"
-    done <"$tmp/run$r/train.jsonl"
-    $q "$tmp/run$r/report.json" peak_rss_mib >>"$tmp/dnn.rss"
-    $q "$tmp/run$r/report.json" test.accuracy >>"$tmp/dnn.acc"
+    dnn_run configs/mlp.json dnn "$EPOCHS" "$r"
     if [ $have_torch = 1 ]; then
         # PyTorch at its best setting here: torch on 1 thread, OpenBLAS (its GEMMs) on all
         OPENBLAS_NUM_THREADS=$THREADS /usr/bin/python3 "$BENCH_DIR/torch_mlp.py" --epochs "$EPOCHS" --threads 1 \
@@ -64,13 +79,11 @@ for r in $(seq "$RUNS"); do
 done
 
 dnn_s=$(median <"$tmp/dnn.s")
-printf '\n%-8s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"
-printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' dnn "$dnn_s" "$(calc "$N / $dnn_s")" \
-    "$(calc "$N * $FLOPS_PER_SAMPLE / $dnn_s / 1e9")" "$(median <"$tmp/dnn.rss")" "$(median <"$tmp/dnn.acc")"
+header
+row dnn dnn "$FLOPS_PER_SAMPLE"
 if [ $have_torch = 1 ]; then
     torch_s=$(median <"$tmp/torch.s")
-    printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' PyTorch "$torch_s" "$(calc "$N / $torch_s")" \
-        "$(calc "$N * $FLOPS_PER_SAMPLE / $torch_s / 1e9")" "$(median <"$tmp/torch.rss")" "$(median <"$tmp/torch.acc")"
+    row PyTorch torch "$FLOPS_PER_SAMPLE"
     printf '\ndnn / PyTorch epoch time: %.2f\n' "$(calc "$dnn_s / $torch_s")"
 fi
 [ -n "$bound" ] && printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
@@ -94,14 +107,7 @@ if [ "${BENCH_CNN:-1}" = 1 ]; then
     : >"$tmp/cnn.s"
     : >"$tmp/cnnt.s"
     for r in $(seq "$RUNS"); do
-        build/dnntrain --config configs/cnn.json --threads "$THREADS" --out "$tmp/cnn$r" --quiet \
-            --set data.validation_split=0 --set training.early_stopping=null --set model.layers="$CNN_LAYERS" \
-            --set training.epochs="$CNN_EPOCHS" --set output.save_best=false
-        while read -r line; do
-            echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/cnn.s"
-        done <"$tmp/cnn$r/train.jsonl"
-        $q "$tmp/cnn$r/report.json" peak_rss_mib >>"$tmp/cnn.rss"
-        $q "$tmp/cnn$r/report.json" test.accuracy >>"$tmp/cnn.acc"
+        dnn_run configs/cnn.json cnn "$CNN_EPOCHS" "$r" --set model.layers="$CNN_LAYERS"
         if [ $cnn_torch = 1 ]; then
             # PyTorch at its best setting here: its OpenMP pool (oneDNN convolutions) on all threads,
             # OpenBLAS (its dense layers) on one, so the two pools do not fight over the cores
@@ -115,13 +121,11 @@ if [ "${BENCH_CNN:-1}" = 1 ]; then
     done
     cnn_s=$(median <"$tmp/cnn.s")
     cnn_b=$(calc "$cnn_bound_ms / 1000 * $N / 100")
-    printf '\n%-8s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"
-    printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' dnn "$cnn_s" "$(calc "$N / $cnn_s")" \
-        "$(calc "$N * $cnn_fps / $cnn_s / 1e9")" "$(median <"$tmp/cnn.rss")" "$(median <"$tmp/cnn.acc")"
+    header
+    row dnn cnn "$cnn_fps"
     if [ $cnn_torch = 1 ]; then
         cnnt_s=$(median <"$tmp/cnnt.s")
-        printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' PyTorch "$cnnt_s" "$(calc "$N / $cnnt_s")" \
-            "$(calc "$N * $cnn_fps / $cnnt_s / 1e9")" "$(median <"$tmp/cnnt.rss")" "$(median <"$tmp/cnnt.acc")"
+        row PyTorch cnnt "$cnn_fps"
     fi
     printf '%-8s %10.3f %12s %10.1f\n' "sgemm" "$cnn_b" "" "$(calc "$N * $cnn_fps / $cnn_b / 1e9")"
     [ $cnn_torch = 1 ] && printf '\ndnn / PyTorch epoch time: %.2f\n' "$(calc "$cnn_s / $cnnt_s")"
