@@ -14,6 +14,7 @@ quick=0
 
 ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}" "${DNN_TEST_PACKAGES[@]}"
 ensure_test_locale
+ensure_onnxruntime
 jobs=$(nproc)
 
 echo "== release build"
