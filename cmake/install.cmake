@@ -34,8 +34,8 @@ if(TARGET dnn_shared)
   install(FILES ${PROJECT_BINARY_DIR}/dnnConfig.cmake ${PROJECT_BINARY_DIR}/dnnConfigVersion.cmake
     DESTINATION ${DNN_CMAKE_DIR})
 
-  # dnn.pc names the prefix that the install is made to (cmake --install --prefix, or the package's /usr),
-  # so it is written at install time
+  # dnn.pc names the prefix that the install is made to (cmake --install --prefix, or the package's /usr), so
+  # it is written at install time, straight to its destination
   set(DNN_PC_LIBS_PRIVATE "")
   foreach(lib ${BLAS_LIBRARIES}) # /usr/lib/x86_64-linux-gnu/libopenblas.so -> -lopenblas
     get_filename_component(name ${lib} NAME_WE)
@@ -49,9 +49,11 @@ if(TARGET dnn_shared)
     set(DNN_PC_INCLUDEDIR \"${CMAKE_INSTALL_INCLUDEDIR}\")
     set(DNN_PC_VERSION \"${PROJECT_VERSION}\")
     set(DNN_PC_LIBS_PRIVATE \"${DNN_PC_LIBS_PRIVATE}\")
-    configure_file(\"${PROJECT_SOURCE_DIR}/cmake/dnn.pc.in\" \"${PROJECT_BINARY_DIR}/pkgconfig/dnn.pc\" @ONLY)
+    set(pc \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/dnn.pc\")
+    message(STATUS \"Installing: \$ENV{DESTDIR}\${pc}\")
+    configure_file(\"${PROJECT_SOURCE_DIR}/cmake/dnn.pc.in\" \"\$ENV{DESTDIR}\${pc}\" @ONLY)
+    list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${pc}\")
   ")
-  install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/dnn.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()
 
 # ---- the Debian package ----
@@ -61,14 +63,20 @@ add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/changelog.gz
   DEPENDS ${PROJECT_SOURCE_DIR}/packaging/changelog VERBATIM)
 add_custom_target(changelog ALL DEPENDS ${PROJECT_BINARY_DIR}/changelog.gz)
 install(FILES ${PROJECT_BINARY_DIR}/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES packaging/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME dnn)
 
 set(CPACK_PACKAGE_NAME dnn)
 set(CPACK_PACKAGE_VENDOR "dnn developers")
 set(CPACK_PACKAGE_CONTACT "dnn developers <dev@dnn.invalid>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "neural-network trainer for the command line, with a C library")
-set(CPACK_PACKAGE_DESCRIPTION "dnn trains dense networks on tabular and image data from one JSON file \
-(dnntrain) and scores, gates and exports them (dnneval, ONNX export). libdnn and dnn.h load a trained \
-model from a file or memory and predict from C, from many threads at once.")
+# the summary above is the first line; CPack indents these ("." separates paragraphs)
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "dnn trains dense networks on tabular (CSV) and image (IDX) data from
+one JSON file with dnntrain, on OpenBLAS, with checksummed checkpoints, exact
+resume and reproducible results. dnneval scores a model, gates CI jobs on its
+quality, writes predictions and exports the model to ONNX.
+.
+libdnn (include/dnn.h, with dnn.pc and a CMake package) loads a trained model
+from a file or from memory and predicts from C, from many threads at once.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -79,4 +87,9 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# ldconfig through dpkg's trigger, as Debian does since glibc 2.x: CPack would otherwise call it from
+# generated postinst and postrm scripts, which ours replace
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/packaging/deb/triggers
+  ${PROJECT_SOURCE_DIR}/packaging/deb/postinst ${PROJECT_SOURCE_DIR}/packaging/deb/postrm
+  ${PROJECT_SOURCE_DIR}/packaging/deb/symbols)
 include(CPack)
