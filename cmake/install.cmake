@@ -42,7 +42,7 @@ if(TARGET dnn_shared)
     string(REGEX REPLACE "^lib" "" name ${name})
     string(APPEND DNN_PC_LIBS_PRIVATE "-l${name} ")
   endforeach()
-  string(APPEND DNN_PC_LIBS_PRIVATE "-lcjson -lz -lm")
+  string(APPEND DNN_PC_LIBS_PRIVATE "-lcjson -lz ${CMAKE_THREAD_LIBS_INIT} -lm")
   install(CODE "
     set(DNN_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
     set(DNN_PC_LIBDIR \"${CMAKE_INSTALL_LIBDIR}\")

@@ -55,7 +55,7 @@ dnn_status dnn_predictor_load(const char *path, dnn_predictor **out)
     *out = NULL;
     dnn_predictor *p = calloc(1, sizeof *p);
     if (!p) return failed(&(dnn_error){DNN_EIO, "dnn_predictor_load: out of memory"});
-    return finish_load(dnn_checkpoint_load(path, &p->m, NULL, &err), p, out, &err);
+    return finish_load(dnn_checkpoint_load(path, 0, &p->m, NULL, &err), p, out, &err);
 }
 
 dnn_status dnn_predictor_load_buffer(const void *data, size_t size, dnn_predictor **out)
@@ -67,7 +67,7 @@ dnn_status dnn_predictor_load_buffer(const void *data, size_t size, dnn_predicto
     dnn_predictor *p = calloc(1, sizeof *p);
     if (!p) return failed(&(dnn_error){DNN_EIO, "dnn_predictor_load_buffer: out of memory"});
     static const uint8_t empty[1];
-    dnn_status st = dnn_checkpoint_decode("<buffer>", data ? data : empty, size, &p->m, NULL, &err);
+    dnn_status st = dnn_checkpoint_decode("<buffer>", data ? data : empty, size, 0, &p->m, NULL, &err);
     return finish_load(st, p, out, &err);
 }
 
