@@ -384,9 +384,15 @@ const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, 
         dnn_layer *L = &net->layers[l];
         switch (L->kind) {
         case DNN_LAYER_DENSE:
-            /* in is (b, in), W is (in, out), z is (b, out) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, L->out, L->in, 1.0f, in, L->in,
-                        net->params + L->w, L->out, 0.0f, L->z, L->out);
+            /* in is (b, in), W is (in, out), z is (b, out). One row (a library caller's single prediction)
+             * goes to sgemv: sgemm would copy all of W into its packed layout for that one row, which takes
+             * as long as the product. */
+            if (b == 1)
+                cblas_sgemv(CblasRowMajor, CblasTrans, L->in, L->out, 1.0f, net->params + L->w, L->out, in, 1,
+                            0.0f, L->z, 1);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, L->out, L->in, 1.0f, in, L->in,
+                            net->params + L->w, L->out, 0.0f, L->z, L->out);
             bias_act(L, net->params + L->b, b);
             break;
         case DNN_LAYER_DROPOUT:
