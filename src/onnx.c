@@ -3,7 +3,7 @@
  * ONNX file needs; the schema's field numbers are onnx.proto's). */
 #include "dnn/onnx.h"
 
-#include <math.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,38 +378,23 @@ static void node_proto(pb *gp, const op *o, const char *out)
     pb_msg(gp, 1, &n);
 }
 
-/* names as a JSON array of strings, or of indices when there are none */
+/* names as a JSON array of strings ("0", "1", ... when there are none); NULL when out of memory */
 static char *names_json(char *const *names, int n)
 {
-    pb s = {0};
-    pb_raw(&s, "[", 1);
-    for (int i = 0; i < n; i++) {
-        if (i) pb_raw(&s, ",", 1);
-        pb_raw(&s, "\"", 1);
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < n; i++) {
         char idx[16];
-        const char *t = names ? names[i] : idx;
-        if (!names) snprintf(idx, sizeof idx, "%d", i);
-        for (; *t; t++) {
-            unsigned char ch = (unsigned char)*t;
-            if (ch == '"' || ch == '\\') {
-                pb_raw(&s, "\\", 1);
-                pb_raw(&s, t, 1);
-            } else if (ch < 0x20) {
-                char esc[8];
-                snprintf(esc, sizeof esc, "\\u%04x", ch);
-                pb_raw(&s, esc, 6);
-            } else {
-                pb_raw(&s, t, 1);
-            }
+        snprintf(idx, sizeof idx, "%d", i);
+        cJSON *item = cJSON_CreateString(names ? names[i] : idx);
+        if (!item || !cJSON_AddItemToArray(arr, item)) {
+            cJSON_Delete(item);
+            cJSON_Delete(arr);
+            return NULL;
         }
-        pb_raw(&s, "\"", 1);
     }
-    pb_raw(&s, "]", 2); /* with the terminating NUL */
-    if (s.oom) {
-        free(s.p);
-        return NULL;
-    }
-    return (char *)s.p;
+    char *s = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return s;
 }
 
 static void metadata(pb *mp, const char *key, const char *value)
