@@ -104,7 +104,9 @@ fi
 echo
 echo "Prediction latency, 784-256-256-10 (medians over $RUNS timings):"
 build/dnntrain --config configs/mlp.json --set training.epochs=1 --out "$tmp/ref" --quiet
-printf 'dnn library:  %s\n' "$(build/tests/predict_bench "$tmp/ref/ckpt.bin" "$RUNS")"
+# OpenBLAS single-threaded, as the README advises for programs that call dnn_predict from several threads
+printf 'dnn library:  %s (OpenBLAS single-threaded)\n' \
+    "$(OPENBLAS_NUM_THREADS=1 build/tests/predict_bench "$tmp/ref/ckpt.bin" "$RUNS")"
 if ensure_onnxruntime 2>/dev/null; then
     build/dnneval --model "$tmp/ref/ckpt.bin" --export "$tmp/ref.onnx" --quiet
     printf 'ONNX Runtime: %s (its Node.js binding; %s)\n' \
