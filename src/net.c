@@ -157,6 +157,18 @@ dnn_status dnn_net_create_view(dnn_net **out, const dnn_config *cfg, const dnn_n
     return net_build(out, cfg, base->n_in, max_batch, base, err);
 }
 
+void dnn_net_drop_workspace(dnn_net *net)
+{
+    free(net->grads);
+    free(net->work);
+    net->grads = net->work = NULL;
+    for (int l = 0; l < net->n_layers; l++) {
+        dnn_layer *L = &net->layers[l];
+        L->a = L->g = L->z = L->mask = L->bstat = NULL;
+    }
+    net->max_batch = 0;
+}
+
 void dnn_net_free(dnn_net *net)
 {
     if (!net) return;

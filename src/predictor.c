@@ -41,6 +41,8 @@ static dnn_status finish_load(dnn_status st, dnn_predictor *p, dnn_predictor **o
         free(p);
         return failed(err);
     }
+    /* every prediction runs through a view with its own workspace: the model keeps its weights alone */
+    dnn_net_drop_workspace(p->m.net);
     const dnn_model *m = &p->m;
     p->n_outputs = m->cfg.task == DNN_TASK_CLASSIFICATION ? m->n_classes : m->net->n_out;
     p->fills = dnn_model_fills_missing(m);
