@@ -14,6 +14,7 @@ typedef struct {
     const char *const *overrides; /* --set KEY=VALUE */
     int n_overrides;
     const char *out_dir; /* --out, or NULL */
+    int until_epoch;     /* --until-epoch: > 0 pauses the run after this epoch, checkpointed for --resume */
     /* progress for the caller to show (may be NULL) */
     void (*on_batch)(void *ctx, const dnn_progress *p);
     void (*on_epoch)(void *ctx, const dnn_epoch_log *log, int improved);
@@ -27,6 +28,7 @@ typedef struct {
     char out_dir[4096];
     int epochs_run;
     int best_epoch;
+    int paused;                      /* stopped at until_epoch before training.epochs: no final report yet */
     double test_accuracy, test_loss; /* NaN when there is no test set */
 } dnn_run_result;
 

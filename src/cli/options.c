@@ -12,6 +12,8 @@ const cli_option DNNTRAIN_OPTIONS[] = {
      "seed for initialisation, splits, shuffling and dropout"},
     {"max-memory", required_argument, T_MAX_MEMORY, "SIZE", "3/4 of physical memory",
      "refuse data or a network larger than this (e.g. 512M, 8G)"},
+    {"until-epoch", required_argument, T_UNTIL_EPOCH, "N", NULL,
+     "pause after epoch N (checkpointed, no final report); --resume goes on to training.epochs"},
     {"quiet", no_argument, T_QUIET, NULL, NULL, "print nothing but errors"},
     {"verbose", no_argument, T_VERBOSE, NULL, NULL, "print details of data and model"},
     {"help", no_argument, T_HELP, NULL, NULL, "show this help"},

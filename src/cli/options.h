@@ -14,6 +14,7 @@ enum {
     T_THREADS,
     T_SEED,
     T_MAX_MEMORY,
+    T_UNTIL_EPOCH,
     T_QUIET,
     T_VERBOSE,
     T_HELP,
