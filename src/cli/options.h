@@ -1,4 +1,4 @@
-/* The option tables of both commands: they drive getopt_long, --help, typo suggestions, and the test that
+/* The option tables of the commands: they drive getopt_long, --help, typo suggestions, and the test that
  * checks --help and the man pages against what the parser accepts. */
 #ifndef DNN_CLI_OPTIONS_H
 #define DNN_CLI_OPTIONS_H
@@ -53,5 +53,21 @@ enum {
 extern const cli_option DNNEVAL_OPTIONS[];
 extern const int DNNEVAL_N_OPTIONS;
 extern const char DNNEVAL_USAGE[], DNNEVAL_EXAMPLES[];
+
+/* dnntune */
+enum {
+    U_CONFIG = 256,
+    U_OUT,
+    U_JOBS,
+    U_THREADS_PER_TRIAL,
+    U_RESUME,
+    U_OVERWRITE,
+    U_QUIET,
+    U_HELP,
+    U_VERSION
+};
+extern const cli_option DNNTUNE_OPTIONS[];
+extern const int DNNTUNE_N_OPTIONS;
+extern const char DNNTUNE_USAGE[], DNNTUNE_EXAMPLES[];
 
 #endif
