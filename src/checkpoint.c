@@ -145,6 +145,7 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
         cJSON_AddItemToObject(meta, "classes", names_json(m->class_names, m->n_classes));
         cJSON_AddItemToObject(meta, "features", names_json(m->feature_names, net->n_in));
         cJSON_AddItemToObject(meta, "targets", names_json(m->target_names, net->n_out));
+        if (m->label_names) cJSON_AddItemToObject(meta, "labels", names_json(m->label_names, m->n_labels));
         meta_s = cJSON_PrintUnformatted(meta);
         cJSON_Delete(meta);
     }
@@ -227,7 +228,7 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
         if (s->opt->n_slots >= 2) put_f32s(&w, s->opt->v, s->opt->n);
         end_section(&w, at);
 
-        if (s->best_params) {
+        if (s->best_params && s->best_epoch > 0) {
             at = begin_section(&w, "BEST", &count);
             put_f32s(&w, s->best_params, net->n_params + net->n_state);
             end_section(&w, at);
@@ -454,7 +455,7 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     }
 
     cJSON *meta = cJSON_ParseWithLength((const char *)sec[S_META].p, sec[S_META].n);
-    int ok1 = 0, ok2 = 0, ok3 = 0;
+    int ok1 = 0, ok2 = 0, ok3 = 0, ok4 = 1;
     if (meta) {
         m->class_names =
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "classes"), m->n_classes, &ok1);
@@ -462,11 +463,19 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "features"), net->n_in, &ok2);
         m->target_names =
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "targets"), net->n_out, &ok3);
+        const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
+        int nl = cJSON_IsArray(labels) ? cJSON_GetArraySize(labels) : 0;
+        if (nl > 0 && nl <= net->n_out) {
+            m->label_names = names_from_json(labels, nl, &ok4);
+            m->n_labels = m->label_names ? nl : 0;
+        } else if (labels) {
+            ok4 = 0;
+        }
         const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "dnn_version");
         if (cJSON_IsString(ver)) snprintf(m->written_by, sizeof m->written_by, "%s", ver->valuestring);
         cJSON_Delete(meta);
     }
-    if (!ok1 || !ok2 || !ok3) {
+    if (!ok1 || !ok2 || !ok3 || !ok4) {
         st = corrupt(err, name, "bad metadata (class or feature names)");
         goto fail;
     }
@@ -527,7 +536,18 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             st = corrupt(err, name, what);
             goto fail;
         }
-    if (!s) return DNN_OK;
+    if (have[S_BEST] && (size_t)sec[S_BEST].n != (net->n_params + net->n_state) * 4) {
+        st = corrupt(err, name, "the BEST section has the wrong size");
+        goto fail;
+    }
+    if (!s) {
+        /* A model to score: the best epoch's weights when the run kept them apart from the last */
+        if (have[S_BEST]) {
+            get_f32s(&sec[S_BEST], net->params, net->n_params);
+            get_f32s(&sec[S_BEST], net->state, net->n_state);
+        }
+        return DNN_OK;
+    }
 
     st = dnn_train_state_init(s, m, err);
     if (st) goto fail;
@@ -589,11 +609,11 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         st = corrupt(err, name, "the OPTM section has the wrong size");
         goto fail;
     }
-    if (have[S_BEST] != (s->best_params != NULL)) {
+    if (have[S_BEST] != (s->best_params != NULL && s->best_epoch > 0)) {
         st = corrupt(err, name, "the best epoch's weights are missing or unexpected");
         goto fail;
     }
-    if (s->best_params) {
+    if (have[S_BEST]) {
         get_f32s(&sec[S_BEST], s->best_params, net->n_params + net->n_state);
         if (sec[S_BEST].bad || sec[S_BEST].at != sec[S_BEST].n) {
             st = corrupt(err, name, "the BEST section has the wrong size");

@@ -25,6 +25,7 @@ void dnn_dataset_free(dnn_dataset *ds)
     dnn_strings_free(ds->class_names, (size_t)ds->n_classes);
     dnn_strings_free(ds->feature_names, ds->d);
     dnn_strings_free(ds->target_names, (size_t)ds->n_targets);
+    dnn_strings_free(ds->label_names, (size_t)ds->n_labels);
     memset(ds, 0, sizeof *ds);
 }
 

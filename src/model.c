@@ -47,6 +47,7 @@ void dnn_model_free(dnn_model *m)
     dnn_strings_free(m->class_names, (size_t)m->n_classes);
     dnn_strings_free(m->feature_names, m->net ? (size_t)m->net->n_in : 0);
     dnn_strings_free(m->target_names, m->net ? (size_t)m->net->n_out : 0);
+    dnn_strings_free(m->label_names, (size_t)m->n_labels);
     dnn_net_free(m->net);
     dnn_norm_free(&m->norm);
     dnn_impute_free(&m->impute);
@@ -94,6 +95,11 @@ dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *e
     if (ds->target_names && ds->n_targets == m->net->n_out &&
         !(m->target_names = dnn_strings_copy(ds->target_names, (size_t)ds->n_targets)))
         return dnn_fail_oom(err, "target names", (size_t)ds->n_targets);
+    if (ds->label_names) {
+        if (!(m->label_names = dnn_strings_copy(ds->label_names, (size_t)ds->n_labels)))
+            return dnn_fail_oom(err, "label names", (size_t)ds->n_labels);
+        m->n_labels = ds->n_labels;
+    }
     return DNN_OK;
 }
 
@@ -123,6 +129,8 @@ dnn_schema dnn_model_schema(const dnn_model *m, int labels_optional)
     sc.n_classes = m->n_classes;
     sc.class_names = m->class_names;
     sc.n_targets = m->cfg.task == DNN_TASK_REGRESSION ? m->net->n_out : 0;
+    sc.label_names = m->label_names;
+    sc.n_label_names = m->n_labels;
     sc.labels_optional = labels_optional;
     return sc;
 }

@@ -14,6 +14,7 @@ typedef struct {
     const char *const *overrides; /* --set KEY=VALUE */
     int n_overrides;
     const char *out_dir; /* --out, or NULL */
+    int overwrite;       /* --overwrite: a fresh run may replace another run's files in its folder */
     int until_epoch;     /* --until-epoch: > 0 pauses the run after this epoch, checkpointed for --resume */
     /* progress for the caller to show (may be NULL) */
     void (*on_batch)(void *ctx, const dnn_progress *p);

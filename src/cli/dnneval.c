@@ -162,7 +162,7 @@ static int info(const char *path)
 typedef struct {
     const char *model, *data, *labels, *report, *predict, *header, *delimiter, *plot;
     const char *label_cols[64];
-    int n_label_cols, json, quiet, top_k;
+    int n_label_cols, json, quiet, verbose, top_k;
     gate gates[5];
 } args;
 
@@ -199,6 +199,10 @@ static int data_source(const args *a, const dnn_model *m, dnn_source_config *src
             *src = m->cfg.train;
         else
             src->header = -1;
+        if (m->label_names) { /* a file with a header has its targets found by name, not by the training */
+            src->label = NULL; /* file's positions */
+            src->n_label = 0;
+        }
         src->format = DNN_FORMAT_CSV;
         src->path = (char *)a->data;
         if (csv_flags(src, a->header, a->delimiter, a->label_cols, a->n_label_cols, refs)) return 2;
@@ -278,7 +282,10 @@ static int score(const args *a)
         }
     if ((rc = data_source(a, &m, &src, &refs, &use))) goto done;
     dnn_schema sc = dnn_model_schema(&m, 1);
+    if (a->n_label_cols) sc.label_names = NULL; /* --label says where the targets are */
     dnn_status st = dnn_load_source(&ds, use, m.cfg.task, &sc, &err);
+    if (!st && a->verbose && ds.header_note[0]) fprintf(stderr, "dnneval: %s: %s\n", ds.source, ds.header_note);
+    if (!st && !a->quiet && ds.label_note[0]) fprintf(stderr, "dnneval: %s\n", ds.label_note);
     if (!st) {
         dnn_model_prepare(&m, &ds);
         st = dnn_model_check_data(&m, &ds, &err);
@@ -317,7 +324,7 @@ int main(int argc, char **argv)
                         {"min-f1", 0, 0, 1},
                         {"min-r2", 0, 0, 1},
                         {"max-rmse", 0, 0, 0}}};
-    int want_info = 0, c;
+    int want_info = 0, want_version = 0, c;
     long threads = 0, top_k = 0;
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
@@ -359,14 +366,16 @@ int main(int argc, char **argv)
             if (cli_max_memory(p.prog, optarg)) return 2;
             break;
         case E_QUIET: a.quiet = 1; break;
-        case E_VERBOSE: break;
+        case E_VERBOSE: a.verbose = 1; break;
         case E_HELP: cli_help(&p, stdout, DNNEVAL_USAGE, DNNEVAL_EXAMPLES); return 0;
-        case E_VERSION:
-            cli_set_threads(threads);
-            cli_version(p.prog);
-            return 0;
+        case E_VERSION: want_version = 1; break;
         default: return 2;
         }
+    }
+    if (want_version) { /* after every flag, so --version --threads 1 reports 1 thread */
+        cli_set_threads(threads);
+        cli_version(p.prog);
+        return 0;
     }
     if (optind < argc) {
         fprintf(stderr, "dnneval: unexpected argument \"%s\" (options start with --; see --help)\n",

@@ -89,13 +89,14 @@ int main(int argc, char **argv)
     dnn_run_opts o = {0};
     ui u = {0};
     long threads = 0, seed = -1, until = 0;
-    int n_sets = 0, c;
+    int n_sets = 0, c, want_version = 0;
     char seed_set[64];
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
         case T_CONFIG: o.config_path = optarg; break;
         case T_RESUME: o.resume_path = optarg; break;
         case T_OUT: o.out_dir = optarg; break;
+        case T_OVERWRITE: o.overwrite = 1; break;
         case T_SET:
             if (n_sets == 255) {
                 fprintf(stderr, "dnntrain: more than 255 --set options\n");
@@ -119,12 +120,14 @@ int main(int argc, char **argv)
         case T_QUIET: u.quiet = 1; break;
         case T_VERBOSE: u.verbose = 1; break;
         case T_HELP: cli_help(&p, stdout, DNNTRAIN_USAGE, DNNTRAIN_EXAMPLES); return 0;
-        case T_VERSION:
-            cli_set_threads(threads);
-            cli_version(p.prog);
-            return 0;
+        case T_VERSION: want_version = 1; break;
         default: return 2;
         }
+    }
+    if (want_version) { /* after every flag, so --version --threads 1 reports 1 thread */
+        cli_set_threads(threads);
+        cli_version(p.prog);
+        return 0;
     }
     if (optind < argc) {
         fprintf(stderr, "dnntrain: unexpected argument \"%s\" (options start with --; see --help)\n",

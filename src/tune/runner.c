@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -95,11 +96,12 @@ static int segment_argv(const proc_runner *pr, const dnn_tune_job *job, const ch
     if (resume) {
         argv[k++] = "--resume";
         argv[k++] = (char *)ckpt;
-    } else {
+    } else { /* files of an attempt killed before its first checkpoint are replaced */
         argv[k++] = "--config";
         argv[k++] = (char *)job->config_path;
         argv[k++] = "--out";
         argv[k++] = (char *)job->dir;
+        argv[k++] = "--overwrite";
     }
     snprintf(num, 64, "%d", pr->threads);
     argv[k++] = "--threads";
@@ -109,6 +111,18 @@ static int segment_argv(const proc_runner *pr, const dnn_tune_job *job, const ch
     argv[k++] = num + 64;
     argv[k] = NULL;
     return k;
+}
+
+/* A trial of a study killed a moment ago may still be dying (its kernel-sent SIGKILL waits for an fsync to
+ * return); wait for its hold on the run folder's lock (dnntrain's .dnntrain.lock) to go, for up to 10 s,
+ * rather than have the new segment refused. */
+static void wait_for_folder(const char *dir)
+{
+    char *lock = in_dir(dir, ".dnntrain.lock");
+    int fd = lock ? open(lock, O_RDONLY | O_CLOEXEC) : -1;
+    for (int i = 0; fd >= 0 && i < 500 && flock(fd, LOCK_SH | LOCK_NB) != 0; i++) usleep(20000);
+    if (fd >= 0) close(fd);
+    free(lock);
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls (dnntune has BLAS threads). */
@@ -132,6 +146,7 @@ static dnn_status spawn(proc_runner *pr, slot *s, const dnn_tune_job *job, dnn_e
         free(log);
         return dnn_fail_oom(err, job->dir, 0);
     }
+    wait_for_folder(job->dir);
     int n = segment_argv(pr, job, ckpt, argv, num);
     int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
