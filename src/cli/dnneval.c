@@ -199,7 +199,7 @@ static int data_source(const args *a, const dnn_model *m, dnn_source_config *src
             *src = m->cfg.train;
         else
             src->header = -1;
-        if (m->label_names) { /* a file with a header has its targets found by name, not by the training */
+        if (m->label_names) {  /* a file with a header has its targets found by name, not by the training */
             src->label = NULL; /* file's positions */
             src->n_label = 0;
         }
@@ -284,7 +284,8 @@ static int score(const args *a)
     dnn_schema sc = dnn_model_schema(&m, 1);
     if (a->n_label_cols) sc.label_names = NULL; /* --label says where the targets are */
     dnn_status st = dnn_load_source(&ds, use, m.cfg.task, &sc, &err);
-    if (!st && a->verbose && ds.header_note[0]) fprintf(stderr, "dnneval: %s: %s\n", ds.source, ds.header_note);
+    if (!st && a->verbose && ds.header_note[0])
+        fprintf(stderr, "dnneval: %s: %s\n", ds.source, ds.header_note);
     if (!st && !a->quiet && ds.label_note[0]) fprintf(stderr, "dnneval: %s\n", ds.label_note);
     if (!st) {
         dnn_model_prepare(&m, &ds);

@@ -152,14 +152,7 @@ int main(int argc, char **argv)
     o.ctx = &u;
     o.stop = &stop_requested;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* past a file-size limit a write should fail with EFBIG, which we report, rather than kill us */
-    signal(SIGXFSZ, SIG_IGN);
+    cli_catch_signals(on_signal);
 
     dnn_run_result res;
     dnn_error err = {0};

@@ -124,13 +124,7 @@ int main(int argc, char **argv)
     o.ctx = &quiet;
     o.stop = &stop_requested;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGXFSZ, SIG_IGN); /* a full disk is an error we report, not a signal that kills */
+    cli_catch_signals(on_signal);
 
     dnn_tune_result res;
     dnn_error err = {0};

@@ -76,7 +76,9 @@ static void last_error(const char *log, char *out, size_t n)
     for (char *line = buf, *nl; *line; line = nl + 1) {
         nl = strchr(line, '\n');
         if (nl) *nl = '\0';
-        if (strncmp(line, "dnntrain: ", 10) == 0) snprintf(out, n, "%s", line + 10);
+        /* the error, not the hint dnntrain adds after a divergence */
+        if (strncmp(line, "dnntrain: ", 10) == 0 && strncmp(line + 10, "the last good checkpoint", 24) != 0)
+            snprintf(out, n, "%s", line + 10);
         if (!nl) break;
     }
     free(buf);

@@ -26,6 +26,7 @@ typedef struct {
     int n, cap;
     char *dir;
     int jobs, threads, running;
+    double csv_written; /* when trials.csv was last rewritten during the study */
     dnn_tune_runner runner;
     int own_runner;
     dnn_status failure; /* the first failed trial's exit code */
@@ -155,7 +156,8 @@ static dnn_status start(study *S, tune_trial *t, int until, dnn_error *err)
 {
     char *dir = tune_trial_dir(S->dir, t->number), *cfg = dir ? dnn_path_join(dir, "config.json") : NULL;
     dnn_status st = cfg ? dnn_mkdirs(dir, err) : dnn_fail_oom(err, "a trial's folder", 0);
-    if (!st) st = dnn_json_write(cfg, t->config, err); /* rewritten each time: it follows from the journal */
+    if (!st && access(cfg, F_OK) != 0)
+        st = dnn_json_write(cfg, t->config, err); /* it follows from the journal */
     cJSON *line = cJSON_CreateObject();
     if (line)
         cJSON_AddNumberToObject(line, "until", until), cJSON_AddNumberToObject(line, "threads", S->threads);
@@ -350,7 +352,10 @@ static dnn_status run_loop(study *S, dnn_error *err)
         if (st) return st;
         st = record(S, &out, err);
         free(out.values);
-        if (!st) st = tune_write_csv(S->dir, &S->sw, S->t, S->n, err); /* to watch a long study */
+        if (!st && dnn_now() - S->csv_written > 2) { /* to watch a long study; the end writes it anyway */
+            st = tune_write_csv(S->dir, &S->sw, S->t, S->n, err);
+            S->csv_written = dnn_now();
+        }
         if (st) return st;
     }
 }
@@ -514,14 +519,18 @@ static dnn_status open_fresh(study *S, dnn_error *err)
     int n = 0;
     if (!st) st = open_journal(S, &lines, &n, err);
     free_lines(lines, n);
-    if (!st && n > 0 && !S->o->overwrite)
+    char *trials = st ? NULL : dnn_path_join(S->dir, "trials");
+    struct stat sb;
+    int old_trials = trials && stat(trials, &sb) == 0; /* a study whose journal was lost */
+    free(trials);
+    if (!st && (n > 0 || old_trials) && !S->o->overwrite)
         return dnn_fail(
             err, DNN_EIO,
             "%s holds a study already: continue it with --resume %s, or start again with --overwrite "
             "(or choose another --out)",
             S->dir, S->dir);
     if (!st && n > 0) st = tune_journal_reset(&S->j, err);
-    if (!st) st = clear_outputs(S->dir, err);
+    if (!st && S->o->overwrite) st = clear_outputs(S->dir, err);
     if (st) return st;
     /* the sweep and the base as they are now: a resumed study needs neither file again */
     cJSON *line = cJSON_CreateObject();
