@@ -483,6 +483,22 @@ static void test_asha(void)
     CHECK(res.epochs_run == 27 * 1 + 9 * 2 + 3 * 6);
     dnn_tune_result_free(&res);
 
+    /* a time budget spent at once: the first trial still runs, and with nothing completed the fallback
+     * trains the best paused one to the end */
+    write_file(path, "{\"base\": \"base.json\", \"metric\": \"val_accuracy\", \"trials\": 27, \"seconds\": 1e-9,"
+                     " \"pruner\": {\"type\": \"asha\", \"min_epochs\": 1, \"max_epochs\": 9},"
+                     " \"space\": {\"optimizer.learning_rate\": {\"loguniform\": [1e-4, 1e-1]}}}\n");
+    static fake f0;
+    memset(&f0, 0, sizeof f0);
+    f0.value = by_number;
+    st = study(&f0, "asha.json", "a0", 1, 0, NULL, &res, &err);
+    CHECK_MSG(st == DNN_OK && res.trials == 1 && res.completed == 1 && res.epochs_run == 9,
+              "a spent time budget: %d trials, %d completed, %ld epochs (%s)", res.trials, res.completed,
+              res.epochs_run, st ? err.msg : "ok");
+    dnn_tune_result_free(&res);
+    snprintf(text, sizeof text, "{\"base\": \"base.json\", %s}\n", body);
+    write_file(path, text);
+
     /* values in no order, one job and three: every promotion ASHA's, every rung's top third promoted */
     for (int jobs = 1; jobs <= 3; jobs += 2) {
         static fake f2;

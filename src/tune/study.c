@@ -259,9 +259,10 @@ static dnn_status record(study *S, dnn_tune_outcome *out, dnn_error *err)
 
 /* ---- what to run next ---- */
 
+/* A time budget stops new trials and promotions; the first trial always runs, or a study would be empty. */
 static int budget_left(const study *S)
 {
-    return S->sw.seconds <= 0 || tune_journal_elapsed(&S->j) < S->sw.seconds;
+    return S->n == 0 || S->sw.seconds <= 0 || tune_journal_elapsed(&S->j) < S->sw.seconds;
 }
 
 static dnn_status new_trial(study *S, tune_trial **out, dnn_error *err)
