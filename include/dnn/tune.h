@@ -101,10 +101,11 @@ typedef struct {
     dnn_tune_event_kind kind;
     int trial;
     int epochs, until, max_epochs;
-    const char *state; /* ended: "paused", "completed", "failed", "pruned" */
-    double value;      /* ended: the trial's best value so far */
-    int best;          /* ended: the best completed trial so far */
-    const char *text;  /* started: its values; ended: a failure's reason; note: the note */
+    const char *state;  /* ended: "paused", "completed", "failed", "pruned" */
+    const char *metric; /* ended: the objective's name */
+    double value;       /* ended: the trial's best value so far */
+    int best;           /* ended: the best completed trial so far */
+    const char *text;   /* started: its values; ended: a failure's reason; note: the note */
 } dnn_tune_event;
 
 typedef struct {

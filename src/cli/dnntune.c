@@ -39,8 +39,8 @@ static void on_event(void *ctx, const dnn_tune_event *e)
             fprintf(stderr, "trial %d: failed: %s\n", e->trial, e->text ? e->text : "");
             break;
         }
-        dnn_fprintf_c(stderr, "trial %d: %s at epoch %d of %d  best %.6g%s\n", e->trial, e->state, e->epochs,
-                      e->max_epochs, e->value, e->best ? "  (best so far)" : "");
+        dnn_fprintf_c(stderr, "trial %d: %s at epoch %d of %d  %s %.6g%s\n", e->trial, e->state, e->epochs,
+                      e->max_epochs, e->metric, e->value, e->best ? "  (best so far)" : "");
         break;
     default: fprintf(stderr, "dnntune: %s\n", e->text); break;
     }

@@ -215,6 +215,7 @@ static void ended(study *S, const tune_trial *t)
                              .until = t->until,
                              .max_epochs = t->max_epochs,
                              .state = tune_state_name(t->state),
+                             .metric = dnn_monitor_name(S->sw.metric),
                              .value = at ? (S->sw.maximize ? -v : v) : NAN,
                              .best = best,
                              .text = t->message});
@@ -711,6 +712,19 @@ static dnn_status begin(study *S, dnn_error *err)
                                    S->sw.metric, err);
 }
 
+/* What the study's end means: interrupted, at least one trial completed, or the first failure's code. */
+static dnn_status verdict(const study *S, const dnn_tune_result *res, dnn_status st, dnn_error *err)
+{
+    if (st == DNN_EINTERRUPTED)
+        return dnn_fail(err, st, "interrupted; running trials were checkpointed: continue with --resume %s",
+                        S->dir);
+    if (st || res->completed > 0) return st;
+    if (S->failure)
+        return dnn_fail(err, S->failure, "no trial completed: trial %d failed: %s", S->fail_trial,
+                        S->fail_msg);
+    return dnn_fail(err, DNN_EINTERNAL, "no trial completed");
+}
+
 dnn_status dnn_tune_run(const dnn_tune_opts *o, dnn_tune_result *res, dnn_error *err)
 {
     memset(res, 0, sizeof *res);
@@ -719,22 +733,18 @@ dnn_status dnn_tune_run(const dnn_tune_opts *o, dnn_tune_result *res, dnn_error 
     S.j.fd = -1;
     dnn_status st = begin(&S, err);
     if (S.dir) snprintf(res->dir, sizeof res->dir, "%s", S.dir);
-    if (!st) st = run_loop(&S, err);
-    int stopped = st == DNN_EINTERRUPTED;
-    if (!st) st = prune_paused(&S, err);
-    if ((!st || stopped) && S.j.fd >= 0) {
-        dnn_status w = write_results(&S, err);
-        if (w) st = w;
+    if (!st) {
+        st = run_loop(&S, err);
+        if (!st) st = prune_paused(&S, err);
+        if (!st || st == DNN_EINTERRUPTED) { /* an interrupted study writes what it has too */
+            dnn_status w = write_results(&S, err);
+            if (w)
+                st = w;
+            else
+                summarize(&S, res);
+        }
+        st = verdict(&S, res, st, err);
     }
-    if (S.j.fd >= 0) summarize(&S, res);
-    if (stopped && !st) st = DNN_EINTERRUPTED;
-    if (stopped && st == DNN_EINTERRUPTED)
-        dnn_fail(err, DNN_EINTERRUPTED,
-                 "interrupted; running trials were checkpointed: continue with --resume %s", S.dir);
-    else if (!st && res->completed == 0 && S.failure)
-        st = dnn_fail(err, S.failure, "no trial completed: trial %d failed: %s", S.fail_trial, S.fail_msg);
-    else if (!st && res->completed == 0)
-        st = dnn_fail(err, DNN_EINTERNAL, "no trial completed");
     if (S.own_runner) tune_proc_runner_free(&S.runner);
     tune_journal_close(&S.j);
     free_trials(&S);
