@@ -364,6 +364,13 @@ static dnn_status run_loop(study *S, dnn_error *err)
 
 /* ---- replaying a journal ---- */
 
+/* An integer member in [lo, hi], or def when absent or anything else (a journal may have been edited). */
+static int json_int(const cJSON *obj, const char *key, int lo, int hi, int def)
+{
+    double v = dnn_json_value(cJSON_GetObjectItemCaseSensitive(obj, key));
+    return v >= lo && v <= hi && v == floor(v) ? (int)v : def;
+}
+
 typedef struct {
     const double *vals;
     int missing;
@@ -422,7 +429,7 @@ static dnn_status replay_segment(study *S, tune_trial *t, const cJSON *l, const 
                       : 0;
     if (k == 2) {
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(l, "message");
-        failed(S, t, (int)dnn_json_value(cJSON_GetObjectItemCaseSensitive(l, "status")),
+        failed(S, t, json_int(l, "status", 1, 255, DNN_EINTERNAL),
                cJSON_IsString(msg) ? msg->valuestring : "");
     } else {
         t->state = states[k];
@@ -438,8 +445,7 @@ static dnn_status replay(study *S, cJSON **lines, int n, dnn_error *err)
         const char *ev = cJSON_GetObjectItemCaseSensitive(l, "event")->valuestring;
         char where[4200];
         snprintf(where, sizeof where, "%s:%d", S->j.path, i + 1);
-        const cJSON *num = cJSON_GetObjectItemCaseSensitive(l, "trial");
-        int k = cJSON_IsNumber(num) ? (int)num->valuedouble : -1;
+        int k = json_int(l, "trial", 0, INT32_MAX - 1, -1);
         dnn_status st = DNN_OK;
         if (strcmp(ev, "trial") == 0) {
             st = k == S->n
@@ -452,7 +458,7 @@ static dnn_status replay(study *S, cJSON **lines, int n, dnn_error *err)
         tune_trial *t = &S->t[k];
         if (strcmp(ev, "run") == 0) {
             t->state = TRIAL_RUNNING;
-            t->until = (int)dnn_json_value(cJSON_GetObjectItemCaseSensitive(l, "until"));
+            t->until = json_int(l, "until", 1, INT32_MAX, 0);
             if (t->until < 1 || t->until > t->max_epochs || !t->config)
                 return dnn_fail(err, DNN_EIO, "%s: not a segment of this study", where);
         } else if (strcmp(ev, "segment") == 0) {
@@ -565,25 +571,26 @@ static dnn_status open_resume(study *S, dnn_error *err)
     const cJSON *ev = head ? cJSON_GetObjectItemCaseSensitive(head, "event") : NULL;
     const cJSON *file = head ? cJSON_GetObjectItemCaseSensitive(head, "sweep_file") : NULL;
     const cJSON *base = head ? cJSON_GetObjectItemCaseSensitive(head, "base_file") : NULL;
-    if (!st && (!ev || strcmp(ev->valuestring, "study") || !cJSON_IsString(file) || !cJSON_IsString(base)))
+    if (!st && (!ev || strcmp(ev->valuestring, "study") || !cJSON_IsString(file) || !cJSON_IsString(base) ||
+                !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(head, "sweep")) ||
+                !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(head, "base"))))
         st = dnn_fail(err, DNN_EIO, "%s:1: expected the study's first line", S->j.path);
     if (!st) {
         cJSON *sweep = cJSON_DetachItemFromObjectCaseSensitive(lines[0], "sweep");
         cJSON *basej = cJSON_DetachItemFromObjectCaseSensitive(lines[0], "base");
         st = dnn_sweep_from_json(&S->sw, sweep, file->valuestring, basej, base->valuestring, err);
     }
-    const cJSON *th = head ? cJSON_GetObjectItemCaseSensitive(head, "threads_per_trial") : NULL;
-    if (!st && cJSON_IsNumber(th) && th->valuedouble >= 1) {
-        if (!S->o->threads_per_trial) {
-            S->threads = (int)th->valuedouble;
-        } else if (S->threads != (int)th->valuedouble) {
-            char text[200];
-            snprintf(text, sizeof text,
-                     "the study began with %d thread%s per trial, and continues with %d: "
-                     "trials carried over will round differently",
-                     (int)th->valuedouble, th->valuedouble == 1 ? "" : "s", S->threads);
-            note(S, text);
-        }
+    int th = head ? json_int(head, "threads_per_trial", 1, 1024, 0) : 0;
+    if (!st && th && !S->o->threads_per_trial) {
+        S->threads = th;
+    } else if (!st && th && S->threads != th) {
+        char text[200];
+        snprintf(
+            text, sizeof text,
+            "the study began with %d thread%s per trial, and continues with %d: trials carried over will "
+            "round differently",
+            th, th == 1 ? "" : "s", S->threads);
+        note(S, text);
     }
     if (!st && S->sw.asha) tune_rungs_init(&S->rungs, S->sw.min_epochs, S->sw.max_epochs, S->sw.eta);
     if (!st) st = replay(S, lines, n, err);
