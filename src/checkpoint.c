@@ -359,8 +359,8 @@ static dnn_status corrupt(dnn_error *err, const char *name, const char *what)
     return dnn_fail(err, DNN_EIO, "%s: corrupted or incompatible checkpoint: %s", name, what);
 }
 
-dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, dnn_model *m,
-                                 dnn_train_state *s, dnn_error *err)
+dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, size_t max_memory,
+                                 dnn_model *m, dnn_train_state *s, dnn_error *err)
 {
     memset(m, 0, sizeof *m);
     if (s) memset(s, 0, sizeof *s);
@@ -418,10 +418,7 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             snprintf(what, sizeof what, "the %s section is missing", TAGS[k]);
             return corrupt(err, name, what);
         }
-    if (s && (!have[S_TRAI] || !have[S_OPTM]))
-        return dnn_fail(err, DNN_EIO,
-                        "%s: this checkpoint holds a model without training state: it cannot be resumed",
-                        name);
+    if (have[S_TRAI] != have[S_OPTM]) return corrupt(err, name, "half of the training state is missing");
 
     /* The config, validated like a config file. */
     char cname[1100];
@@ -445,6 +442,7 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         dnn_config_free(&cfg);
         return corrupt(err, name, "the parameter count does not match the embedded config's network");
     }
+    cfg.max_memory = max_memory;
     st = dnn_model_create(m, &cfg, (int)n_in, err); /* may refuse it for --max-memory, with that code */
     dnn_config_free(&cfg);
     if (st) goto fail;
@@ -540,7 +538,7 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         st = corrupt(err, name, "the BEST section has the wrong size");
         goto fail;
     }
-    if (!s) {
+    if (!s || !have[S_TRAI]) {
         /* A model to score: the best epoch's weights when the run kept them apart from the last */
         if (have[S_BEST]) {
             get_f32s(&sec[S_BEST], net->params, net->n_params);
@@ -627,14 +625,15 @@ fail:
     return st;
 }
 
-dnn_status dnn_checkpoint_load(const char *path, dnn_model *m, dnn_train_state *s, dnn_error *err)
+dnn_status dnn_checkpoint_load(const char *path, size_t max_memory, dnn_model *m, dnn_train_state *s,
+                               dnn_error *err)
 {
     char *buf;
     size_t len;
     memset(m, 0, sizeof *m);
     dnn_status st = dnn_read_file(path, SIZE_MAX / 2, &buf, &len, err);
     if (st) return st;
-    st = dnn_checkpoint_decode(path, (const uint8_t *)buf, len, m, s, err);
+    st = dnn_checkpoint_decode(path, (const uint8_t *)buf, len, max_memory, m, s, err);
     free(buf);
     return st;
 }

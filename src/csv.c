@@ -1057,12 +1057,12 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
         if (L.strict_unnamed && (st = check_unnamed(&r, &L, src, has_header))) goto done;
         if (R.n == R.cap) {
             double bytes = (double)R.cap * 2 * ((double)(d + k) * sizeof(float) + 12);
-            if (bytes > (double)dnn_memory_limit()) {
+            if (bytes > (double)dnn_memory_budget(src->max_memory)) {
                 char a[32], b[32];
                 st = rfail(&r, "%zu rows so far, and growing to %s would pass the memory limit of %s (%s)",
                            R.n, dnn_format_bytes(bytes, a, sizeof a),
-                           dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b),
-                           dnn_memory_limit_source());
+                           dnn_format_bytes((double)dnn_memory_budget(src->max_memory), b, sizeof b),
+                           dnn_memory_budget_source(src->max_memory));
                 goto done;
             }
             if (rows_grow(&R, d, k, cls)) {

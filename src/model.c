@@ -17,7 +17,7 @@ static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
     double copies = 2 + 2 + (c->early_stopping.enabled && c->early_stopping.restore_best);
     double model = ((double)sz.params * copies + (double)sz.state) * sizeof(float);
     double work = (double)sz.work * sizeof(float) + (double)c->batch_size * (n_in + 16.0) * sizeof(float);
-    size_t limit = dnn_memory_limit();
+    size_t limit = dnn_memory_budget(c->max_memory);
     if (model + work <= (double)limit) return DNN_OK;
     char total[32], params[32], ws[32], lim[32];
     return dnn_fail(
@@ -26,7 +26,7 @@ static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
         "workspace), more than the memory limit of %s (%s)",
         c->file, dnn_format_bytes(model + work, total, sizeof total), sz.params,
         dnn_format_bytes(model, params, sizeof params), dnn_format_bytes(work, ws, sizeof ws),
-        dnn_format_bytes((double)limit, lim, sizeof lim), dnn_memory_limit_source());
+        dnn_format_bytes((double)limit, lim, sizeof lim), dnn_memory_budget_source(c->max_memory));
 }
 
 dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *err)

@@ -92,7 +92,8 @@ static dnn_status on_epoch(void *ctx, const dnn_epoch_log *log, int improved, dn
     if (!st) {
         /* the curves so far, so a long run can be watched */
         dnn_text t = {0};
-        dnn_svg_curves(&t, r->s->history, r->s->n_history, r->m->cfg.task == DNN_TASK_CLASSIFICATION);
+        dnn_svg_curves(&t, r->s->history, r->s->n_history, r->m->cfg.task == DNN_TASK_CLASSIFICATION,
+                       r->s->best_epoch);
         st = dnn_text_write(&t, r->curves, err);
         dnn_text_free(&t);
     }
@@ -205,8 +206,14 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
 {
     dnn_model old;
     dnn_train_state olds;
-    dnn_status st = dnn_checkpoint_load(o->resume_path, &old, &olds, err);
+    dnn_status st = dnn_checkpoint_load(o->resume_path, o->max_memory, &old, &olds, err);
     if (st) return st;
+    if (!olds.opt) {
+        dnn_model_free(&old);
+        return dnn_fail(err, DNN_EIO,
+                        "%s: this checkpoint holds a model without training state: it cannot be resumed",
+                        o->resume_path);
+    }
     dnn_config cfg = {0};
     if (o->config_path) {
         st = dnn_config_load(&cfg, o->config_path, o->overrides, o->n_overrides, err);
@@ -217,6 +224,7 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
                   : dnn_fail_oom(err, "the config", 0);
     }
     if (!st) st = same_shape(&old.cfg, &cfg, o->config_path ? o->config_path : o->resume_path, err);
+    cfg.max_memory = o->max_memory;
     if (!st) st = dnn_model_create(m, &cfg, old.net->n_in, err);
     dnn_config_free(&cfg);
     if (!st) {
@@ -255,8 +263,10 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         }
         if (m->cfg.optim.learning_rate != old.cfg.optim.learning_rate)
             s->sched.lr = m->cfg.optim.learning_rate;
-        if (s->stopped_early) {
+        if (s->stopped_early && s->epoch < m->cfg.epochs) {
             /* asked to go on after early stopping ended the run: patience starts afresh */
+            note(o, 0, "early stopping ended this run at epoch %d; going on with its patience afresh",
+                 s->epoch);
             s->stopped_early = 0;
             s->wait = 0;
         }
@@ -304,7 +314,8 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
     cJSON_AddStringToObject(j, "dnn_version", dnn_version());
-    cJSON_AddStringToObject(j, "blas", dnn_blas_name());
+    char blas[256];
+    cJSON_AddStringToObject(j, "blas", dnn_blas_name(blas, sizeof blas));
     cJSON_AddNumberToObject(j, "blas_threads", dnn_blas_threads());
     cJSON_AddStringToObject(j, "out_dir", r->dir);
     cJSON_AddStringToObject(j, "task", dnn_task_name(m->cfg.task));
@@ -331,7 +342,15 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     for (int i = 0; i < s->n_history; i++) cJSON_AddItemToArray(hist, dnn_epoch_json(&s->history[i]));
     cJSON_AddItemToObject(j, "test",
                           test ? dnn_report_json(test, m, r->ckpt, test_name) : cJSON_CreateNull());
-    cJSON_AddItemToObject(j, "config", cJSON_Duplicate(m->cfg.json, 1));
+    /* the config as it ran: output.dir is the folder it wrote, whatever --out said */
+    cJSON *conf = cJSON_Duplicate(m->cfg.json, 1),
+          *out = conf ? cJSON_GetObjectItemCaseSensitive(conf, "output") : NULL;
+    if (conf && !out) out = cJSON_AddObjectToObject(conf, "output");
+    if (out) {
+        cJSON_DeleteItemFromObjectCaseSensitive(out, "dir");
+        cJSON_AddStringToObject(out, "dir", r->dir);
+    }
+    cJSON_AddItemToObject(j, "config", conf);
     return j;
 }
 
@@ -359,7 +378,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         if (!st) st = out_folder(&r, &cfg, err);
     }
     if (st) goto done;
-    const dnn_config *c = resumed ? &m.cfg : &cfg;
+    dnn_config *c = resumed ? &m.cfg : &cfg;
+    c->max_memory = c->train.max_memory = c->test.max_memory = o->max_memory;
     st = dnn_load_source(&train, &c->train, c->task, NULL, err);
     if (!st)
         st = dnn_split(c->file, train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
@@ -409,6 +429,16 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (st) goto done;
     note(o, 1, "%s: %zu training samples, %zu for validation, %d features, %zu parameters", r.dir, n_tr, n_va,
          m.net->n_in, m.net->n_params);
+    if (resumed && s.epoch >= m.cfg.epochs) {
+        note(o, 0,
+             "%s: the run has finished (%d of %d epochs%s): nothing to do; train on with --set "
+             "training.epochs=N, N > %d",
+             o->resume_path, s.epoch, m.cfg.epochs, s.stopped_early ? ", stopped early" : "", s.epoch);
+        res->epochs_run = s.epoch;
+        res->best_epoch = s.best_epoch;
+        res->nothing_to_do = 1;
+        goto done;
+    }
     if (r.clear && (st = dnn_run_folder_clear(&r.folder, err))) goto done;
     if (!resumed) {
         FILE *f = fopen(r.jsonl, "w"); /* a fresh run starts a fresh log */

@@ -69,7 +69,7 @@ expect 0 "resume with another learning rate" -- "$DNNTRAIN" --resume lr/ckpt.bin
     --set optimizer.learning_rate=0.0005 --set optimizer.lr_schedule=null --quiet
 [ "$(tail -1 lr/train.jsonl | "$JSON_QUERY" - lr)" = 0.00050000000000000001 ] || fail "the new learning rate is in the log"
 expect 0 "--info" -- "$DNNEVAL" --model lr/ckpt.bin --info
-grep -q '"learning_rate":	0.0005' "$T/out" || fail "the checkpoint records the new learning rate"
+grep -q '"learning_rate": 0.0005' "$T/out" || fail "the checkpoint records the new learning rate"
 cp -r a1 opt
 expect 0 "resume with another optimizer" -- "$DNNTRAIN" --resume opt/ckpt.bin --set training.epochs=5 \
     --set optimizer='{"type": "sgd", "learning_rate": 0.01, "momentum": 0.9}' --quiet

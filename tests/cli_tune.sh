@@ -99,6 +99,21 @@ done
 [ "$(cut -d, -f1-5,7- s0/trials.csv)" = "$(cut -d, -f1-5,7- sk1/trials.csv)" ] ||
     fail "killed and resumed differs from never killed: $(diff <(cut -d, -f1-5,7- s0/trials.csv) <(cut -d, -f1-5,7- sk1/trials.csv) | head -5)"
 
+# killed after a trial's run ended, before the journal said so: resuming collects that segment and runs nothing
+# again (an early-stopped run resumed would train on), and the study ends as it did
+sed 's/"epochs": 6, "batch_size": 16}/"epochs": 20, "batch_size": 16, "early_stopping": {"monitor": "val_loss", "patience": 0}}/' wine.json >es.json
+sed 's/"pruner": {[^}]*},//; s/"trials": 8/"trials": 3/; s/wine.json/es.json/' sweep.json >es-sweep.json
+expect 0 "a study with early stopping" -- "$DNNTUNE" --config es-sweep.json --out es --jobs 1 --threads-per-trial 1 --quiet
+grep -qE '"state":"completed","epochs":([1-9]|1[0-9]),' es/study.jsonl || fail "no trial stopped early"
+cp -r es es-cut
+last=$(grep -n '"event":"segment"' es/study.jsonl | tail -1 | cut -d: -f1)
+head -n $((last - 1)) es/study.jsonl >es-cut/study.jsonl
+trial=$(sed -n "${last}p" es/study.jsonl | grep -o '"trial":[0-9]*' | cut -d: -f2)
+runs=$(grep -c '^== dnntune runs' "es-cut/trials/000$trial/dnntrain.log")
+expect 0 "resumed after the cut" -- "$DNNTUNE" --resume es-cut --quiet
+[ "$(grep -c '^== dnntune runs' "es-cut/trials/000$trial/dnntrain.log")" = "$runs" ] || fail "trial $trial ran again"
+[ "$(cut -d, -f1-5,7- es/trials.csv)" = "$(cut -d, -f1-5,7- es-cut/trials.csv)" ] || fail "the cut study ended otherwise"
+
 # SIGINT: trials checkpoint, the results so far are written, exit 130; --resume finishes. Meanwhile a second
 # dnntune on the same study is refused.
 "$DNNTUNE" --config sweep.json --out si --jobs 2 --threads-per-trial 1 2>si.err &

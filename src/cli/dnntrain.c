@@ -111,7 +111,7 @@ int main(int argc, char **argv)
             if (cli_int(p.prog, "seed", optarg, 0, (1L << 53), &seed)) return 2;
             break;
         case T_MAX_MEMORY:
-            if (cli_max_memory(p.prog, optarg)) return 2;
+            if (cli_max_memory(p.prog, optarg, &o.max_memory)) return 2;
             break;
         case T_UNTIL_EPOCH:
             if (cli_int(p.prog, "until-epoch", optarg, 1, INT32_MAX, &until)) return 2;
@@ -143,7 +143,9 @@ int main(int argc, char **argv)
         sets[n_sets++] = seed_set;
     }
     cli_set_threads(threads);
-    u.tty = isatty(STDERR_FILENO);
+    /* a progress bar needs a terminal that understands its escape sequences */
+    const char *term = getenv("TERM");
+    u.tty = isatty(STDERR_FILENO) && term && *term && strcmp(term, "dumb") != 0;
     o.overrides = sets;
     o.n_overrides = n_sets;
     o.on_batch = on_batch;
@@ -170,7 +172,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "dnntrain: the last good checkpoint, if any, is %s/ckpt.bin\n", res.out_dir);
         return (int)st;
     }
-    if (!u.quiet) {
+    if (!u.quiet && !res.nothing_to_do) {
         if (isfinite(res.test_accuracy))
             dnn_fprintf_c(stdout, "test accuracy %.4f  loss %.4f\n", res.test_accuracy, res.test_loss);
         else if (isfinite(res.test_loss))

@@ -279,14 +279,14 @@ static int read_history(const char *dir, int number, int max_epochs, dnn_epoch_l
     return n;
 }
 
-static void curves(dnn_text *x, const char *dir, const tune_trial *b, int classification)
+static void curves(dnn_text *x, const char *dir, const tune_trial *b, int classification, int best_epoch)
 {
     dnn_epoch_log *h = calloc((size_t)b->max_epochs + 1, sizeof *h);
     int n = h ? read_history(dir, b->number, b->max_epochs, h) : 0;
     dnn_text_printf(x, "<h2>The best trial's learning curves (trial %d)</h2>\n", b->number);
     if (n > 0) {
         dnn_text_printf(x, "<figure>\n");
-        dnn_svg_curves(x, h, n, classification);
+        dnn_svg_curves(x, h, n, classification, best_epoch);
         dnn_text_printf(x,
                         "<figcaption>Solid: training; dashed: validation. Its run folder is "
                         "trials/%04d/.</figcaption>\n</figure>\n",
@@ -401,7 +401,9 @@ dnn_status tune_write_report(const char *dir, const dnn_sweep *sw, const tune_tr
     leaderboard(&x, sw, r, n, best);
     if (best >= 0) {
         const cJSON *loss = tune_json_at(t[best].config, "loss");
-        curves(&x, dir, &t[best], !(cJSON_IsString(loss) && strcmp(loss->valuestring, "mse") == 0));
+        int at;
+        tune_best_upto(&t[best], t[best].epochs, sw->maximize, &at);
+        curves(&x, dir, &t[best], !(cJSON_IsString(loss) && strcmp(loss->valuestring, "mse") == 0), at);
     }
     dnn_text_printf(&x,
                     "<h2>%s against each searched key</h2>\n<p>Filled: completed trials; hollow: trials "

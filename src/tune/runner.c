@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dnn/checkpoint.h"
 #include "dnn/report.h"
 #include "dnn/util.h"
 #include "internal.h"
@@ -24,7 +25,8 @@
 #define RUNNER_MAX_LOG (64u << 20)
 
 typedef struct {
-    pid_t pid; /* 0: free */
+    pid_t pid; /* 0: no process (free, unless ready) */
+    int ready; /* the segment's work was found done: its outcome waits to be collected, nothing runs */
     int pidfd; /* -1 when the kernel has no pidfd_open: then the wait polls */
     int trial, until, max_epochs, signalled;
     double t0;
@@ -172,12 +174,31 @@ static dnn_status spawn(proc_runner *pr, slot *s, const dnn_tune_job *job, dnn_e
     return st;
 }
 
+/* A segment whose work is done already: a study killed after its trial's run ended and before the journal
+ * said so. The checkpoint has reached `until`, or early stopping ended the run; running dnntrain again would
+ * train an early-stopped run further, so the outcome is only collected. */
+static int segment_done(const char *dir, int until)
+{
+    char *ckpt = in_dir(dir, "ckpt.bin");
+    dnn_model m;
+    dnn_train_state st;
+    dnn_error e;
+    int done = 0;
+    if (ckpt && access(ckpt, F_OK) == 0 && dnn_checkpoint_load(ckpt, 0, &m, &st, &e) == DNN_OK) {
+        done = st.batch == 0 && (st.epoch >= until || st.stopped_early);
+        dnn_train_state_free(&st);
+        dnn_model_free(&m);
+    }
+    free(ckpt);
+    return done;
+}
+
 static dnn_status proc_start(void *ctx, const dnn_tune_job *job, dnn_error *err)
 {
     proc_runner *pr = ctx;
     slot *s = NULL;
     for (int i = 0; i < pr->jobs && !s; i++)
-        if (!pr->slots[i].pid) s = &pr->slots[i];
+        if (!pr->slots[i].pid && !pr->slots[i].ready) s = &pr->slots[i];
     if (!s) return dnn_fail(err, DNN_EINTERNAL, "more segments started than --jobs allows");
     const cJSON *ep = tune_json_at(job->config, "training.epochs");
     s->max_epochs = cJSON_IsNumber(ep) ? (int)ep->valuedouble : 10; /* dnntrain's default */
@@ -187,6 +208,10 @@ static dnn_status proc_start(void *ctx, const dnn_tune_job *job, dnn_error *err)
     s->until = job->until;
     s->signalled = 0;
     s->t0 = dnn_now();
+    if (segment_done(job->dir, job->until)) {
+        s->ready = 1;
+        return DNN_OK;
+    }
     dnn_status st = spawn(pr, s, job, err);
     if (st) {
         free(s->dir);
@@ -229,6 +254,7 @@ static dnn_status proc_wait(void *ctx, dnn_tune_outcome *out, dnn_error *err)
         int n = 0, blind = 0, running = 0;
         for (int i = 0; i < pr->jobs; i++) {
             slot *s = &pr->slots[i];
+            if (s->ready) return collect(pr, s, 0, out, err); /* 0: a wait status of exit 0 */
             if (!s->pid) continue;
             running++;
             int status;
@@ -288,7 +314,10 @@ void tune_proc_runner_free(dnn_tune_runner *r)
     if (!pr) return;
     for (int i = 0; i < pr->jobs; i++) {
         slot *s = &pr->slots[i];
-        if (!s->pid) continue;
+        if (!s->pid) {
+            free(s->dir); /* a ready outcome never collected */
+            continue;
+        }
         kill(s->pid, SIGKILL); /* only after an error: nothing may outlive the study */
         waitpid(s->pid, NULL, 0);
         if (s->pidfd >= 0) close(s->pidfd);
