@@ -65,11 +65,26 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
+static char dir[128];
+
+static void clean_up(void)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    snprintf(dir, sizeof dir, "/dev/shm/dnn-fuzz-journal-%ld", (long)getpid());
+    atexit(clean_up);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char dir[128], path[160];
-    snprintf(dir, sizeof dir, "/dev/shm/dnn-fuzz-journal-%ld", (long)getpid());
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    char path[160];
+    clean_up();
     if (mkdir(dir, 0755) != 0) abort();
     snprintf(path, sizeof path, "%s/study.jsonl", dir);
     FILE *f = fopen(path, "wb");
