@@ -152,7 +152,7 @@ static void test_grid(void)
     write_base("base.json", 2, 0.2);
     dnn_status st =
         sweep_from(&sw, "g1.json",
-                   "\"sampler\": \"grid\", \"space\": {\"model.layers.0.units\": {\"int\": [1, 3]},"
+                   "\"sampler\": \"grid\", \"space\": {\"model.layers[0].units\": {\"int\": [1, 3]},"
                    " \"optimizer.type\": {\"choice\": [\"adam\", \"sgd\"]}}",
                    &err);
     CHECK_MSG(st == DNN_OK, "%s", err.msg);
