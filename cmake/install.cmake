@@ -2,11 +2,11 @@
 # man pages and bash completion, libdnn (shared and static), include/dnn.h, dnn.pc and dnnConfig.cmake.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS dnntrain dnneval RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS dnntrain dnneval dnntune RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # man pages are shipped compressed, as Debian's policy asks (man reads them either way); -n keeps no time stamp
 find_program(GZIP_EXECUTABLE gzip REQUIRED)
-foreach(cmd dnntrain dnneval)
+foreach(cmd dnntrain dnneval dnntune)
   add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/man/${cmd}.1.gz
     COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
     COMMAND ${GZIP_EXECUTABLE} -9nc ${PROJECT_SOURCE_DIR}/man/${cmd}.1 > ${PROJECT_BINARY_DIR}/man/${cmd}.1.gz
@@ -73,7 +73,8 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "neural-network trainer for the command li
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "dnn trains dense networks on tabular (CSV) and image (IDX) data from
 one JSON file with dnntrain, on OpenBLAS, with checksummed checkpoints, exact
 resume and reproducible results. dnneval scores a model, gates CI jobs on its
-quality, writes predictions and exports the model to ONNX.
+quality, writes predictions and exports the model to ONNX. dnntune searches
+hyperparameters in parallel trials, with early pruning.
 .
 libdnn (include/dnn.h, with dnn.pc and a CMake package) loads a trained model
 from a file or from memory and predicts from C, from many threads at once.")

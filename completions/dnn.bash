@@ -1,4 +1,4 @@
-# bash completion for dnntrain and dnneval (installed once under each name). The flags come from the
+# bash completion for dnntrain, dnneval and dnntune (installed once under each name). The flags come from the
 # command's own --help, so they cannot drift from what it accepts; flags that take a file or a folder
 # complete names, and flags with a fixed set of values complete those.
 
@@ -51,7 +51,7 @@ _dnn()
         _dnn_reply -W ', ; tab | auto' -- "$cur"
         return
         ;;
-    --set | --threads | --seed | --max-memory | --top-k | --label | --min-* | --max-*)
+    --set | --threads | --seed | --max-memory | --top-k | --label | --min-* | --max-* | --jobs | --threads-per-trial)
         COMPREPLY=() # a value the user must type
         return
         ;;
@@ -61,4 +61,4 @@ _dnn()
     fi
 }
 
-complete -F _dnn dnntrain dnneval
+complete -F _dnn dnntrain dnneval dnntune

@@ -36,10 +36,11 @@ same_predictions() {
 # 1. cmake --install
 P=$T/prefix
 expect 0 "cmake --install" -- cmake --install "$BUILD_DIR" --prefix "$P"
-for f in bin/dnntrain bin/dnneval include/dnn.h "$LIBDIR/libdnn.so" "$LIBDIR/libdnn.so.0" "$LIBDIR/libdnn.a" \
+for f in bin/dnntrain bin/dnneval bin/dnntune include/dnn.h "$LIBDIR/libdnn.so" "$LIBDIR/libdnn.so.0" "$LIBDIR/libdnn.a" \
     "$LIBDIR/pkgconfig/dnn.pc" "$LIBDIR/cmake/dnn/dnnConfig.cmake" "$LIBDIR/cmake/dnn/dnnConfigVersion.cmake" \
-    share/man/man1/dnntrain.1.gz share/man/man1/dnneval.1.gz share/bash-completion/completions/dnntrain \
-    share/bash-completion/completions/dnneval; do
+    share/man/man1/dnntrain.1.gz share/man/man1/dnneval.1.gz share/man/man1/dnntune.1.gz \
+    share/bash-completion/completions/dnntrain share/bash-completion/completions/dnneval \
+    share/bash-completion/completions/dnntune; do
     [ -e "$P/$f" ] || fail "cmake --install did not install $f"
 done
 [ "$(readlink "$P/$LIBDIR/libdnn.so.0")" = libdnn.so.0.1.0 ] || fail "libdnn.so.0 -> $(readlink "$P/$LIBDIR/libdnn.so.0")"
@@ -80,7 +81,7 @@ complete_words() { # complete_words CMD WORD...: COMPREPLY for the last word
     bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _dnn; printf "%s\n" "${COMPREPLY[@]}"' \
         _ "$P/share/bash-completion/completions/dnneval" "$@"
 }
-for cmd in "$DNNTRAIN" "$DNNEVAL"; do
+for cmd in "$DNNTRAIN" "$DNNEVAL" "$DNNTUNE"; do
     complete_words "$cmd" -- >flags.txt
     "$cmd" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u >help.txt
     cmp -s flags.txt help.txt || { fail "$(basename "$cmd"): completion offers other flags than --help"; diff flags.txt help.txt >&2; }
@@ -98,9 +99,10 @@ if [ -z "$deb" ]; then
     finish
 fi
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./||' >contents.txt
-for f in usr/bin/dnntrain usr/bin/dnneval usr/include/dnn.h "usr/$LIBDIR/libdnn.so.0.1.0" "usr/$LIBDIR/libdnn.so.0" \
+for f in usr/bin/dnntrain usr/bin/dnneval usr/bin/dnntune usr/include/dnn.h "usr/$LIBDIR/libdnn.so.0.1.0" "usr/$LIBDIR/libdnn.so.0" \
     "usr/$LIBDIR/libdnn.so" "usr/$LIBDIR/libdnn.a" "usr/$LIBDIR/pkgconfig/dnn.pc" "usr/$LIBDIR/cmake/dnn/dnnConfig.cmake" \
-    usr/share/man/man1/dnneval.1.gz usr/share/bash-completion/completions/dnntrain usr/share/doc/dnn/copyright \
+    usr/share/man/man1/dnneval.1.gz usr/share/man/man1/dnntune.1.gz usr/share/bash-completion/completions/dnntune \
+    usr/share/doc/dnn/copyright \
     usr/share/doc/dnn/changelog.gz; do
     grep -qx "$f" contents.txt || fail "the package lacks $f"
 done
