@@ -98,26 +98,36 @@ static void pb_msg(pb *b, unsigned field, pb *child)
 
 /* ---- onnx.proto's messages ---- */
 
-enum { ONNX_FLOAT = 1 };                              /* TensorProto.DataType */
+enum { ONNX_FLOAT = 1, ONNX_INT64 = 7 };              /* TensorProto.DataType */
 enum { ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_INTS = 7 }; /* AttributeProto.AttributeType */
 
-/* A float tensor (TensorProto) named name of shape dims, its data little-endian in raw_data. */
-static void tensor_proto(pb *t, const char *name, const int64_t *dims, int nd, const float *x)
+/* A tensor (TensorProto) named name of shape dims, of floats (size 4) or int64 (size 8) values x, its data
+ * little-endian in raw_data. */
+static void tensor_proto(pb *t, const char *name, const int64_t *dims, int nd, int type, const void *x,
+                         size_t size)
 {
     size_t n = 1;
     for (int i = 0; i < nd; i++) {
         pb_int(t, 1, dims[i]);
         n *= (size_t)dims[i];
     }
-    pb_int(t, 2, ONNX_FLOAT);
+    pb_int(t, 2, type);
     pb_str(t, 8, name);
     pb_tag(t, 9, WIRE_LEN);
-    pb_varint(t, 4 * (uint64_t)n);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        uint8_t q[4] = {(uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-        pb_raw(t, q, 4);
+    pb_varint(t, size * (uint64_t)n);
+    const uint8_t *p = x;
+    for (size_t i = 0; i < n; i++, p += size) {
+        uint64_t u = 0;
+        if (size == 4) {
+            uint32_t v;
+            memcpy(&v, p, 4);
+            u = v;
+        } else {
+            memcpy(&u, p, 8);
+        }
+        uint8_t q[8];
+        for (size_t k = 0; k < size; k++) q[k] = (uint8_t)(u >> 8 * k);
+        pb_raw(t, q, size);
     }
 }
 
@@ -144,7 +154,7 @@ typedef struct {
     int type; /* ATTR_FLOAT, ATTR_INT or ATTR_INTS */
     float f;
     int64_t i;
-    const int64_t *ints;
+    int64_t ints[4];
     int n_ints;
 } attr;
 
@@ -164,6 +174,7 @@ typedef struct {
     int n_ops, cap_ops;
     pb inits;        /* GraphProto.initializer fields, in order */
     char cur[NAME];  /* the value the next step reads: the data flowing through the model */
+    int image;       /* whether it is [N, C, H, W] (after image layers) rather than [N, features] */
     unsigned consts; /* the shared scalar constants already written (bit per constant) */
     int oom;
 } graph;
@@ -209,7 +220,14 @@ static void set_attr(graph *g, int i, attr a)
 static void constant(graph *g, const char *name, const int64_t *dims, int nd, const float *x)
 {
     pb t = {0};
-    tensor_proto(&t, name, dims, nd, x);
+    tensor_proto(&t, name, dims, nd, ONNX_FLOAT, x, 4);
+    pb_msg(&g->inits, 5, &t);
+}
+
+static void constant_ints(graph *g, const char *name, const int64_t *x, int64_t n)
+{
+    pb t = {0};
+    tensor_proto(&t, name, &n, 1, ONNX_INT64, x, 8);
     pb_msg(&g->inits, 5, &t);
 }
 
@@ -302,23 +320,95 @@ static void dense(graph *g, const dnn_net *net, const dnn_layer *L, int l)
     activation(g, L);
 }
 
-/* Inference-mode batchnorm with the running statistics: (x - mean) / sqrt(var + eps) * gamma + beta. */
+/* Inference-mode batchnorm with the running statistics: (x - mean) / sqrt(var + eps) * gamma + beta, per
+ * channel of [N, C, H, W] after image layers (as the network keeps them), per feature of [N, features]. */
 static void batchnorm(graph *g, const dnn_net *net, const dnn_layer *L, int l)
 {
     static const char *const what[4] = {"gamma", "beta", "mean", "var"};
+    const int n = L->in_maps ? L->in_shape.c : L->in;
     const float *src[4] = {net->params + L->w, net->params + L->b, net->state + L->s,
-                           net->state + L->s + (size_t)L->out};
+                           net->state + L->s + (size_t)n};
     char names[5][NAME];
     snprintf(names[0], NAME, "%s", g->cur);
     const char *ins[5] = {names[0], names[1], names[2], names[3], names[4]};
     for (int i = 0; i < 4; i++) {
         snprintf(names[i + 1], NAME, "layer%d_%s", l, what[i]);
-        vector(g, names[i + 1], src[i], L->out);
+        vector(g, names[i + 1], src[i], n);
     }
     int i = node(g, "BatchNormalization", "batchnorm", ins, 5);
     if (i < 0) return;
     set_attr(g, i, (attr){.name = "epsilon", .type = ATTR_FLOAT, .f = L->eps});
     snprintf(g->cur, NAME, "%s", g->ops[i].out);
+}
+
+/* ---- image layers: on [N, C, H, W], the layout of ONNX's operators and of a sample's values in a row ----
+ */
+
+static attr ints_attr(const char *name, int64_t a, int64_t b, int64_t c, int64_t d, int n)
+{
+    return (attr){.name = name, .type = ATTR_INTS, .ints = {a, b, c, d}, .n_ints = n};
+}
+
+/* Rows [N, C*H*W] as images [N, C, H, W] of shape s, before the first image layer (a row holds a sample's
+ * values channel by channel, row by row). */
+static void to_image(graph *g, dnn_shape s, int l)
+{
+    if (g->image) return;
+    char name[NAME];
+    snprintf(name, NAME, "layer%d_shape", l);
+    const int64_t dims[4] = {0, s.c, s.h, s.w}; /* 0: the batch dimension as it is */
+    constant_ints(g, name, dims, 4);
+    step(g, "Reshape", "images", name, NULL);
+    g->image = 1;
+}
+
+/* Images [N, C, H, W] back to rows [N, C*H*W], in the same order as flatten's. */
+static void to_rows(graph *g)
+{
+    if (!g->image) return;
+    set_attr(g, step(g, "Flatten", "flatten", NULL, NULL), (attr){.name = "axis", .type = ATTR_INT, .i = 1});
+    g->image = 0;
+}
+
+/* The window's attributes: its size, strides and, for a convolution, the zero rows and columns before and
+ * after (those after are what the output size needs beyond the input: 'same' at stride 2 pads one side). */
+static void window_attrs(graph *g, int i, const dnn_window *w, int padded)
+{
+    set_attr(g, i, ints_attr("kernel_shape", w->kh, w->kw, 0, 0, 2));
+    set_attr(g, i, ints_attr("strides", w->sh, w->sw, 0, 0, 2));
+    if (!padded) return;
+    int64_t bottom = (int64_t)(w->oh - 1) * w->sh + w->kh - w->h - w->ph;
+    int64_t right = (int64_t)(w->ow - 1) * w->sw + w->kw - w->w - w->pw;
+    set_attr(g, i, ints_attr("pads", w->ph, w->pw, bottom, right, 4));
+}
+
+static void conv2d(graph *g, const dnn_net *net, const dnn_layer *L, int l)
+{
+    to_image(g, L->in_shape, l);
+    char w[NAME], b[NAME];
+    snprintf(w, NAME, "layer%d_W", l);
+    snprintf(b, NAME, "layer%d_b", l);
+    const dnn_window *win = &L->win;
+    int64_t dims[4] = {L->out_shape.c, win->c, win->kh, win->kw}; /* dnn's order is ONNX's */
+    constant(g, w, dims, 4, net->params + L->w);
+    vector(g, b, net->params + L->b, L->out_shape.c);
+    window_attrs(g, step(g, "Conv", "conv", w, b), win, 1);
+    activation(g, L);
+}
+
+static void pool(graph *g, const dnn_layer *L, int l)
+{
+    to_image(g, L->in_shape, l);
+    int max = L->kind == DNN_LAYER_MAXPOOL2D;
+    window_attrs(g, step(g, max ? "MaxPool" : "AveragePool", max ? "maxpool" : "avgpool", NULL, NULL),
+                 &L->win, 0);
+}
+
+static void global_avgpool(graph *g, const dnn_layer *L, int l)
+{
+    to_image(g, L->in_shape, l);
+    step(g, "GlobalAveragePool", "global_avgpool", NULL, NULL); /* [N, C, 1, 1] */
+    to_rows(g);
 }
 
 static void layers(graph *g, const dnn_model *m)
@@ -330,7 +420,11 @@ static void layers(graph *g, const dnn_model *m)
         case DNN_LAYER_DENSE: dense(g, net, L, l); break;
         case DNN_LAYER_DROPOUT: break; /* inference keeps every unit; training scaled the kept ones already */
         case DNN_LAYER_BATCHNORM: batchnorm(g, net, L, l); break;
-        default: break; /* image layers: refused by dnn_onnx_encode */
+        case DNN_LAYER_CONV2D: conv2d(g, net, L, l); break;
+        case DNN_LAYER_MAXPOOL2D:
+        case DNN_LAYER_AVGPOOL2D: pool(g, L, l); break;
+        case DNN_LAYER_FLATTEN: to_rows(g); break;
+        case DNN_LAYER_GLOBAL_AVGPOOL: global_avgpool(g, L, l); break;
         }
     }
 }
@@ -432,11 +526,6 @@ dnn_status dnn_onnx_encode(const dnn_model *m, uint8_t **buf, size_t *len, dnn_e
 {
     *buf = NULL;
     *len = 0;
-    for (int l = 0; l < m->net->n_layers; l++)
-        if (m->net->layers[l].out_maps || m->net->layers[l].in_maps)
-            return dnn_fail(err, DNN_ECONFIG,
-                            "layer %d (%s): ONNX export of image layers is not implemented yet", l + 1,
-                            dnn_layer_name(m->net->layers[l].kind));
     graph g = {0};
     snprintf(g.cur, NAME, "input");
     preprocess(&g, m);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ONNX export end to end: models trained here are exported with dnneval --export and run in ONNX Runtime
-# (onnxruntime-node); onnx's checker (full_check) accepts each file, and ONNX Runtime's outputs match the C
-# library's (examples/predict.c) and dnneval --predict's within 1e-5 relative, missing values included.
+# (onnxruntime-node): MLPs, and CNNs from IDX images and from CSV rows; onnx's checker (full_check) accepts
+# each file, and ONNX Runtime's outputs match the C library's (examples/predict.c) and dnneval --predict's within 1e-5 relative, missing values included.
 # ONNX Runtime comes from the npm registry into a cache folder (scripts/deps.sh): failing to install it fails
 # this test, loudly.
 . "$(dirname "$0")/lib.sh"
@@ -108,9 +108,44 @@ JSON
          '$DNNEVAL' --model runs/fmnist/ckpt.bin --data fmnist-test.csv --predict csv-pred.csv --quiet &&
          cmp idx-pred.csv csv-pred.csv"
     check fmnist 0,1,2,3,4,5,6,7,8,9
+
+    # 5. a CNN on the same images: per-channel batchnorm, max and average pooling, a strided 'same'
+    # convolution (one padding row and column after, none before), dropout, flatten
+    cat >cnn.json <<JSON
+{"seed": 2, "data": {"train": {"format": "idx", "images": "$T/fm-images-idx3-ubyte"}, "normalize": "scale"},
+ "model": {"layers": [{"type": "conv2d", "filters": 6, "kernel_size": 3, "padding": "same", "activation": "relu"},
+                      {"type": "batchnorm"}, {"type": "maxpool2d", "pool_size": 2},
+                      {"type": "conv2d", "filters": 8, "kernel_size": 3, "stride": 2, "padding": "same",
+                       "activation": "leaky_relu"}, {"type": "dropout", "rate": 0.1},
+                      {"type": "avgpool2d", "pool_size": 3, "stride": 2}, {"type": "flatten"},
+                      {"type": "dense", "units": 10, "activation": "softmax"}]},
+ "loss": "cross_entropy", "optimizer": {"type": "adam", "learning_rate": 0.003}, "training": {"epochs": 2, "batch_size": 50}}
+JSON
+    expect 0 "cnn: train" -- "$DNNTRAIN" --config cnn.json --quiet
+    cp fmnist-test.csv cnn-test.csv
+    check cnn 0,1,2,3,4,5,6,7,8,9
 else
     echo "note: Fashion-MNIST is not installed; the IDX model is left out (apt-get install dataset-fashion-mnist)" >&2
 fi
+
+# 6. two-channel 6x6 images as CSV rows (data.shape), standardised, with mean-filled gaps: a 3x2 kernel with
+# explicit padding of rows alone, batchnorm per channel, global average pooling
+awk "$AWK_GAUSS"' BEGIN { srand(13); for (j = 0; j < 72; j++) printf "p%d,", j; print "label";
+    for (i = 0; i < 800; i++) { c = i % 3; for (j = 0; j < 72; j++) { ch = int(j / 36); r = int((j % 36) / 6);
+        v = gauss() + (c == 0 && ch == 0 && r < 3 ? 2 : 0) + (c == 1 && ch == 1 ? 1.5 : 0) + (c == 2 && r >= 3 ? 1.5 : 0);
+        printf "%s,", rand() < 0.03 ? "" : sprintf("%.4f", v) } print "k" c } }' >img.csv
+head -601 img.csv >img-train.csv
+{ head -1 img.csv; tail -n 200 img.csv; } >images-test.csv
+cat >images.json <<'JSON'
+{"seed": 6, "data": {"train": {"format": "csv", "path": "img-train.csv", "label": "label", "missing": "mean"},
+                     "shape": [2, 6, 6], "normalize": "standardize"},
+ "model": {"layers": [{"type": "conv2d", "filters": 4, "kernel_size": [3, 2], "padding": [1, 0], "activation": "tanh"},
+                      {"type": "batchnorm"}, {"type": "global_avgpool"},
+                      {"type": "dense", "units": 3, "activation": "softmax"}]},
+ "loss": "cross_entropy", "optimizer": {"type": "adam", "learning_rate": 0.01}, "training": {"epochs": 5, "batch_size": 32}}
+JSON
+expect 0 "images: train" -- "$DNNTRAIN" --config images.json --quiet
+check images k0,k1,k2
 
 # a bad destination is an I/O error that names it; --export takes no scoring flags
 expect 4 "export into a missing folder" -- "$DNNEVAL" --model runs/mlp/ckpt.bin --export no/such/dir/m.onnx

@@ -80,8 +80,8 @@ typedef struct {
     char in[MAX][5][48];
     int n_in[MAX], n_nodes;
     char init[MAX][48];
-    int64_t init_dims[MAX][2];
-    int init_nd[MAX], n_init;
+    int64_t init_dims[MAX][4];
+    int init_nd[MAX], init_type[MAX], n_init;
     const uint8_t *init_raw[MAX];
     size_t init_len[MAX];
     char input[48], output[48];
@@ -91,6 +91,7 @@ typedef struct {
     float attr_f[MAX];
     int64_t attr_i[MAX];
     char attr_name[MAX][16];
+    char attr_ints[MAX][96]; /* integer-list attributes as text: "kernel_shape=3,3 strides=1,1 " */
 } onnx_model;
 
 static void copy(char *dst, size_t n, const fld *f)
@@ -134,10 +135,18 @@ static void node(onnx_model *o, const fld *nf)
         if (f.field != 5) continue;
         rd a = sub(&f);
         fld g;
+        char list[64] = "";
         while (next(&a, &g)) {
             if (g.field == 1) copy(o->attr_name[i], 16, &g);
             if (g.field == 2) memcpy(&o->attr_f[i], &(uint32_t){(uint32_t)g.v}, 4);
             if (g.field == 3) o->attr_i[i] = (int64_t)g.v;
+            if (g.field == 8)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%lld", list[0] ? "," : "",
+                         (long long)g.v);
+        }
+        if (list[0]) {
+            size_t k = strlen(o->attr_ints[i]);
+            snprintf(o->attr_ints[i] + k, sizeof o->attr_ints[i] - k, "%s=%s ", o->attr_name[i], list);
         }
     }
 }
@@ -148,8 +157,9 @@ static void initializer(onnx_model *o, const fld *tf)
     rd r = sub(tf);
     fld f;
     while (next(&r, &f)) {
-        if (f.field == 1) o->init_dims[i][o->init_nd[i]++] = (int64_t)f.v;
-        if (f.field == 2) CHECK(f.v == 1);
+        if (f.field == 1 && o->init_nd[i] < 4) o->init_dims[i][o->init_nd[i]++] = (int64_t)f.v;
+        if (f.field == 2) CHECK(f.v == 1 || f.v == 7); /* FLOAT, INT64 */
+        if (f.field == 2) o->init_type[i] = (int)f.v;
         if (f.field == 8) copy(o->init[i], 48, &f);
         if (f.field == 9) o->init_raw[i] = f.d, o->init_len[i] = f.len;
     }
@@ -216,12 +226,13 @@ static int find_init(const onnx_model *o, const char *name)
 
 /* ---- the models ---- */
 
-static void make(dnn_model *m, const char *json, int n_in)
+static void make_shaped(dnn_model *m, const char *json, dnn_shape in)
 {
+    const int n_in = in.c * in.h * in.w;
     dnn_error err;
     dnn_config c;
     if (dnn_config_from_json(&c, cJSON_Parse(json), "t.json", NULL, NULL, 0, &err) ||
-        dnn_model_create(m, &c, (dnn_shape){n_in, 1, 1}, &err)) {
+        dnn_model_create(m, &c, in, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
@@ -234,6 +245,11 @@ static void make(dnn_model *m, const char *json, int n_in)
     m->norm.mul = calloc((size_t)n_in, sizeof(float));
     m->impute.fill = calloc((size_t)n_in, sizeof(float));
     for (int j = 0; j < n_in; j++) m->norm.mul[j] = 1.0f;
+}
+
+static void make(dnn_model *m, const char *json, int n_in)
+{
+    make_shaped(m, json, (dnn_shape){n_in, 1, 1});
 }
 
 /* The model's export, and the export read back (both to be freed). */
@@ -356,10 +372,78 @@ static void test_softmax(void)
     dnn_model_free(&m);
 }
 
+/* A CNN on 3x10x9 images: one Reshape to NCHW before the first image layer (after normalisation, which works
+ * on rows), each window's attributes from the layer (the end padding of 'same' at stride 2 on one side
+ * alone), per-channel batchnorm, Flatten before the dense layer, GlobalAveragePool and its Flatten. */
+static void test_cnn(void)
+{
+    dnn_model m;
+    make_shaped(
+        &m,
+        "{\"data\": {\"train\": {\"format\": \"csv\", \"path\": \"x.csv\"}, \"shape\": [3, 10, 9]},"
+        " \"model\": {\"layers\": [{\"type\": \"conv2d\", \"filters\": 4, \"kernel_size\": [3, 2],"
+        " \"stride\": 2, \"padding\": \"same\", \"activation\": \"relu\"}, {\"type\": \"batchnorm\"},"
+        " {\"type\": \"maxpool2d\", \"pool_size\": [1, 2], \"stride\": 1},"
+        " {\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": [1, 2]},"
+        " {\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"avgpool2d\", \"pool_size\": [5, 3]},"
+        " {\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}]},"
+        " \"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\"}}",
+        (dnn_shape){3, 10, 9});
+    m.norm.shift[0] = 1.0f;
+    uint8_t *buf;
+    size_t len;
+    onnx_model *o = exported(&m, &buf, &len);
+    const char *chain =
+        "Sub Mul Reshape Conv Relu BatchNormalization MaxPool Conv AveragePool Flatten Gemm Softmax";
+    CHECK_MSG(strcmp(ops(o), chain) == 0, "operators: %s", ops(o));
+    check_connected(o);
+    CHECK(o->input_cols == 270 && o->output_cols == 3);
+    int shape = find_init(o, "layer0_shape");
+    const int64_t nchw[4] = {0, 3, 10, 9};
+    CHECK(shape >= 0 && o->init_type[shape] == 7 && o->init_len[shape] == 32 &&
+          memcmp(o->init_raw[shape], nchw, 32) == 0);
+    /* 10x9 at stride 2, 'same': 5x5 outputs; rows: (5-1)*2+3-10 = 1 padding row, after; columns: 8+2-9 = 1 */
+    const char *want[] = {"kernel_shape=3,2 strides=2,2 pads=0,0,1,1 ", "kernel_shape=1,2 strides=1,1 ",
+                          "kernel_shape=3,3 strides=1,1 pads=1,2,1,2 ", "kernel_shape=5,3 strides=5,3 "};
+    for (int i = 0, k = 0; i < o->n_nodes; i++)
+        if (strstr("Conv MaxPool AveragePool", o->op[i]) && k < 4) {
+            CHECK_MSG(strcmp(o->attr_ints[i], want[k]) == 0, "%s: %s, expected %s", o->op[i], o->attr_ints[i],
+                      want[k]);
+            k++;
+        }
+    /* conv weights [F][C][kh][kw] as the network holds them; batchnorm's statistics one per channel */
+    int w = find_init(o, "layer0_W"), var = find_init(o, "layer1_var");
+    CHECK(w >= 0 && o->init_nd[w] == 4 && o->init_dims[w][0] == 4 && o->init_dims[w][1] == 3 &&
+          o->init_dims[w][2] == 3 && o->init_dims[w][3] == 2);
+    CHECK(w >= 0 && o->init_len[w] == 4 * 72 && memcmp(o->init_raw[w], m.net->params, 4 * 72) == 0);
+    CHECK(var >= 0 && o->init_len[var] == 16 &&
+          memcmp(o->init_raw[var], m.net->state + m.net->layers[1].s + 4, 16) == 0);
+    free(o);
+    free(buf);
+    dnn_model_free(&m);
+
+    /* global average pooling gives rows: Flatten after it, no Reshape before the dense layer */
+    make_shaped(&m,
+                "{\"data\": {\"train\": {\"format\": \"csv\", \"path\": \"x.csv\"}, \"shape\": [2, 4, 4]},"
+                " \"model\": {\"layers\": [{\"type\": \"conv2d\", \"filters\": 5, \"kernel_size\": 3},"
+                " {\"type\": \"global_avgpool\"}, {\"type\": \"batchnorm\"},"
+                " {\"type\": \"dense\", \"units\": 2, \"activation\": \"softmax\"}]},"
+                " \"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\"}}",
+                (dnn_shape){2, 4, 4});
+    o = exported(&m, &buf, &len);
+    CHECK_MSG(strcmp(ops(o), "Reshape Conv GlobalAveragePool Flatten BatchNormalization Gemm Softmax") == 0,
+              "operators: %s", ops(o));
+    check_connected(o);
+    free(o);
+    free(buf);
+    dnn_model_free(&m);
+}
+
 int main(void)
 {
     test_binary_classifier();
     test_regression();
     test_softmax();
+    test_cnn();
     return check_done("test_onnx");
 }

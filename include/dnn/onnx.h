@@ -1,7 +1,8 @@
 /* ONNX export: a model's whole inference path (missing-value filling, normalisation, layers, target units)
  * as one ONNX graph, IR version 7 and opset 13, which ONNX Runtime 1.x and onnx 1.12's checker accept.
  *
- * Input "input", float [N, n_features]: raw features, NaN where missing. Output "output", float [N, C]: class
+ * Input "input", float [N, n_features]: raw features, NaN where missing (a convolutional model's rows are
+ * reshaped to [N, C, H, W] before its first image layer). Output "output", float [N, C]: class
  * probabilities (both classes of a single sigmoid unit) or regression values in the targets' units. The
  * metadata (metadata_props) names the dnn version, the task, the classes, features and targets. */
 #ifndef DNN_ONNX_H
