@@ -3,13 +3,18 @@
 # median seconds per epoch, samples/s, achieved GFLOP/s and peak RSS of dnn, against, in the same run,
 # the sgemm lower bound for these shapes and PyTorch (when Debian's python3-torch is installed).
 #
-# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; THREADS (default: all cores) and BENCH_DIR (the folder with
-# torch_mlp.py and sgemm_peak.c, default ../shared/bench) from the environment.
+# Then data-parallel training with mpirun: the same job on 1 process x 1 thread, 2 processes x 1 thread and
+# 1 process x 2 threads (and 2 x 1 over TCP on the loopback), runs interleaved, and the time of the
+# gradient's allreduce alone, for the scaling model of docs/scaling.md.
+#
+# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; THREADS (default: all cores), BENCH_DIR (the folder with
+# torch_mlp.py and sgemm_peak.c, default ../shared/bench) and MPI_OPTS (mpirun's transport options, default
+# "--mca btl_vader_single_copy_mechanism none", which containers need) from the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}"
-build_dnn build >/dev/null
+build_dnn build -DDNN_MPI=ON >/dev/null
 
 EPOCHS=${1:-5}
 RUNS=${2:-3}
@@ -24,7 +29,7 @@ calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); threads $THREADS"
-echo "dnn: $(build/dnntrain --threads "$THREADS" --version | tail -1)"
+echo "dnn: $(build/dnntrain --threads "$THREADS" --version | grep '^BLAS')"
 
 bound=""
 if [ -f "$BENCH_DIR/sgemm_peak.c" ]; then
@@ -71,6 +76,52 @@ if [ $have_torch = 1 ]; then
 fi
 [ -n "$bound" ] && printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
 echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs)"
+
+# Data-parallel: the reference job on P processes x T threads each, over shared memory or TCP
+echo
+echo "data-parallel training: $(build/dnntrain --version | grep '^MPI')"
+read -r -a mpi_opts <<<"${MPI_OPTS:---mca btl_vader_single_copy_mechanism none}"
+[ "$(id -u)" -eq 0 ] && mpi_opts+=(--allow-run-as-root)
+shm=(--mca btl self,vader)
+tcp=(--mca btl self,tcp --mca btl_tcp_if_include lo)
+job() { # NAME PROCESSES THREADS [TRANSPORT...]: one run, its epochs' seconds appended to $tmp/NAME.s
+    local name=$1 p=$2 t=$3 out="$tmp/$1-$r"
+    shift 3
+    local cmd=(build/dnntrain)
+    [ "$p" -gt 1 ] && cmd=(mpirun -np "$p" --bind-to core "${mpi_opts[@]}" "$@" build/dnntrain)
+    "${cmd[@]}" --config configs/mlp.json --threads "$t" --out "$out" --quiet \
+        --set data.validation_split=0 --set training.early_stopping=null --set data.test=null \
+        --set training.epochs="$EPOCHS" --set output.save_best=false
+    while read -r line; do
+        echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/$name.s"
+    done <"$out/train.jsonl"
+}
+for r in $(seq "$RUNS"); do # interleaved, so that a noisy minute hits every setting alike
+    job 1x1 1 1
+    job 2x1 2 1 "${shm[@]}"
+    job 1x2 1 2
+    job 2x1-tcp 2 1 "${tcp[@]}"
+done
+base=$(median <"$tmp/1x1.s")
+printf '\n%-34s %10s %12s %10s\n' "processes x threads" "s/epoch" "samples/s" "speed-up"
+for name in 1x1 2x1 1x2 2x1-tcp; do
+    v=$(median <"$tmp/$name.s")
+    printf '%-34s %10.3f %12.0f %9.2fx\n' "$(case $name in 1x1) echo "1 x 1";; 2x1) echo "2 x 1 (shared memory)";;
+        1x2) echo "1 x 2 (OpenBLAS threads)";; *) echo "2 x 1 (TCP, loopback)";; esac)" "$v" "$(calc "$N / $v")" \
+        "$(calc "$base / $v")"
+done
+echo "(medians over $RUNS runs x $EPOCHS epochs, runs interleaved; 600 steps of batch 100 per epoch)"
+s21=$(median <"$tmp/2x1.s")
+s12=$(median <"$tmp/1x2.s")
+printf 'goal 2 x 1 >= 1.7x 1 x 1: %.2fx %s; 2 x 1 no slower than 1 x 2: %.2fx %s\n' "$(calc "$base / $s21")" \
+    "$(awk -v a="$base" -v b="$s21" 'BEGIN { print a / b >= 1.7 ? "(met)" : "(NOT met)" }')" "$(calc "$s12 / $s21")" \
+    "$(awk -v a="$s12" -v b="$s21" 'BEGIN { print a / b >= 1 ? "(met)" : "(NOT met)" }')"
+for t in shm tcp; do
+    declare -n opts=$t
+    mpirun -np 2 --bind-to core "${mpi_opts[@]}" "${opts[@]}" build/tests/allreduce_bench 269322 400 |
+        sed "s/^/$t: /"
+done
+echo "single-process step (1 x 1): $(calc "$base / 600 * 1000") ms"
 
 # CSV parsing: a generated 1,000,000 x 20 numeric file, dnn's reader against pandas' C engine
 echo

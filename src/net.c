@@ -266,17 +266,24 @@ DNN_HOT void dnn_act_backward(dnn_act act, float slope, const float *z, const fl
 
 /* ---- dropout and batchnorm ---- */
 
-/* Inverted dropout: kept units are scaled by 1/(1-rate) in training so evaluation needs no change. */
-static void dropout_forward(dnn_layer *L, const float *x, int n, dnn_rng *rng)
+/* Inverted dropout: kept units are scaled by 1/(1-rate) in training so evaluation needs no change. The mask
+ * of unit j of the batch's row r is drawn at (r, j) of the layer's key, not from a running stream, so a batch
+ * split across processes (rows row0.. here) gets the masks it would get whole. */
+static void dropout_forward(dnn_layer *L, const float *x, int n, uint64_t key, size_t row0)
 {
-    size_t total = (size_t)n * (size_t)L->out;
+    const size_t k = (size_t)L->out;
     float keep = 1.0f / (1.0f - L->rate);
     /* compare 24-bit uniforms with the rate in the same units, so the mask needs no float division */
     uint32_t cut = (uint32_t)((double)L->rate * 16777216.0);
-    for (size_t i = 0; i < total; i++) {
-        uint32_t u = (uint32_t)(dnn_rng_u64(rng) >> 40);
-        L->mask[i] = u >= cut ? keep : 0.0f;
-        L->a[i] = x[i] * L->mask[i];
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const uint64_t at = (row0 + i) * k;
+        const float *xr = x + i * k;
+        float *mr = L->mask + i * k, *ar = L->a + i * k;
+        for (size_t j = 0; j < k; j++) {
+            uint32_t u = (uint32_t)(dnn_rng_at(key, at + j) >> 40);
+            mr[j] = u >= cut ? keep : 0.0f;
+            ar[j] = xr[j] * mr[j];
+        }
     }
 }
 
@@ -351,7 +358,8 @@ static void batchnorm_backward(dnn_net *net, dnn_layer *L, int n, float *dx)
 
 /* ---- passes ---- */
 
-const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, dnn_rng *rng)
+/* The pass; key and row0 only matter to dropout in training. */
+static const float *forward(dnn_net *net, const float *x, int b, int training, uint64_t key, size_t row0)
 {
     const float *in = x;
     for (int l = 0; l < net->n_layers; l++) {
@@ -368,14 +376,24 @@ const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, 
                 memcpy(L->a, in, (size_t)b * (size_t)L->out * sizeof(float));
                 if (L->rate == 0.0f)
                     for (size_t i = 0; i < (size_t)b * (size_t)L->out; i++) L->mask[i] = 1.0f;
-            } else
-                dropout_forward(L, in, b, rng);
+            } else /* each layer its own key, so two dropout layers of one width drop different units */
+                dropout_forward(L, in, b, dnn_rng_at(key, ~(uint64_t)l), row0);
             break;
         case DNN_LAYER_BATCHNORM: batchnorm_forward(net, L, in, b, training); break;
         }
         in = L->a;
     }
     return in;
+}
+
+const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, dnn_rng *rng)
+{
+    return forward(net, x, b, training, training && rng ? dnn_rng_u64(rng) : 0, 0);
+}
+
+const float *dnn_net_forward_rows(dnn_net *net, const float *x, int b, uint64_t key, size_t row0)
+{
+    return forward(net, x, b, 1, key, row0);
 }
 
 const float *dnn_net_logits(const dnn_net *net)
@@ -388,7 +406,7 @@ float *dnn_net_output_grad(dnn_net *net)
     return net->layers[net->n_layers - 1].g;
 }
 
-double dnn_net_backward(dnn_net *net, const float *x, int b)
+void dnn_net_backward_rows(dnn_net *net, const float *x, int b)
 {
     for (int l = net->n_layers - 1; l >= 0; l--) {
         dnn_layer *L = &net->layers[l];
@@ -420,6 +438,10 @@ double dnn_net_backward(dnn_net *net, const float *x, int b)
         case DNN_LAYER_BATCHNORM: batchnorm_backward(net, L, b, dx); break;
         }
     }
+}
+
+double dnn_net_add_l2(dnn_net *net)
+{
     /* l2 * sum(W^2) joins the loss, so 2 * l2 * W joins the gradient (biases are not penalised) */
     double penalty = 0.0;
     for (int l = 0; l < net->n_layers; l++) {
@@ -436,4 +458,10 @@ double dnn_net_backward(dnn_net *net, const float *x, int b)
         penalty += L->l2 * s;
     }
     return penalty;
+}
+
+double dnn_net_backward(dnn_net *net, const float *x, int b)
+{
+    dnn_net_backward_rows(net, x, b);
+    return dnn_net_add_l2(net);
 }
