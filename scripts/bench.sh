@@ -7,7 +7,7 @@
 # 1 process x 2 threads (and 2 x 1 over TCP on the loopback), runs interleaved, and the time of the
 # gradient's allreduce alone, for the scaling model of docs/scaling.md.
 #
-# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; THREADS (default: all cores), BENCH_DIR (the folder with
+# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; PARTS (what to measure, default "dnn mpi csv"), THREADS (default: all cores), BENCH_DIR (the folder with
 # torch_mlp.py and sgemm_peak.c, default ../shared/bench) and MPI_OPTS (mpirun's transport options, default
 # "--mca btl_vader_single_copy_mechanism none", which containers need) from the environment.
 set -euo pipefail
@@ -26,11 +26,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 q=build/tests/json_query
 calc() { awk "BEGIN { print $* }"; }
+want() { [[ " ${PARTS:-dnn mpi csv} " == *" $1 "* ]]; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); threads $THREADS"
 echo "dnn: $(build/dnntrain --threads "$THREADS" --version | grep '^BLAS')"
 
+if want dnn; then
 bound=""
 if [ -f "$BENCH_DIR/sgemm_peak.c" ]; then
     gcc -O2 -o "$tmp/sgemm_peak" "$BENCH_DIR/sgemm_peak.c" -lopenblas
@@ -76,31 +78,34 @@ if [ $have_torch = 1 ]; then
 fi
 [ -n "$bound" ] && printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
 echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs)"
+fi
 
 # Data-parallel: the reference job on P processes x T threads each, over shared memory or TCP
+if want mpi; then
 echo
 echo "data-parallel training: $(build/dnntrain --version | grep '^MPI')"
 read -r -a mpi_opts <<<"${MPI_OPTS:---mca btl_vader_single_copy_mechanism none}"
 [ "$(id -u)" -eq 0 ] && mpi_opts+=(--allow-run-as-root)
 shm=(--mca btl self,vader)
 tcp=(--mca btl self,tcp --mca btl_tcp_if_include lo)
-job() { # NAME PROCESSES THREADS [TRANSPORT...]: one run, its epochs' seconds appended to $tmp/NAME.s
-    local name=$1 p=$2 t=$3 out="$tmp/$1-$r"
-    shift 3
+job() { # NAME PROCESSES THREADS BATCH [TRANSPORT...]: one run, its epochs' seconds appended to $tmp/NAME.s
+    local name=$1 p=$2 t=$3 b=$4 out="$tmp/$1-$r"
+    shift 4
     local cmd=(build/dnntrain)
     [ "$p" -gt 1 ] && cmd=(mpirun -np "$p" --bind-to core "${mpi_opts[@]}" "$@" build/dnntrain)
     "${cmd[@]}" --config configs/mlp.json --threads "$t" --out "$out" --quiet \
         --set data.validation_split=0 --set training.early_stopping=null --set data.test=null \
-        --set training.epochs="$EPOCHS" --set output.save_best=false
+        --set training.epochs="$EPOCHS" --set training.batch_size="$b" --set output.save_best=false
     while read -r line; do
         echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/$name.s"
     done <"$out/train.jsonl"
 }
 for r in $(seq "$RUNS"); do # interleaved, so that a noisy minute hits every setting alike
-    job 1x1 1 1
-    job 2x1 2 1 "${shm[@]}"
-    job 1x2 1 2
-    job 2x1-tcp 2 1 "${tcp[@]}"
+    job 1x1 1 1 100
+    job 2x1 2 1 100 "${shm[@]}"
+    job 1x2 1 2 100
+    job 2x1-tcp 2 1 100 "${tcp[@]}"
+    job 1x1-b50 1 1 50 # a step of half the rows, for the scaling model
 done
 base=$(median <"$tmp/1x1.s")
 printf '\n%-34s %10s %12s %10s\n' "processes x threads" "s/epoch" "samples/s" "speed-up"
@@ -114,16 +119,23 @@ echo "(medians over $RUNS runs x $EPOCHS epochs, runs interleaved; 600 steps of 
 s21=$(median <"$tmp/2x1.s")
 s12=$(median <"$tmp/1x2.s")
 printf 'goal 2 x 1 >= 1.7x 1 x 1: %.2fx %s; 2 x 1 no slower than 1 x 2: %.2fx %s\n' "$(calc "$base / $s21")" \
-    "$(awk -v a="$base" -v b="$s21" 'BEGIN { print a / b >= 1.7 ? "(met)" : "(NOT met)" }')" "$(calc "$s12 / $s21")" \
-    "$(awk -v a="$s12" -v b="$s21" 'BEGIN { print a / b >= 1 ? "(met)" : "(NOT met)" }')"
+    "$(awk -v a="$base" -v b="$s21" 'BEGIN { print (a / b >= 1.7 ? "(met)" : "(NOT met)") }')" "$(calc "$s12 / $s21")" \
+    "$(awk -v a="$s12" -v b="$s21" 'BEGIN { print (a / b >= 1 ? "(met)" : "(NOT met)") }')"
 for t in shm tcp; do
     declare -n opts=$t
     mpirun -np 2 --bind-to core "${mpi_opts[@]}" "${opts[@]}" build/tests/allreduce_bench 269322 400 |
         sed "s/^/$t: /"
 done
-echo "single-process step (1 x 1): $(calc "$base / 600 * 1000") ms"
+step100=$(calc "$base / 600 * 1000")
+step50=$(calc "$(median <"$tmp/1x1-b50.s") / 1200 * 1000")
+echo "one process, 1 thread: a step of 100 rows $step100 ms, of 50 rows $step50 ms"
+echo
+echo "projected (scripts/scaling.sh $step100 $step50):"
+scripts/scaling.sh "$step100" "$step50"
+fi
 
 # CSV parsing: a generated 1,000,000 x 20 numeric file, dnn's reader against pandas' C engine
+if want csv; then
 echo
 echo "CSV: writing a 1,000,000 x 20 numeric file..."
 awk 'BEGIN { srand(3); for (j = 1; j <= 20; j++) printf "%sf%d", (j > 1 ? "," : ""), j; print "";
@@ -148,4 +160,5 @@ PY
     printf 'dnn / pandas parse speed: %.2f\n' "$(calc "$dnn_mbs / $pd_mbs")"
 else
     echo "(pandas not installed: apt-get install python3-pandas to compare)"
+fi
 fi
