@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "dnn/blas.h"
 #include "dnn/checkpoint.h"
@@ -402,6 +403,34 @@ static void note_job(const dnn_run_opts *o, const dnn_model *m)
          "data-parallel on %s, %d BLAS thread%s each: every batch of %d rows is split into parts of %d%s",
          dnn_comm_describe(o->comm, job, sizeof job), dnn_blas_threads(), dnn_blas_threads() == 1 ? "" : "s",
          b, b / p, b % p ? " or one more" : "");
+    if (b < p)
+        note(o, 0, "training.batch_size %d is smaller than the job: %d processes have no rows in a batch", b,
+             p - b);
+}
+
+/* Every process must train the same model on the same data: a config or data file that differs between
+ * machines would otherwise show as a hang or garbage. Compared: the effective config, the sizes, and the
+ * normalisation statistics learnt from the data. */
+static dnn_status same_job(const dnn_run_opts *o, const dnn_model *m, size_t n_tr, size_t n_va,
+                           dnn_error *err)
+{
+    if (dnn_comm_size(o->comm) == 1) return DNN_OK;
+    char *conf = cJSON_PrintUnformatted(m->cfg.json);
+    if (!conf) return dnn_fail_oom(err, "the config", 0);
+    uint64_t sizes[4] = {n_tr, n_va, (uint64_t)m->net->n_in, m->net->n_params};
+    uLong crc = crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)conf, strlen(conf));
+    crc = crc32_z(crc, (const Bytef *)sizes, sizeof sizes);
+    crc = crc32_z(crc, (const Bytef *)m->norm.shift, m->norm.d * sizeof(float));
+    crc = crc32_z(crc, (const Bytef *)m->norm.mul, m->norm.d * sizeof(float));
+    free(conf);
+    uint64_t lo, hi;
+    dnn_status st = dnn_comm_range(o->comm, crc, &lo, &hi, err);
+    if (st || lo == hi) return st;
+    return dnn_fail(
+        err, DNN_ECONFIG,
+        "%s: the processes of the job read different configs or data (%zu training samples on rank "
+        "0): every machine must see the same config and data files at the same paths",
+        m->cfg.file, n_tr);
 }
 
 dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *err)
@@ -486,6 +515,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
 agree:
     /* every process has prepared, or the first failure is everyone's */
     st = dnn_comm_agree(o->comm, st, NULL, err);
+    if (!st) st = same_job(o, &m, n_tr, n_va, err);
     if (st) goto done;
     if (nothing_to_do) {
         note(o, 0,

@@ -164,6 +164,13 @@ expect 3 "bad data on rank 1 only" -- mpi -n 1 "$DNNTRAIN" --config "$C" --out o
     : -n 1 "$DNNTRAIN" --config "$T/other/mpi.json" --out onlyone
 one_message
 err_has "process 1 of 2" "other/sub-images-idx3-ubyte"
+# a config that differs on rank 1 (another machine's copy, say)
+sed 's/"learning_rate": 0.002/"learning_rate": 0.001/' mpi.json >other/mpi.json
+cp sub-images-idx3-ubyte other/
+expect 2 "another config on rank 1" -- mpi -n 1 "$DNNTRAIN" --config "$C" --out differ \
+    : -n 1 "$DNNTRAIN" --config "$T/other/mpi.json" --out differ
+one_message
+err_has "the processes of the job read different configs or data"
 expect 4 "a folder another job holds" -- bash -c "flock -n onlyone/.dnntrain.lock sleep 3 & sleep 0.3;
     ${MPIRUN} -n 2 '$DNNTRAIN' --config '$C' --out onlyone --overwrite"
 one_message
