@@ -12,6 +12,29 @@ if [ -z "${MPIRUN:-}" ]; then
 fi
 read -r -a MPI <<<"$MPIRUN"
 mpi() { timeout 120 "${MPI[@]}" "$@"; }
+# Jobs that do not depend on each other start together (starting an MPI job takes long, and mostly waits):
+# spawn NAME COMMAND... starts one with its output in NAME.out and NAME.err; await NAME CODE DESCRIPTION
+# checks its exit code as expect does, and leaves its output in $T/out and $T/err.
+declare -A PIDS
+spawn() {
+    local name=$1
+    shift
+    ("$@" >"$T/$name.out" 2>"$T/$name.err") &
+    PIDS[$name]=$!
+}
+await() {
+    local name=$1 want=$2 what=$3 got
+    wait "${PIDS[$name]}"
+    got=$?
+    cp "$T/$name.out" "$T/out"
+    cp "$T/$name.err" "$T/err"
+    if [ "$got" -ne "$want" ]; then
+        fail "$what: exit $got, expected $want"
+        sed 's/^/    /' "$T/err" >&2
+    else
+        pass "$what"
+    fi
+}
 cd "$T"
 fmnist_subset train 1200 sub
 fmnist_subset t10k 300 subtest
@@ -29,10 +52,21 @@ cat >mpi.json <<'JSON'
 JSON
 C=$T/mpi.json
 
-# ---- 2 processes end to end; rank 1 runs in another folder, where it must write nothing ----
+# ---- the first jobs: 2 processes end to end (rank 1 runs in another folder, where it must write nothing),
+# and the runs that the comparisons below need ----
 mkdir w0 w1
-expect 0 "2 processes train" -- mpi -n 1 --wdir "$T/w0" "$DNNTRAIN" --config "$C" --threads 1 --out run \
+spawn e2e mpi -n 1 --wdir "$T/w0" "$DNNTRAIN" --config "$C" --threads 1 --out run \
     : -n 1 --wdir "$T/w1" "$DNNTRAIN" --config "$C" --threads 1 --out run
+spawn step2 mpi -n 2 "$DNNTRAIN" --config "$C" --threads 1 --set training.epochs=1 --set training.batch_size=1080 \
+    --out step2 --quiet
+spawn half mpi -n 2 "$DNNTRAIN" --config "$C" --threads 1 --set training.epochs=2 --out half --quiet
+spawn full3 mpi -n 3 "$DNNTRAIN" --config "$C" --threads 1 --out full3 --quiet
+spawn h3 mpi -n 3 "$DNNTRAIN" --config "$C" --threads 1 --set training.epochs=2 --out h3 --quiet
+expect 0 "one step alone" -- "$DNNTRAIN" --config "$C" --threads 1 --set training.epochs=1 \
+    --set training.batch_size=1080 --out step1 --quiet
+expect 0 "5 epochs alone" -- "$DNNTRAIN" --config "$C" --threads 1 --out full1 --quiet
+
+await e2e 0 "2 processes train"
 for f in ckpt.bin best.bin train.jsonl report.json report.html curves.svg; do
     [ -f w0/run/$f ] || fail "rank 0 did not write $f"
 done
@@ -47,20 +81,9 @@ err_has "data-parallel on Open MPI" "2 processes on 1 machine" "parts of 25"
 expect 0 "dnneval scores the job's checkpoint" -- "$DNNEVAL" --model w0/run/ckpt.bin --quiet
 cp -r w0/run full2
 
-# ---- the same job over TCP on the loopback gives the same bytes ----
-tcp=()
-for a in "${MPI[@]}"; do [ "$a" = "self,vader" ] && a=self,tcp; tcp+=("$a"); done
-expect 0 "the job over TCP on the loopback" -- timeout 120 "${tcp[@]}" --mca btl_tcp_if_include lo -n 2 \
-    "$DNNTRAIN" --config "$C" --threads 1 --out tcp --quiet
-cmp -s full2/ckpt.bin tcp/ckpt.bin || fail "TCP and shared memory gave different checkpoints"
-
 # ---- 2 processes against one: the same global batches, only the order of the sums differs ----
-# after one step (one batch of all 1080 training rows) and after the 5 epochs above
-expect 0 "one step on 2" -- mpi -n 2 "$DNNTRAIN" --config "$C" --threads 1 --set training.epochs=1 \
-    --set training.batch_size=1080 --out step2 --quiet
-expect 0 "one step alone" -- "$DNNTRAIN" --config "$C" --threads 1 --set training.epochs=1 \
-    --set training.batch_size=1080 --out step1 --quiet
-expect 0 "5 epochs alone" -- "$DNNTRAIN" --config "$C" --threads 1 --out full1 --quiet
+# after one step (one batch of all 1080 training rows) and after 5 epochs
+await step2 0 "one step on 2"
 for run in "step 1e-6 after one step" "full 1e-5 after 5 epochs"; do
     read -r name tol what <<<"$run"
     read -r _ d _ rel _ <<<"$("$CKPT_DIFF" ${name}1/ckpt.bin ${name}2/ckpt.bin)"
@@ -71,16 +94,25 @@ for run in "step 1e-6 after one step" "full 1e-5 after 5 epochs"; do
     ge "$tol" "$d" && ge 1e-6 "$dl" || fail "2 processes drifted from one $what: $d > $tol or loss $dl > 1e-6"
 done
 
-# ---- N -> M: 2 + 3 epochs on 2 processes = 5 on 2, byte for byte; 3 -> 2 and 3 -> 1 within tolerance ----
-expect 0 "2 epochs on 2" -- mpi -n 2 "$DNNTRAIN" --config "$C" --threads 1 --set training.epochs=2 --out half --quiet
-expect 0 "3 more on 2" -- mpi -n 2 "$DNNTRAIN" --resume half/ckpt.bin --threads 1 --set training.epochs=5 --quiet
+# ---- the same job over TCP on the loopback gives the same bytes; N -> M: 2 + 3 epochs on 2 processes = 5
+# on 2, byte for byte; 3 -> 2 and 3 -> 1 within tolerance ----
+tcp=()
+for a in "${MPI[@]}"; do [ "$a" = "self,vader" ] && a=self,tcp; tcp+=("$a"); done
+spawn tcp timeout 120 "${tcp[@]}" --mca btl_tcp_if_include lo -n 2 "$DNNTRAIN" --config "$C" --threads 1 \
+    --out tcp --quiet
+await half 0 "2 epochs on 2"
+spawn half mpi -n 2 "$DNNTRAIN" --resume half/ckpt.bin --threads 1 --set training.epochs=5 --quiet
+await h3 0 "2 epochs on 3"
+cp -r h3 to2 && cp -r h3 to1
+spawn to2 mpi -n 2 "$DNNTRAIN" --resume to2/ckpt.bin --threads 1 --set training.epochs=5 --quiet
+expect 0 "resumed on 1" -- "$DNNTRAIN" --resume to1/ckpt.bin --threads 1 --set training.epochs=5 --quiet
+await tcp 0 "the job over TCP on the loopback"
+cmp -s full2/ckpt.bin tcp/ckpt.bin || fail "TCP and shared memory gave different checkpoints"
+await half 0 "3 more on 2"
 cmp -s full2/ckpt.bin half/ckpt.bin && cmp -s full2/best.bin half/best.bin ||
     fail "2 + 3 epochs on 2 processes differ from 5"
-expect 0 "5 epochs on 3" -- mpi -n 3 "$DNNTRAIN" --config "$C" --threads 1 --out full3 --quiet
-expect 0 "2 epochs on 3" -- mpi -n 3 "$DNNTRAIN" --config "$C" --threads 1 --set training.epochs=2 --out h3 --quiet
-cp -r h3 to2 && cp -r h3 to1
-expect 0 "resumed on 2" -- mpi -n 2 "$DNNTRAIN" --resume to2/ckpt.bin --threads 1 --set training.epochs=5 --quiet
-expect 0 "resumed on 1" -- "$DNNTRAIN" --resume to1/ckpt.bin --threads 1 --set training.epochs=5 --quiet
+await full3 0 "5 epochs on 3"
+await to2 0 "resumed on 2"
 for m in 2 1; do
     read -r _ d _ <<<"$("$CKPT_DIFF" full3/ckpt.bin to$m/ckpt.bin)"
     echo "3 processes resumed on $m after 2 epochs, against 3 throughout: max |weight difference| $d" >&2
@@ -145,45 +177,54 @@ ge 10 "$JOB_SECONDS" || fail "a killed process: the job took ${JOB_SECONDS}s to 
 expect 0 "the checkpoint after a kill loads" -- "$DNNEVAL" --model killed/ckpt.bin --info
 expect 0 "and resumes" -- "$DNNTRAIN" --resume killed/ckpt.bin --threads 1 --set training.epochs=$((JOB_EPOCHS + 1)) --quiet
 
-# ---- errors: one message and the contract's exit code ----
+# ---- errors: one message and the contract's exit code; threads per process and the version line (all
+# started together) ----
 one_message() {
     local n
     n=$(grep -c '^dnntrain:' "$T/err")
     [ "$n" = 1 ] || fail "$n messages from dnntrain, expected 1: $(cat "$T/err")"
 }
-expect 2 "a bad flag" -- mpi -n 2 "$DNNTRAIN" --config "$C" --threads 0
-one_message
 sed 's/"seed": 4/"seed": 4, "sed": 1/' mpi.json >bad.json
-expect 2 "a config error" -- mpi -n 2 "$DNNTRAIN" --config "$T/bad.json" --out bad
+# data that only rank 1 reads broken (another folder's copy of the config, with truncated images), and a
+# config that differs on rank 1 (another machine's copy, say)
+mkdir broken differs locked
+head -c 5000 sub-images-idx3-ubyte >broken/sub-images-idx3-ubyte
+cp sub-labels-idx1-ubyte mpi.json broken/
+cp sub-images-idx3-ubyte sub-labels-idx1-ubyte differs/
+sed 's/"learning_rate": 0.002/"learning_rate": 0.001/' mpi.json >differs/mpi.json
+spawn flag mpi -n 2 "$DNNTRAIN" --config "$C" --threads 0
+spawn config mpi -n 2 "$DNNTRAIN" --config "$T/bad.json" --out bad
+spawn data mpi -n 1 "$DNNTRAIN" --config "$C" --out broken-run : -n 1 "$DNNTRAIN" --config "$T/broken/mpi.json" \
+    --out broken-run
+spawn differ mpi -n 1 "$DNNTRAIN" --config "$C" --out differ : -n 1 "$DNNTRAIN" --config "$T/differs/mpi.json" \
+    --out differ
+# (flock holds the folder's lock for as long as the job runs)
+spawn lock flock -n -o locked/.dnntrain.lock timeout 120 "${MPI[@]}" -n 2 "$DNNTRAIN" --config "$C" --out locked
+spawn unbound mpi -n 2 --bind-to none "$DNNTRAIN" --version
+spawn bound mpi -n 2 --bind-to core "$DNNTRAIN" --version
+spawn threads3 mpi -n 2 "$DNNTRAIN" --version --threads 3
+await flag 2 "a bad flag"
+one_message
+await config 2 "a config error"
 one_message
 err_has 'bad.json: sed: unknown key (did you mean "seed"?'
-# data that only rank 1 reads broken (another folder's copy of the config, with truncated images)
-mkdir other && head -c 5000 sub-images-idx3-ubyte >other/sub-images-idx3-ubyte && cp sub-labels-idx1-ubyte other/
-cp mpi.json other/
-expect 3 "bad data on rank 1 only" -- mpi -n 1 "$DNNTRAIN" --config "$C" --out onlyone \
-    : -n 1 "$DNNTRAIN" --config "$T/other/mpi.json" --out onlyone
+await data 3 "bad data on rank 1 only"
 one_message
-err_has "process 1 of 2" "other/sub-images-idx3-ubyte"
-# a config that differs on rank 1 (another machine's copy, say)
-sed 's/"learning_rate": 0.002/"learning_rate": 0.001/' mpi.json >other/mpi.json
-cp sub-images-idx3-ubyte other/
-expect 2 "another config on rank 1" -- mpi -n 1 "$DNNTRAIN" --config "$C" --out differ \
-    : -n 1 "$DNNTRAIN" --config "$T/other/mpi.json" --out differ
+err_has "process 1 of 2" "broken/sub-images-idx3-ubyte"
+await differ 2 "another config on rank 1"
 one_message
 err_has "the processes of the job read different configs or data"
-expect 4 "a folder another job holds" -- bash -c "flock -n onlyone/.dnntrain.lock sleep 3 & sleep 0.3;
-    ${MPIRUN} -n 2 '$DNNTRAIN' --config '$C' --out onlyone --overwrite"
+await lock 4 "a folder another job holds"
 one_message
-
-# ---- threads per process, the version line, and an MPI build run without mpirun ----
+err_has "locked: another dnntrain (PID unknown) is training in this folder"
 threads() { grep -o '[0-9]* threads\?$' "$T/out" | cut -d' ' -f1; }
-expect 0 "--version on 2 processes" -- mpi -n 2 --bind-to none "$DNNTRAIN" --version
+await unbound 0 "--version on 2 processes, unbound"
 [ "$(grep -c '^MPI: Open MPI.*2 processes on 1 machine' "$T/out")" = 1 ] || fail "--version: $(cat "$T/out")"
 want=$(($(nproc) / 2))
 [ "$(threads)" = $((want > 1 ? want : 1)) ] || fail "unbound: $(threads) threads, expected cores / 2"
-expect 0 "bound to a core each" -- mpi -n 2 --bind-to core "$DNNTRAIN" --version
+await bound 0 "bound to a core each"
 [ "$(threads)" = 1 ] || fail "bound to a core: $(threads) threads"
-expect 0 "--threads overrides" -- mpi -n 2 "$DNNTRAIN" --version --threads 3
+await threads3 0 "--threads overrides"
 [ "$(threads)" = 3 ] || fail "--threads 3: $(threads) threads"
 expect 0 "without mpirun" -- "$DNNTRAIN" --version
 grep -q "^MPI: .*not started by mpirun: one process" "$T/out" || fail "without mpirun: $(cat "$T/out")"
