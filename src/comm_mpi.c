@@ -94,11 +94,6 @@ dnn_status dnn_comm_init(dnn_comm **out, int *argc, char ***argv, dnn_error *err
     if (!c) return dnn_fail_oom(err, "the job", sizeof *c);
     c->size = c->machines = 1;
     if (!launched()) return DNN_OK;
-    /* A process waiting for another in a collective operation yields its core rather than spinning (Open
-     * MPI's default): on a machine shared with other work the spinning takes time from the very process
-     * it waits for (2x1 training ran 3 to 5 times slower on a loaded machine), and on an idle one the
-     * yield costs a system call. mpirun --mca mpi_yield_when_idle 0 still decides otherwise. */
-    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     /* only the main thread talks to MPI; OpenBLAS's threads never do */
     int provided;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
