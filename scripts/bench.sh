@@ -7,9 +7,12 @@
 # 1 process x 2 threads (and 2 x 1 over TCP on the loopback), runs interleaved, and the time of the
 # gradient's allreduce alone, for the scaling model of docs/scaling.md.
 #
-# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; PARTS (what to measure, default "dnn mpi csv"), THREADS (default: all cores), BENCH_DIR (the folder with
-# torch_mlp.py and sgemm_peak.c, default ../shared/bench) and MPI_OPTS (mpirun's transport options, default
-# "--mca btl_vader_single_copy_mechanism none", which containers need) from the environment.
+# Last, the C library's prediction latency against ONNX Runtime.
+#
+# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; from the environment: PARTS (what to measure, default
+# "dnn mpi csv predict"), THREADS (default: all cores), BENCH_DIR (the folder with torch_mlp.py and
+# sgemm_peak.c, default ../shared/bench) and MPI_OPTS (mpirun's transport options, default
+# "--mca btl_vader_single_copy_mechanism none", which containers need).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -26,7 +29,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 q=build/tests/json_query
 calc() { awk "BEGIN { print $* }"; }
-want() { [[ " ${PARTS:-dnn mpi csv} " == *" $1 "* ]]; }
+want() { [[ " ${PARTS:-dnn mpi csv predict} " == *" $1 "* ]]; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); threads $THREADS"
@@ -160,5 +163,24 @@ PY
     printf 'dnn / pandas parse speed: %.2f\n' "$(calc "$dnn_mbs / $pd_mbs")"
 else
     echo "(pandas not installed: apt-get install python3-pandas to compare)"
+fi
+fi
+
+# Prediction through the C library (dnn_predict in libdnn.so, as an embedding program calls it) on the
+# reference network after one epoch, against ONNX Runtime running the same model exported to ONNX
+if want predict; then
+echo
+echo "Prediction latency, 784-256-256-10 (medians over $RUNS timings):"
+build/dnntrain --config configs/mlp.json --set training.epochs=1 --out "$tmp/ref" --quiet
+# OpenBLAS single-threaded, as the README advises for programs that call dnn_predict from several threads
+printf 'dnn library:  %s (OpenBLAS single-threaded)\n' \
+    "$(OPENBLAS_NUM_THREADS=1 build/tests/predict_bench "$tmp/ref/ckpt.bin" "$RUNS")"
+if ensure_onnxruntime 2>/dev/null; then
+    build/dnneval --model "$tmp/ref/ckpt.bin" --export "$tmp/ref.onnx" --quiet
+    printf 'ONNX Runtime: %s (its Node.js binding; %s)\n' \
+        "$(NODE_PATH=$DNN_NODE_CACHE/node_modules node tests/onnx_bench.js "$tmp/ref.onnx" "$RUNS")" \
+        "onnxruntime-node $DNN_ORT_VERSION"
+else
+    echo "(ONNX Runtime could not be installed from the npm registry: no comparison)"
 fi
 fi

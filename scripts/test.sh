@@ -3,7 +3,8 @@
 #   1. the release build (with Open MPI: a missing MPI fails the build, it does not skip tests) and the
 #      whole suite, the data-parallel tests under mpirun included;
 #   2. the same suite on a build with AddressSanitizer and UndefinedBehaviorSanitizer (leak checks on), but for
-#      the long accuracy gates (ctest label "slow");
+#      the long accuracy gates (ctest label "slow") and the install and package checks (label "package", which
+#      build programs against the library as a user would, without the sanitizers' runtime);
 #   3. the fuzz targets (clang's libFuzzer): each replays its corpus, then fuzzes for FUZZ_SECONDS (20).
 # scripts/test.sh --quick runs step 1 only.
 set -euo pipefail
@@ -14,6 +15,7 @@ quick=0
 
 ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}" "${DNN_TEST_PACKAGES[@]}"
 ensure_test_locale
+ensure_onnxruntime
 jobs=$(nproc)
 
 echo "== release build"
@@ -24,7 +26,7 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 build_dnn build-asan -DDNN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDNN_MPI=ON
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'slow|package'
 
 echo "== fuzz targets: corpus replay and a bounded run"
 ensure_packages "${DNN_FUZZ_PACKAGES[@]}"

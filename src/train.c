@@ -245,7 +245,11 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
     if (!st) st = dnn_comm_bcast(comm, net->state, net->n_state, err);
     if (st) goto done;
 
-    while (s->epoch < c->epochs && !s->stopped_early) {
+    /* A pause (until_epoch) leaves the schedule, which depends on training.epochs, as the whole run has it.
+     */
+    const int last =
+        hooks && hooks->until_epoch > 0 && hooks->until_epoch < c->epochs ? hooks->until_epoch : c->epochs;
+    while (s->epoch < last && !s->stopped_early) {
         const int epoch = s->epoch + 1;
         const double lr = dnn_schedule_lr(&s->sched, &c->optim, s->epoch, c->epochs);
         double t0 = dnn_now() - s->part_seconds;
@@ -324,14 +328,14 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
                              dnn_monitor_minimizes(c->optim.schedule.monitor));
         if (c->early_stopping.enabled && s->wait > c->early_stopping.patience) s->stopped_early = 1;
         /* before rank 0 writes this epoch's checkpoint, when it writes one */
-        if ((epoch % c->every_epochs == 0 || epoch == c->epochs || s->stopped_early) &&
+        if ((epoch % c->every_epochs == 0 || epoch == last || s->stopped_early) &&
             (st = check_replicas(comm, net, epoch, err)))
             goto done;
         if (hooks && hooks->on_epoch) st = hooks->on_epoch(hooks->ctx, &log, improved, err);
         int stop = hooks && hooks->stop && *hooks->stop;
         st = dnn_comm_agree(comm, st, &stop, err);
         if (st) goto done;
-        if (stop && s->epoch < c->epochs && !s->stopped_early) {
+        if (stop && s->epoch < last && !s->stopped_early) {
             st = dnn_fail(err, DNN_EINTERRUPTED, "interrupted after epoch %d", epoch);
             goto done;
         }

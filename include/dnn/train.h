@@ -67,6 +67,7 @@ typedef struct {
     dnn_epoch_fn on_epoch;                              /* may be NULL */
     void *ctx;
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop ends after the current batch */
+    int until_epoch;             /* > 0: pause after this epoch, as if training.epochs ended there */
     /* The processes training together (NULL: this one alone): each computes the gradient of its part of
      * every batch, and they sum them; on_epoch is then rank 0's to give (see dnn_train). */
     dnn_comm *comm;
@@ -81,10 +82,10 @@ typedef struct {
     size_t n_val;
 } dnn_split_view;
 
-/* Train from s->epoch to the config's epochs (or until early stopping, or *stop). Returns DNN_EINTERRUPTED
- * when stopped mid-epoch (the model then holds the state after the last whole batch, and the hook has not
- * seen the partial epoch), DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is then
- * poisoned: the caller keeps its last checkpoint).
+/* Train from s->epoch to the config's epochs (or until early stopping, hooks->until_epoch, or *stop). Returns
+ * DNN_EINTERRUPTED when stopped mid-epoch (the model then holds the state after the last whole batch, and the
+ * hook has not seen the partial epoch), DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is
+ * then poisoned: the caller keeps its last checkpoint).
  * With hooks->comm, every process of the job calls this with the same model, state and data. The replicas
  * start from rank 0's parameters and stay identical: each process works on its rows of every batch (parts
  * that differ by at most one row), the gradients and sums are added up across processes, batchnorm's
