@@ -12,6 +12,10 @@ if [ -z "${MPIRUN:-}" ]; then
 fi
 read -r -a MPI <<<"$MPIRUN"
 mpi() { timeout 120 "${MPI[@]}" "$@"; }
+# Open MPI 4.1's mpirun can fail to create its session folder when another starts at the same moment (mkdir
+# races on it): every job here gets a folder of its own.
+export OMPI_MCA_orte_tmpdir_base=$T/ompi
+mkdir -p "$OMPI_MCA_orte_tmpdir_base"
 # Jobs that do not depend on each other start together (starting an MPI job takes long, and mostly waits):
 # spawn NAME COMMAND... starts one with its output in NAME.out and NAME.err; await NAME CODE DESCRIPTION
 # checks its exit code as expect does, and leaves its output in $T/out and $T/err.
@@ -19,7 +23,8 @@ declare -A PIDS
 spawn() {
     local name=$1
     shift
-    ("$@" >"$T/$name.out" 2>"$T/$name.err") &
+    mkdir -p "$T/ompi-$name"
+    (OMPI_MCA_orte_tmpdir_base=$T/ompi-$name "$@" >"$T/$name.out" 2>"$T/$name.err") &
     PIDS[$name]=$!
 }
 await() {
