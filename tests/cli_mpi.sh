@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # dnntrain under mpirun, end to end: 2 processes train one model and only rank 0 writes; over TCP the job
-# gives the same bytes; 2 processes against one within the stated tolerance; N -> M
-# resumes; SIGUSR1, SIGINT and a killed process each leave a loadable checkpoint; a bad flag, config or data
-# (on one process only) gives one message and the contract's exit code; threads per process.
+# gives the same bytes; 2 processes against one within the stated tolerance; N -> M resumes; SIGUSR1,
+# SIGINT, SIGTERM and a killed process each leave a loadable checkpoint; a bad flag, config or data (on one
+# process only) gives one message and the contract's exit code; threads per process.
 # MPIRUN (set by ctest) is the mpirun command line with its transport options.
 . "$(dirname "$0")/lib.sh"
 need_fmnist
@@ -165,15 +165,17 @@ if [ "$JOB_RC" = 130 ]; then
 else
     fail "SIGUSR1: mpirun exit $JOB_RC, expected 130: $(cat "$T/job.err")"
 fi
-# SIGINT: mpirun sends SIGTERM to every process and SIGKILL a second later; in between the processes agree
-# on a step and rank 0 saves; mpirun itself exits 1
-signal_job INT int -n 2 "$DNNTRAIN" "${forever[@]}" --out int
-echo "SIGINT to mpirun: exit $JOB_RC after ${JOB_SECONDS}s" >&2
-[ "$JOB_RC" != 0 ] || fail "SIGINT: exit 0"
-grep -q "interrupted" "$T/job.err" && grep -q "checkpoint saved" "$T/job.err" ||
-    fail "SIGINT: no checkpoint saved: $(cat "$T/job.err")"
-expect 0 "resume after SIGINT" -- "$DNNTRAIN" --resume int/ckpt.bin --threads 1 \
-    --set training.epochs=$((JOB_EPOCHS + 1)) --quiet
+# SIGINT and SIGTERM: mpirun sends SIGTERM to every process and SIGKILL a second later; in between the
+# processes agree on a step and rank 0 saves; mpirun itself exits 1
+for sig in INT TERM; do
+    signal_job $sig sig$sig -n 2 "$DNNTRAIN" "${forever[@]}" --out sig$sig
+    echo "SIG$sig to mpirun: exit $JOB_RC after ${JOB_SECONDS}s" >&2
+    [ "$JOB_RC" != 0 ] || fail "SIG$sig: exit 0"
+    grep -q "interrupted" "$T/job.err" && grep -q "checkpoint saved" "$T/job.err" ||
+        fail "SIG$sig: no checkpoint saved: $(cat "$T/job.err")"
+    expect 0 "resume after SIG$sig" -- "$DNNTRAIN" --resume sig$sig/ckpt.bin --threads 1 \
+        --set training.epochs=$((JOB_EPOCHS + 1)) --quiet
+done
 # a process killed: the job ends non-zero within seconds, the last checkpoint loads and resumes
 signal_job KILL-RANK-1 killed -n 2 "$DNNTRAIN" "${forever[@]}" --out killed
 echo "rank 1 killed: mpirun exit $JOB_RC after ${JOB_SECONDS}s" >&2
