@@ -136,7 +136,7 @@ static int setup(fixture *f, const char *layers, int batch, int epochs)
     f->rows = malloc(f->ds.n * sizeof(uint32_t));
     for (size_t i = 0; i < f->ds.n; i++) f->rows[i] = (uint32_t)i;
     if (dnn_config_from_json(&c, cJSON_Parse(json), "t.json", NULL, NULL, 0, &err) ||
-        dnn_model_create(&f->m, &c, 5, &err) ||
+        dnn_model_create(&f->m, &c, (dnn_shape){5, 1, 1}, &err) ||
         dnn_model_fit_preprocessing(&f->m, &f->ds, f->rows, f->ds.n, &err) ||
         dnn_train_state_init(&f->s, &f->m, &err)) {
         fprintf(stderr, "setup: %s\n", err.msg);
