@@ -75,3 +75,9 @@ const char DNNEVAL_EXAMPLES[] =
     "  cat new.csv | dnneval --model m.bin --data - --predict -\n";
 
 const int DNNEVAL_N_OPTIONS = (int)(sizeof DNNEVAL_OPTIONS / sizeof DNNEVAL_OPTIONS[0]);
+
+const cli_command DNN_COMMANDS[] = {
+    {"dnntrain", DNNTRAIN_OPTIONS, (int)(sizeof DNNTRAIN_OPTIONS / sizeof DNNTRAIN_OPTIONS[0])},
+    {"dnneval", DNNEVAL_OPTIONS, (int)(sizeof DNNEVAL_OPTIONS / sizeof DNNEVAL_OPTIONS[0])},
+};
+const int DNN_N_COMMANDS = (int)(sizeof DNN_COMMANDS / sizeof DNN_COMMANDS[0]);
