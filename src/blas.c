@@ -11,15 +11,14 @@ extern int openblas_get_num_threads(void);
 extern void openblas_set_num_threads(int);
 #endif
 
-const char *dnn_blas_name(void)
+const char *dnn_blas_name(char *buf, size_t n)
 {
 #ifdef DNN_HAVE_OPENBLAS
-    static char name[256];
-    snprintf(name, sizeof name, "%s (core %s)", openblas_get_config(), openblas_get_corename());
-    return name;
+    snprintf(buf, n, "%s (core %s)", openblas_get_config(), openblas_get_corename());
 #else
-    return "CBLAS";
+    snprintf(buf, n, "CBLAS");
 #endif
+    return buf;
 }
 
 int dnn_blas_threads(void)

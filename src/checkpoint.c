@@ -145,6 +145,7 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
         cJSON_AddItemToObject(meta, "classes", names_json(m->class_names, m->n_classes));
         cJSON_AddItemToObject(meta, "features", names_json(m->feature_names, net->n_in));
         cJSON_AddItemToObject(meta, "targets", names_json(m->target_names, net->n_out));
+        if (m->label_names) cJSON_AddItemToObject(meta, "labels", names_json(m->label_names, m->n_labels));
         meta_s = cJSON_PrintUnformatted(meta);
         cJSON_Delete(meta);
     }
@@ -227,7 +228,7 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
         if (s->opt->n_slots >= 2) put_f32s(&w, s->opt->v, s->opt->n);
         end_section(&w, at);
 
-        if (s->best_params) {
+        if (s->best_params && s->best_epoch > 0) {
             at = begin_section(&w, "BEST", &count);
             put_f32s(&w, s->best_params, net->n_params + net->n_state);
             end_section(&w, at);
@@ -358,8 +359,8 @@ static dnn_status corrupt(dnn_error *err, const char *name, const char *what)
     return dnn_fail(err, DNN_EIO, "%s: corrupted or incompatible checkpoint: %s", name, what);
 }
 
-dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, dnn_model *m,
-                                 dnn_train_state *s, dnn_error *err)
+dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, size_t max_memory,
+                                 dnn_model *m, dnn_train_state *s, dnn_error *err)
 {
     memset(m, 0, sizeof *m);
     if (s) memset(s, 0, sizeof *s);
@@ -417,10 +418,7 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             snprintf(what, sizeof what, "the %s section is missing", TAGS[k]);
             return corrupt(err, name, what);
         }
-    if (s && (!have[S_TRAI] || !have[S_OPTM]))
-        return dnn_fail(err, DNN_EIO,
-                        "%s: this checkpoint holds a model without training state: it cannot be resumed",
-                        name);
+    if (have[S_TRAI] != have[S_OPTM]) return corrupt(err, name, "half of the training state is missing");
 
     /* The config, validated like a config file. */
     char cname[1100];
@@ -444,6 +442,7 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         dnn_config_free(&cfg);
         return corrupt(err, name, "the parameter count does not match the embedded config's network");
     }
+    cfg.max_memory = max_memory;
     st = dnn_model_create(m, &cfg, (int)n_in, err); /* may refuse it for --max-memory, with that code */
     dnn_config_free(&cfg);
     if (st) goto fail;
@@ -454,7 +453,7 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     }
 
     cJSON *meta = cJSON_ParseWithLength((const char *)sec[S_META].p, sec[S_META].n);
-    int ok1 = 0, ok2 = 0, ok3 = 0;
+    int ok1 = 0, ok2 = 0, ok3 = 0, ok4 = 1;
     if (meta) {
         m->class_names =
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "classes"), m->n_classes, &ok1);
@@ -462,11 +461,19 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "features"), net->n_in, &ok2);
         m->target_names =
             names_from_json(cJSON_GetObjectItemCaseSensitive(meta, "targets"), net->n_out, &ok3);
+        const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
+        int nl = cJSON_IsArray(labels) ? cJSON_GetArraySize(labels) : 0;
+        if (nl > 0 && nl <= net->n_out) {
+            m->label_names = names_from_json(labels, nl, &ok4);
+            m->n_labels = m->label_names ? nl : 0;
+        } else if (labels) {
+            ok4 = 0;
+        }
         const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "dnn_version");
         if (cJSON_IsString(ver)) snprintf(m->written_by, sizeof m->written_by, "%s", ver->valuestring);
         cJSON_Delete(meta);
     }
-    if (!ok1 || !ok2 || !ok3) {
+    if (!ok1 || !ok2 || !ok3 || !ok4) {
         st = corrupt(err, name, "bad metadata (class or feature names)");
         goto fail;
     }
@@ -527,7 +534,18 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
             st = corrupt(err, name, what);
             goto fail;
         }
-    if (!s) return DNN_OK;
+    if (have[S_BEST] && (size_t)sec[S_BEST].n != (net->n_params + net->n_state) * 4) {
+        st = corrupt(err, name, "the BEST section has the wrong size");
+        goto fail;
+    }
+    if (!s || !have[S_TRAI]) {
+        /* A model to score: the best epoch's weights when the run kept them apart from the last */
+        if (have[S_BEST]) {
+            get_f32s(&sec[S_BEST], net->params, net->n_params);
+            get_f32s(&sec[S_BEST], net->state, net->n_state);
+        }
+        return DNN_OK;
+    }
 
     st = dnn_train_state_init(s, m, err);
     if (st) goto fail;
@@ -589,11 +607,11 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         st = corrupt(err, name, "the OPTM section has the wrong size");
         goto fail;
     }
-    if (have[S_BEST] != (s->best_params != NULL)) {
+    if (have[S_BEST] != (s->best_params != NULL && s->best_epoch > 0)) {
         st = corrupt(err, name, "the best epoch's weights are missing or unexpected");
         goto fail;
     }
-    if (s->best_params) {
+    if (have[S_BEST]) {
         get_f32s(&sec[S_BEST], s->best_params, net->n_params + net->n_state);
         if (sec[S_BEST].bad || sec[S_BEST].at != sec[S_BEST].n) {
             st = corrupt(err, name, "the BEST section has the wrong size");
@@ -607,14 +625,15 @@ fail:
     return st;
 }
 
-dnn_status dnn_checkpoint_load(const char *path, dnn_model *m, dnn_train_state *s, dnn_error *err)
+dnn_status dnn_checkpoint_load(const char *path, size_t max_memory, dnn_model *m, dnn_train_state *s,
+                               dnn_error *err)
 {
     char *buf;
     size_t len;
     memset(m, 0, sizeof *m);
     dnn_status st = dnn_read_file(path, SIZE_MAX / 2, &buf, &len, err);
     if (st) return st;
-    st = dnn_checkpoint_decode(path, (const uint8_t *)buf, len, m, s, err);
+    st = dnn_checkpoint_decode(path, (const uint8_t *)buf, len, max_memory, m, s, err);
     free(buf);
     return st;
 }

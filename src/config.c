@@ -92,13 +92,14 @@ static dnn_status vfail(vctx *v, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    /* the --set that put a value at or under this path, or created the unknown key this path is */
     const char *hint = NULL;
     for (int i = 0; i < v->n_overrides; i++) {
         char op[256];
         override_path(v->overrides[i], op, sizeof op);
-        size_t n = strlen(op);
-        if (n && strncmp(v->path, op, n) == 0 &&
-            (v->path[n] == '\0' || v->path[n] == '.' || v->path[n] == '['))
+        size_t n = strlen(op), p = strlen(v->path), k = n < p ? n : p;
+        const char next = n < p ? v->path[n] : op[p];
+        if (k && strncmp(v->path, op, k) == 0 && (next == '\0' || next == '.' || next == '['))
             hint = v->overrides[i];
     }
     if (hint)
@@ -122,11 +123,13 @@ static void show(const cJSON *item, char *buf, size_t n)
     free(s);
 }
 
+/* "expected WHAT, got GOT" at key of the current object, or at the current path itself when key is NULL. */
 static dnn_status expected(vctx *v, const char *key, const char *what, const cJSON *got)
 {
     char g[64];
     show(got, g, sizeof g);
-    size_t m = vpush(v, key, 0);
+    size_t m = strlen(v->path);
+    if (key) vpush(v, key, 0);
     dnn_status st = vfail(v, "expected %s, got %s", what, g);
     vpop(v, m);
     return st;
@@ -880,15 +883,43 @@ static void line_col(const char *buf, size_t off, int *line, int *col)
     }
 }
 
-dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_error *err)
+/* "model.layers[0].units" -> "model.layers.0.units": the bracket form messages print is accepted too.
+ * Returns -1 when a bracket is not closed by "]" or holds no index. */
+static int dotted_key(const char *key, size_t n, char *out, size_t cap)
 {
-    const char *eq = strchr(assignment, '=');
-    if (!eq || eq == assignment)
-        return dnn_fail(err, DNN_ECONFIG, "--set %s: expected KEY=VALUE, such as training.epochs=3",
-                        assignment);
-    const char *value = eq + 1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k + 2 >= cap) return -1;
+        if (key[i] == ']') return -1;
+        if (key[i] != '[') {
+            out[k++] = key[i];
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < n && key[j] >= '0' && key[j] <= '9') j++;
+        if (j == i + 1 || j >= n || key[j] != ']') return -1;
+        if (k > 0) out[k++] = '.';
+        for (size_t q = i + 1; q < j && k + 2 < cap; q++) out[k++] = key[q];
+        i = j;
+    }
+    out[k] = '\0';
+    return 0;
+}
+
+dnn_status dnn_config_apply_override(cJSON *json, const char *raw, dnn_error *err)
+{
+    const char *eq = strchr(raw, '=');
+    if (!eq || eq == raw)
+        return dnn_fail(err, DNN_ECONFIG, "--set %s: expected KEY=VALUE, such as training.epochs=3", raw);
+    char path[512];
+    if (dotted_key(raw, (size_t)(eq - raw), path, sizeof path))
+        return dnn_fail(
+            err, DNN_ECONFIG,
+            "--set %s: expected a dotted key such as model.layers.0.units or model.layers[0].units", raw);
+    const char *assignment = raw, *value = eq + 1;
+    eq = path + strlen(path);
     cJSON *node = json;
-    const char *p = assignment;
+    const char *p = path;
     while (p < eq) {
         const char *seg = p;
         while (p < eq && *p != '.') p++;
@@ -927,10 +958,13 @@ dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_er
             cJSON *val = cJSON_ParseWithOpts(value, NULL, 1);
             if (!val) val = cJSON_CreateString(value); /* not JSON: a plain string such as sgd */
             if (!val) return dnn_fail_oom(err, "--set", strlen(value));
-            if (cJSON_IsNull(val) && cJSON_IsObject(node)) {
-                /* null removes the key, so its default applies again */
+            if (cJSON_IsNull(val)) {
+                /* null removes the key, so its default applies again (or the element, from an array) */
                 cJSON_Delete(val);
-                cJSON_DeleteItemFromObjectCaseSensitive(node, key);
+                if (cJSON_IsObject(node))
+                    cJSON_DeleteItemFromObjectCaseSensitive(node, key);
+                else
+                    cJSON_DeleteItemFromArray(node, (int)strtol(key, NULL, 10));
                 return DNN_OK;
             }
             int ok;

@@ -343,6 +343,143 @@ static int is_missing(const dnn_source_config *src, const char *s, size_t n)
     return 0;
 }
 
+/* ---- sniffing a header ---- */
+
+typedef enum { F_MISSING, F_INT, F_FLOAT, F_TEXT } ftype;
+
+typedef struct {
+    const char *s;
+    size_t n;
+} span;
+
+static ftype classify(const dnn_source_config *src, const char *s, size_t n)
+{
+    double v;
+    if (is_missing(src, s, n)) return F_MISSING;
+    if (dnn_csv_number(s, n, &v) != 0) return F_TEXT;
+    while (n && (*s == ' ' || *s == '+' || *s == '-')) s++, n--;
+    while (n && s[n - 1] == ' ') n--;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return F_FLOAT;
+    return F_INT;
+}
+
+/* Split the first complete lines of text into fields (outer quotes and spaces stripped: enough to type and
+ * compare them). Fields go to f (at most cap), each line's count to nf; returns the number of lines. */
+static int sample_lines(const char *t, size_t n, int complete, char d, span *f, size_t cap, int *nf,
+                        int max_lines)
+{
+    int lines = 0;
+    size_t k = 0, i = 0;
+    while (i < n && lines < max_lines) {
+        size_t line_k = k;
+        int count = 0, ended = 0;
+        while (i <= n) {
+            size_t a = i;
+            int inq = 0;
+            while (i < n && (inq || (t[i] != d && t[i] != '\n'))) inq ^= t[i++] == '"';
+            size_t b = i;
+            if (b > a && t[b - 1] == '\r' && (i == n || t[i] == '\n')) b--;
+            while (a < b && t[a] == ' ') a++;
+            while (b > a && t[b - 1] == ' ') b--;
+            if (b - a >= 2 && t[a] == '"' && t[b - 1] == '"') a++, b--;
+            if (k < cap) f[k++] = (span){t + a, b - a};
+            count++;
+            if (i < n && t[i] == d) {
+                i++;
+                continue;
+            }
+            ended = i < n; /* a newline; else the text ran out mid-line */
+            i++;
+            break;
+        }
+        if (!ended && !complete) {
+            k = line_k; /* a line cut by the end of the sample */
+            break;
+        }
+        if (count == 1 && f[line_k].n == 0) { /* a blank line */
+            k = line_k;
+            continue;
+        }
+        nf[lines++] = count;
+        if (k >= cap) break;
+    }
+    return lines;
+}
+
+/* Whether the first row's numeric fields, at least 3, are consecutive integers in column order: column numbers
+ * (0, 1, 2, ... as pandas writes an unnamed frame's header) or years, rarely a row of data. */
+static int column_numbers(const dnn_source_config *src, const span *first, int ncol)
+{
+    double base = 0;
+    int numbers = 0;
+    for (int c = 0; c < ncol; c++) {
+        ftype t = classify(src, first[c].s, first[c].n);
+        if (t == F_FLOAT) return 0;
+        if (t != F_INT) continue;
+        double v;
+        dnn_csv_number(first[c].s, first[c].n, &v);
+        if (numbers++ == 0) base = v - c;
+        if (v != c + base) return 0;
+    }
+    return numbers >= 3;
+}
+
+/* One column's vote: +1 when its first field looks like a name over the values below it, -1 when it looks
+ * like one of them, 0 when it cannot tell. */
+static int column_vote(const dnn_source_config *src, const span *f, const int *nf, int lines, int c)
+{
+    ftype first = classify(src, f[c].s, f[c].n), below = F_MISSING;
+    if (first == F_MISSING) return 0;
+    size_t at = (size_t)nf[0];
+    int values = 0, repeats = 0, seen = 0;
+    for (int l = 1; l < lines; at += (size_t)nf[l], l++) {
+        if (nf[l] != nf[0]) continue;
+        const span *v = &f[at + (size_t)c];
+        ftype t = classify(src, v->s, v->n);
+        if (t == F_MISSING) continue;
+        below = t > below ? t : below; /* text over float over int */
+        values++;
+        seen |= v->n == f[c].n && memcmp(v->s, f[c].s, v->n) == 0;
+        for (int m = 1, a2 = nf[0]; m < l && !repeats; a2 += nf[m], m++)
+            repeats |= nf[m] == nf[0] && f[a2 + c].n == v->n && memcmp(f[a2 + c].s, v->s, v->n) == 0;
+    }
+    if (!values) return 0;
+    if (first == F_TEXT && below != F_TEXT) return 1;        /* a name over numbers */
+    if (first != F_TEXT && below == F_TEXT) return 1;        /* a number over text: a numbered column */
+    if (first == F_TEXT) return seen ? -1 : repeats ? 1 : 0; /* over repeating levels it never takes */
+    return first == below ? -1 : 0; /* an integer over fractions says nothing: "10" among "9.5" is data */
+}
+
+int dnn_csv_sniff_header(const char *text, size_t n, int complete, char delim, const dnn_source_config *src,
+                         char *why, size_t whyn)
+{
+    enum { MAX_LINES = 65, MAX_FIELDS = 1 << 18 };
+    span *f = malloc(MAX_FIELDS * sizeof *f);
+    int nf[MAX_LINES];
+    int lines = f ? sample_lines(text, n, complete, delim, f, MAX_FIELDS, nf, MAX_LINES) : 0;
+    int header = 0, votes = 0, numeric = 0;
+    if (lines > 0) {
+        int ncol = nf[0] < MAX_FIELDS ? nf[0] : MAX_FIELDS;
+        for (int c = 0; c < ncol; c++)
+            numeric += classify(src, f[c].s, f[c].n) == F_INT || classify(src, f[c].s, f[c].n) == F_FLOAT;
+        if (column_numbers(src, f, ncol)) {
+            header = 1;
+            snprintf(why, whyn, "its numbers are column numbers");
+        } else {
+            for (int c = 0; c < ncol; c++) votes += column_vote(src, f, nf, lines, c);
+            header = votes > 0 || (votes == 0 && numeric == 0);
+            snprintf(why, whyn, "%d of %d columns look %s the %d rows below%s", votes < 0 ? -votes : votes,
+                     ncol, votes > 0 ? "like names over" : "like", lines - 1,
+                     votes == 0 ? (numeric ? "; it has numbers" : "; it has no numbers") : "");
+        }
+    } else {
+        snprintf(why, whyn, "nothing to compare it with");
+    }
+    free(f);
+    return header;
+}
+
 /* ---- label interning: an open-addressing hash of the distinct label strings ---- */
 
 typedef struct {
@@ -410,7 +547,9 @@ static void interner_free(interner *t, int keep_names)
 
 /* ---- column roles ---- */
 
-enum { ROLE_IGNORE = 0, ROLE_FEATURE, ROLE_LABEL };
+/* UNNAMED: a column without a name in the header (or, without a header, an always-empty last column left by
+ * a trailing delimiter): never read; in training, a value in it is an error rather than a silent feature. */
+enum { ROLE_IGNORE = 0, ROLE_FEATURE, ROLE_LABEL, ROLE_UNNAMED };
 
 typedef struct {
     int ncol;
@@ -419,6 +558,7 @@ typedef struct {
     int d, k;  /* features, label columns */
     int *feat_col, *label_col;
     int labelled;
+    int strict_unnamed; /* training: a value in an unnamed column is an error */
 } layout;
 
 static void layout_free(layout *L)
@@ -431,7 +571,7 @@ static void layout_free(layout *L)
 
 static const char *colname(const reader *hdr_r, int has_header, int c, char *buf, size_t n)
 {
-    if (has_header) return field(hdr_r, c);
+    if (has_header && hdr_r->flen[c]) return field(hdr_r, c);
     snprintf(buf, n, "%d", c);
     return buf;
 }
@@ -471,10 +611,158 @@ static int resolve(const dnn_colref *ref, const reader *hdr, int has_header, int
     return (int)i;
 }
 
-/* Decide each column's role. Training: from the config. Evaluation: the model's features by name when
- * the file has a header, else by position; the label columns may be absent (prediction only). */
+static int take(layout *L, int c, int role, int slot)
+{
+    L->role[c] = role;
+    L->slot[c] = slot;
+    if (role == ROLE_FEATURE) L->feat_col[slot] = c;
+    if (role == ROLE_LABEL) L->label_col[slot] = c;
+    return c;
+}
+
+/* The label columns: the given references, or the last named column. */
+static dnn_status plan_labels(layout *L, const dnn_source_config *src, const reader *hdr, int has_header,
+                              dnn_error *err)
+{
+    const char *file = hdr->name;
+    if (!src->n_label) {
+        int c = L->ncol - 1;
+        while (c > 0 && L->role[c] == ROLE_UNNAMED) c--;
+        take(L, c, ROLE_LABEL, 0);
+        L->k = 1;
+    }
+    for (int i = 0; i < src->n_label; i++) {
+        int c = resolve(&src->label[i], hdr, has_header, L->ncol, "label", err, file);
+        if (c < 0) return err->code;
+        if (L->role[c] == ROLE_LABEL)
+            return dnn_fail(err, DNN_ECONFIG, "%s: column %d is named twice as a label", file, c);
+        if (L->role[c] == ROLE_UNNAMED)
+            return dnn_fail(err, DNN_EDATA, "%s: label column %d has no name in the header", file, c);
+        take(L, c, ROLE_LABEL, L->k++);
+    }
+    L->labelled = 1;
+    return DNN_OK;
+}
+
+/* Training: the features the config lists, else every column but the labels, the ignored and the unnamed. */
+static dnn_status plan_features(layout *L, const dnn_source_config *src, const reader *hdr, int has_header,
+                                dnn_error *err)
+{
+    const char *file = hdr->name;
+    char b[32];
+    for (int i = 0; i < src->n_features; i++) {
+        int c = resolve(&src->features[i], hdr, has_header, L->ncol, "features", err, file);
+        if (c < 0) return err->code;
+        if (L->role[c] == ROLE_UNNAMED)
+            return dnn_fail(err, DNN_EDATA, "%s: feature column %d has no name in the header: name it", file,
+                            c);
+        if (L->role[c] != ROLE_IGNORE)
+            return dnn_fail(err, DNN_ECONFIG, "%s: column \"%s\" is both a feature and %s", file,
+                            colname(hdr, has_header, c, b, sizeof b),
+                            L->role[c] == ROLE_LABEL ? "the label" : "listed twice");
+        take(L, c, ROLE_FEATURE, L->d++);
+    }
+    if (src->n_features) return DNN_OK;
+    int *ignored = calloc((size_t)L->ncol, sizeof(int));
+    if (!ignored) return dnn_fail_oom(err, file, (size_t)L->ncol * sizeof(int));
+    for (int i = 0; i < src->n_ignore; i++) {
+        int c = resolve(&src->ignore[i], hdr, has_header, L->ncol, "ignore", err, file);
+        if (c >= 0 && L->role[c] == ROLE_LABEL)
+            dnn_fail(err, DNN_ECONFIG, "%s: column \"%s\" is both ignored and the label", file,
+                     colname(hdr, has_header, c, b, sizeof b));
+        if (c < 0 || L->role[c] == ROLE_LABEL) {
+            free(ignored);
+            return err->code;
+        }
+        ignored[c] = 1;
+        if (L->role[c] == ROLE_UNNAMED) L->role[c] = ROLE_IGNORE; /* listed: the user knows what it holds */
+    }
+    for (int c = 0; c < L->ncol; c++)
+        if (L->role[c] == ROLE_IGNORE && !ignored[c]) take(L, c, ROLE_FEATURE, L->d++);
+    free(ignored);
+    return DNN_OK;
+}
+
+/* Reading for a model, from a file with a header: its features by name, in the model's order, and its
+ * targets by the names they had in training (or the source's "label"); without them, prediction only. */
+static dnn_status plan_by_name(layout *L, const dnn_source_config *src, const dnn_schema *sc,
+                               const reader *hdr, dnn_error *err)
+{
+    const char *file = hdr->name;
+    for (int j = 0; j < sc->n_features; j++) {
+        int c;
+        for (c = 0; c < L->ncol; c++)
+            if (strcmp(field(hdr, c), sc->feature_names[j]) == 0) break;
+        if (c == L->ncol)
+            return dnn_fail(err, DNN_EDATA, "%s:1: no column \"%s\", a feature the model was trained on",
+                            file, sc->feature_names[j]);
+        take(L, c, ROLE_FEATURE, j);
+    }
+    L->d = sc->n_features;
+    int nlabels = sc->label_names ? sc->n_label_names : src->n_label ? src->n_label : 1;
+    char missing[sizeof err->msg] = "";
+    for (int i = 0; i < nlabels && !missing[0]; i++) {
+        int c = -1;
+        dnn_error e2 = {0};
+        if (sc->label_names) {
+            for (c = L->ncol - 1; c >= 0 && strcmp(field(hdr, c), sc->label_names[i]) != 0; c--) continue;
+            if (c < 0 && src->n_label == nlabels) /* a test set whose config names its labels otherwise */
+                c = resolve(&src->label[i], hdr, 1, L->ncol, "label", &e2, file);
+            if (c < 0) snprintf(e2.msg, sizeof e2.msg, "%s:1: no column \"%s\"", file, sc->label_names[i]);
+        } else {
+            dnn_colref last = {NULL, -1};
+            c = resolve(src->n_label ? &src->label[i] : &last, hdr, 1, L->ncol, "label", &e2, file);
+        }
+        if (c >= 0 && L->role[c] == ROLE_FEATURE)
+            snprintf(e2.msg, sizeof e2.msg, "%s: the label column \"%s\" is one of the model's features",
+                     file, field(hdr, c));
+        if (c >= 0 && L->role[c] != ROLE_FEATURE)
+            take(L, c, ROLE_LABEL, i);
+        else
+            snprintf(missing, sizeof missing, "%s", e2.msg);
+    }
+    if (!missing[0]) {
+        L->k = nlabels;
+        L->labelled = 1;
+        return DNN_OK;
+    }
+    if (!sc->labels_optional)
+        return dnn_fail(err, DNN_EDATA, "%s (the model's target column): the data has no labels", missing);
+    for (int c = 0; c < L->ncol; c++)
+        if (L->role[c] == ROLE_LABEL) L->role[c] = ROLE_IGNORE;
+    L->k = 0;
+    L->labelled = 0;
+    return DNN_OK;
+}
+
+/* Reading for a model, by position: the label columns and every other column as a feature, in order,
+ * when the count fits; only the features (prediction); or else the training config's layout. */
+static dnn_status plan_by_position(layout *L, const dnn_source_config *src, const dnn_schema *sc,
+                                   const reader *hdr, int has_header, int named, dnn_error *err)
+{
+    int nlabels = src->n_label ? src->n_label : 1;
+    if (named == sc->n_features && sc->labels_optional) {
+        for (int c = 0; c < L->ncol; c++)
+            if (L->role[c] != ROLE_UNNAMED) take(L, c, ROLE_FEATURE, L->d++);
+        return DNN_OK;
+    }
+    dnn_status st = plan_labels(L, src, hdr, has_header, err);
+    if (st) return st;
+    if (named == sc->n_features + nlabels) {
+        for (int c = 0; c < L->ncol; c++)
+            if (L->role[c] == ROLE_IGNORE) take(L, c, ROLE_FEATURE, L->d++);
+    } else {
+        st = plan_features(L, src, hdr, has_header, err);
+    }
+    if (!st && L->d != sc->n_features)
+        st = dnn_fail(err, DNN_EDATA, "%s: %d feature columns, but the model takes %d", hdr->name, L->d,
+                      sc->n_features);
+    return st;
+}
+
+/* Decide each column's role. unnamed[c] marks the columns without a name (see ROLE_UNNAMED). */
 static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema *sc, const reader *hdr,
-                       int has_header, int ncol, dnn_error *err)
+                       int has_header, int ncol, const unsigned char *unnamed, dnn_error *err)
 {
     const char *file = hdr->name;
     memset(L, 0, sizeof *L);
@@ -485,134 +773,107 @@ static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema
     L->label_col = calloc((size_t)ncol, sizeof(int));
     if (!L->role || !L->slot || !L->feat_col || !L->label_col)
         return dnn_fail_oom(err, file, (size_t)ncol * 16);
-    dnn_colref last = {NULL, -1};
-    const dnn_colref *labels = src->n_label ? src->label : &last;
-    int nlabels = src->n_label ? src->n_label : 1;
-
-    if (sc && has_header && sc->feature_names) {
-        /* features by name, in the model's order; labels by name or position, absent allowed */
-        for (int j = 0; j < sc->n_features; j++) {
-            int c;
-            for (c = 0; c < ncol; c++)
-                if (strcmp(field(hdr, c), sc->feature_names[j]) == 0) break;
-            if (c == ncol)
-                return dnn_fail(err, DNN_EDATA, "%s:1: no column \"%s\", a feature the model was trained on",
-                                file, sc->feature_names[j]);
-            L->role[c] = ROLE_FEATURE;
-            L->slot[c] = j;
-            L->feat_col[j] = c;
-        }
-        L->d = sc->n_features;
-        L->labelled = 1;
-        for (int i = 0; i < nlabels; i++) {
-            dnn_error e2;
-            int c = resolve(&labels[i], hdr, has_header, ncol, "label", &e2, file);
-            if (c < 0 || L->role[c] == ROLE_FEATURE) {
-                if (!sc->labels_optional)
-                    return c < 0 ? (*err = e2, e2.code)
-                                 : dnn_fail(err, DNN_EDATA, "%s: no label column", file);
-                L->labelled = 0;
-                break;
-            }
-            L->role[c] = ROLE_LABEL;
-            L->slot[c] = i;
-            L->label_col[i] = c;
-        }
-        if (!L->labelled)
-            for (int c = 0; c < ncol; c++)
-                if (L->role[c] == ROLE_LABEL) L->role[c] = ROLE_IGNORE;
-        L->k = L->labelled ? nlabels : 0;
-        return DNN_OK;
+    int named = 0;
+    for (int c = 0; c < ncol; c++) {
+        if (unnamed[c]) L->role[c] = ROLE_UNNAMED;
+        named += !unnamed[c];
     }
-
-    /* by position. For a model: the label columns and every other column as a feature, in order, when the
-     * count fits; only the features (prediction); or else the training config's layout. */
-    if (sc && ncol == sc->n_features && sc->labels_optional) {
-        for (int c = 0; c < ncol; c++) L->role[c] = ROLE_FEATURE, L->slot[c] = c, L->feat_col[c] = c;
-        L->d = ncol;
-        return DNN_OK;
-    }
-    if (sc && ncol == sc->n_features + nlabels) {
-        for (int i = 0; i < nlabels; i++) {
-            int c = resolve(&labels[i], hdr, has_header, ncol, "label", err, file);
-            if (c < 0) return err->code;
-            L->role[c] = ROLE_LABEL;
-            L->slot[c] = i;
-            L->label_col[i] = c;
-        }
-        for (int c = 0; c < ncol; c++)
-            if (L->role[c] != ROLE_LABEL)
-                L->role[c] = ROLE_FEATURE, L->slot[c] = L->d, L->feat_col[L->d++] = c;
-        L->k = nlabels;
-        L->labelled = 1;
-        return L->d == sc->n_features
-                   ? DNN_OK
-                   : dnn_fail(err, DNN_ECONFIG, "%s: a column is named twice as a label", file);
-    }
-    for (int i = 0; i < nlabels; i++) {
-        int c = resolve(&labels[i], hdr, has_header, ncol, "label", err, file);
-        if (c < 0) return err->code;
-        if (L->role[c] == ROLE_LABEL)
-            return dnn_fail(err, DNN_ECONFIG, "%s: column %d is named twice as a label", file, c);
-        L->role[c] = ROLE_LABEL;
-        L->slot[c] = i;
-        L->label_col[i] = c;
-    }
-    L->k = nlabels;
-    L->labelled = 1;
-    if (src->n_features) {
-        for (int i = 0; i < src->n_features; i++) {
-            int c = resolve(&src->features[i], hdr, has_header, ncol, "features", err, file);
-            if (c < 0) return err->code;
-            if (L->role[c] != ROLE_IGNORE) {
-                char b[32];
-                return dnn_fail(err, DNN_ECONFIG, "%s: column \"%s\" is both a feature and %s", file,
-                                colname(hdr, has_header, c, b, sizeof b),
-                                L->role[c] == ROLE_LABEL ? "the label" : "listed twice");
-            }
-            L->role[c] = ROLE_FEATURE;
-            L->slot[c] = L->d;
-            L->feat_col[L->d++] = c;
-        }
-    } else {
-        for (int i = 0; i < src->n_ignore; i++) {
-            int c = resolve(&src->ignore[i], hdr, has_header, ncol, "ignore", err, file);
-            if (c < 0) return err->code;
-            if (L->role[c] == ROLE_LABEL) {
-                char b[32];
-                return dnn_fail(err, DNN_ECONFIG, "%s: column \"%s\" is both ignored and the label", file,
-                                colname(hdr, has_header, c, b, sizeof b));
-            }
-            L->role[c] = -1;
-        }
-        for (int c = 0; c < ncol; c++) {
-            if (L->role[c] == -1)
-                L->role[c] = ROLE_IGNORE;
-            else if (L->role[c] == ROLE_IGNORE) {
-                L->role[c] = ROLE_FEATURE;
-                L->slot[c] = L->d;
-                L->feat_col[L->d++] = c;
-            }
-        }
-    }
-    if (L->d == 0)
-        return dnn_fail(err, DNN_EDATA, "%s: no feature columns left (%d columns in all)", file, ncol);
-    if (sc && L->d != sc->n_features)
-        return dnn_fail(err, DNN_EDATA, "%s: %d feature columns, but the model takes %d", file, L->d,
-                        sc->n_features);
-    return DNN_OK;
+    if (sc && has_header && sc->feature_names) return plan_by_name(L, src, sc, hdr, err);
+    if (sc) return plan_by_position(L, src, sc, hdr, has_header, named, err);
+    L->strict_unnamed = 1;
+    dnn_status st = plan_labels(L, src, hdr, has_header, err);
+    if (!st) st = plan_features(L, src, hdr, has_header, err);
+    if (!st && L->d == 0)
+        st = dnn_fail(err, DNN_EDATA, "%s: no feature columns left (%d columns in all)", file, ncol);
+    return st;
 }
 
-/* Whether a record looks like data rather than names: any field parses as a number. */
-static int numeric_fields(const reader *r)
+/* A header's names must tell the columns apart: two columns of one name would be read as one by name. */
+static dnn_status unique_names(const reader *hdr, dnn_error *err)
 {
-    int k = 0;
-    double v;
-    for (int i = 0; i < r->nf; i++) k += dnn_csv_number(field(r, i), r->flen[i], &v) == 0;
-    return k;
+    interner seen = {0};
+    int *first = malloc((size_t)hdr->nf * sizeof(int));
+    dnn_status st = first ? DNN_OK : dnn_fail_oom(err, hdr->name, (size_t)hdr->nf * sizeof(int));
+    for (int c = 0; !st && c < hdr->nf; c++) {
+        if (hdr->flen[c] == 0) continue;
+        int before = seen.n, id = intern(&seen, field(hdr, c), hdr->flen[c], 1);
+        if (id < 0)
+            st = dnn_fail_oom(err, hdr->name, hdr->flen[c]);
+        else if (id < before)
+            st = dnn_fail(
+                err, DNN_EDATA,
+                "%s:1: duplicate column name \"%s\" (columns %d and %d, numbered from 0): every column "
+                "needs a name of its own",
+                hdr->name, field(hdr, c), first[id], c);
+        else
+            first[id] = c;
+    }
+    free(first);
+    interner_free(&seen, 0);
+    return st;
+}
+
+/* Whether every sampled line ends in an empty field after a delimiter (a trailing delimiter, as Excel
+ * writes): then the last column is no column. */
+static int trailing_delimiter(const char *text, size_t n, int complete, char delim)
+{
+    enum { LINES = 65, FIELDS = 1 << 16 };
+    span *f = malloc(FIELDS * sizeof *f);
+    int nf[LINES], lines = f ? sample_lines(text, n, complete, delim, f, FIELDS, nf, LINES) : 0;
+    int empty = lines > 0 && nf[0] >= 2;
+    size_t at = 0;
+    for (int l = 0; l < lines && empty; at += (size_t)nf[l], l++)
+        empty = nf[l] == nf[0] && at + (size_t)nf[l] <= FIELDS && f[at + (size_t)nf[l] - 1].n == 0;
+    free(f);
+    return empty;
+}
+
+/* Columns without a name: empty header names, or without a header a trailing delimiter's empty column. */
+static unsigned char *find_unnamed(const reader *hdr, int has_header, int trailing)
+{
+    const int ncol = hdr->nf;
+    unsigned char *u = calloc((size_t)ncol, 1);
+    if (!u) return NULL;
+    for (int c = 0; c < ncol; c++) u[c] = has_header && hdr->flen[c] == 0;
+    if (!has_header && trailing && hdr->flen[ncol - 1] == 0) u[ncol - 1] = 1;
+    return u;
 }
 
 /* ---- loading ---- */
+
+/* Training reads no unnamed column: a value in one is refused rather than silently left out. */
+static dnn_status check_unnamed(reader *r, const layout *L, const dnn_source_config *src, int has_header)
+{
+    for (int c = 0; c < L->ncol; c++) {
+        if (L->role[c] != ROLE_UNNAMED || is_missing(src, field(r, c), r->flen[c])) continue;
+        int n = r->flen[c] < 40 ? (int)r->flen[c] : 40;
+        if (has_header)
+            return rfail(r,
+                         "column %d has no name in the header but holds \"%.*s\": name it, or list it in "
+                         "\"ignore\" (pandas writes its row index so unless to_csv(index=False))",
+                         c, n, field(r, c));
+        return rfail(r,
+                     "column %d is empty on the first lines (a delimiter at the end of every line) but holds "
+                     "\"%.*s\" here",
+                     c, n, field(r, c));
+    }
+    return DNN_OK;
+}
+
+/* "column \"x\": expected a number, got \"3,14\"", with a hint when the field looks like a decimal comma. */
+static dnn_status not_a_number(reader *r, const char *what, const char *col, int rc, const char *s, size_t n)
+{
+    size_t digits = 0, commas = 0;
+    for (size_t i = 0; i < n; i++) digits += s[i] >= '0' && s[i] <= '9', commas += s[i] == ',';
+    int decimal_comma = rc < 0 && commas == 1 && digits + 1 + (s[0] == '-') == n;
+    return rfail(r, "%s \"%s\": %s \"%.*s%s\"%s", what, col,
+                 rc > 0 ? "a number too large for a float:" : "expected a number, got",
+                 (int)(n < 40 ? n : 40), s, n > 40 ? "..." : "",
+                 decimal_comma
+                     ? " (a decimal comma? dnn reads numbers with a decimal point: convert the file, "
+                       "for example with sed 's/\\([0-9]\\),\\([0-9]\\)/\\1.\\2/g')"
+                     : "");
+}
 
 typedef struct {
     float *x, *t;
@@ -680,6 +941,7 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
     dnn_status st = DNN_OK;
     const int cls = task == DNN_TASK_CLASSIFICATION;
     size_t *miss = NULL;
+    unsigned char *unnamed = NULL;
     memset(ds, 0, sizeof *ds);
 
     r.f = from_stdin ? stdin : fopen(src->path, "rb");
@@ -694,6 +956,12 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
         st = dnn_fail(err, DNN_EIO, "%s: read error: %s", name, strerror(errno));
         goto done;
     }
+    if (r.len >= 2 && r.buf[0] == 0x1f && r.buf[1] == 0x8b) {
+        st = dnn_fail(err, DNN_EDATA,
+                      "%s: gzip-compressed CSV is not supported yet: decompress it first (gzip -dk %s)", name,
+                      name);
+        goto done;
+    }
     if (r.len >= 3 && memcmp(r.buf, "\xEF\xBB\xBF", 3) == 0) r.pos = 3; /* UTF-8 byte-order mark */
     if (r.len - r.pos == 0) {
         st = dnn_fail(err, DNN_EDATA, "%s: the file is empty (expected CSV rows)", name);
@@ -701,7 +969,19 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
     }
     r.delim = src->delimiter ? src->delimiter : dnn_csv_sniff((const char *)r.buf + r.pos, r.len - r.pos);
 
-    /* The first record: a header, or the first data row ("auto" decides by whether it holds numbers). */
+    /* What the first 64 KiB tell before a record is read: whether the first row is a header, whether every
+     * line ends in a delimiter. */
+    const char *sample = (const char *)r.buf + r.pos;
+    const size_t sample_n = r.len - r.pos;
+    int has_header = src->header;
+    if (has_header < 0) {
+        char why[160];
+        has_header = dnn_csv_sniff_header(sample, sample_n, r.eof, r.delim, src, why, sizeof why);
+        snprintf(ds->header_note, sizeof ds->header_note, "the first row is %s: %s",
+                 has_header ? "a header" : "data", why);
+    }
+    const int trailing = trailing_delimiter(sample, sample_n, r.eof, r.delim);
+
     int got;
     if ((st = next_record(&r, &got))) goto done;
     if (!got) {
@@ -709,8 +989,6 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
         goto done;
     }
     const int ncol = r.nf;
-    int has_header = src->header;
-    if (has_header < 0) has_header = numeric_fields(&r) == 0;
     /* keep the first record: as names, or to read as data after planning */
     hdr = r;
     hdr.arena = malloc(r.alen + 1);
@@ -725,7 +1003,16 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
     memcpy(hdr.start, r.start, (size_t)r.nf * sizeof(size_t));
     memcpy(hdr.flen, r.flen, (size_t)r.nf * sizeof(size_t));
     memcpy(hdr.quoted, r.quoted, (size_t)r.nf);
-    if ((st = plan(&L, src, sc, &hdr, has_header, ncol, err))) goto done;
+    if (has_header && (st = unique_names(&hdr, err))) goto done;
+    if (!(unnamed = find_unnamed(&hdr, has_header, trailing))) {
+        st = dnn_fail_oom(err, name, (size_t)ncol);
+        goto done;
+    }
+    if ((st = plan(&L, src, sc, &hdr, has_header, ncol, unnamed, err))) goto done;
+    if (!L.labelled && has_header && sc && sc->label_names)
+        snprintf(ds->label_note, sizeof ds->label_note,
+                 "%s: no column \"%s\" (the model's target): scoring in predict-only mode, without metrics",
+                 name, sc->label_names[0]);
     if (cls && L.labelled && L.k != 1) {
         st = dnn_fail(err, DNN_ECONFIG, "%s: a classification takes one label column, %d are given", name,
                       L.k);
@@ -767,14 +1054,15 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
                        has_header ? ", the header" : "");
             goto done;
         }
+        if (L.strict_unnamed && (st = check_unnamed(&r, &L, src, has_header))) goto done;
         if (R.n == R.cap) {
             double bytes = (double)R.cap * 2 * ((double)(d + k) * sizeof(float) + 12);
-            if (bytes > (double)dnn_memory_limit()) {
+            if (bytes > (double)dnn_memory_budget(src->max_memory)) {
                 char a[32], b[32];
                 st = rfail(&r, "%zu rows so far, and growing to %s would pass the memory limit of %s (%s)",
                            R.n, dnn_format_bytes(bytes, a, sizeof a),
-                           dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b),
-                           dnn_memory_limit_source());
+                           dnn_format_bytes((double)dnn_memory_budget(src->max_memory), b, sizeof b),
+                           dnn_memory_budget_source(src->max_memory));
                 goto done;
             }
             if (rows_grow(&R, d, k, cls)) {
@@ -807,9 +1095,7 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
             int rc = dnn_csv_number(s, n, &v);
             if (rc) {
                 char b[32];
-                st = rfail(&r, "column \"%s\": %s \"%.*s%s\"", colname(&hdr, has_header, c, b, sizeof b),
-                           rc > 0 ? "a number too large for a float:" : "expected a number, got",
-                           (int)(n < 40 ? n : 40), s, n > 40 ? "..." : "");
+                st = not_a_number(&r, "column", colname(&hdr, has_header, c, b, sizeof b), rc, s, n);
                 goto done;
             }
             xr[j] = (float)v;
@@ -863,10 +1149,8 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
                     int rc = dnn_csv_number(s, n, &v);
                     if (rc) {
                         char b[32];
-                        st = rfail(&r, "target column \"%s\": %s \"%.*s\"",
-                                   colname(&hdr, has_header, c, b, sizeof b),
-                                   rc > 0 ? "a number too large for a float:" : "expected a number, got",
-                                   (int)(n < 40 ? n : 40), s);
+                        st = not_a_number(&r, "target column", colname(&hdr, has_header, c, b, sizeof b), rc,
+                                          s, n);
                         goto done;
                     }
                     R.t[R.n * k + i] = (float)v;
@@ -969,6 +1253,14 @@ dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
             for (size_t i = 0; ds->target_names && i < k; i++)
                 ds->target_names[i] = dnn_strdup(field(&hdr, L.label_col[i]));
         }
+        if (L.labelled) {
+            ds->label_names = calloc(k, sizeof(char *));
+            for (size_t i = 0; ds->label_names && i < k; i++)
+                if (!(ds->label_names[i] = dnn_strdup(field(&hdr, L.label_col[i]))))
+                    st = dnn_fail_oom(err, name, k);
+            ds->n_labels = ds->label_names ? (int)k : 0;
+            if (!ds->label_names) st = dnn_fail_oom(err, name, k);
+        }
     }
 done:
     if (st) dnn_dataset_free(ds);
@@ -988,6 +1280,7 @@ done:
     free(R.lines);
     free(R.index);
     free(miss);
+    free(unnamed);
     layout_free(&L);
     interner_free(&classes, 0);
     return st;

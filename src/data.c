@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dnn/csv.h"
 #include "dnn/idx.h"
@@ -25,15 +26,16 @@ void dnn_dataset_free(dnn_dataset *ds)
     dnn_strings_free(ds->class_names, (size_t)ds->n_classes);
     dnn_strings_free(ds->feature_names, ds->d);
     dnn_strings_free(ds->target_names, (size_t)ds->n_targets);
+    dnn_strings_free(ds->label_names, (size_t)ds->n_labels);
     memset(ds, 0, sizeof *ds);
 }
 
 /* Labels of an IDX file: integers for classification (one per item), numbers for regression. */
-static dnn_status idx_labels(dnn_dataset *ds, const char *path, const dnn_idx *im, dnn_task task,
-                             dnn_error *err)
+static dnn_status idx_labels(dnn_dataset *ds, const char *path, size_t max_memory, const dnn_idx *im,
+                             dnn_task task, dnn_error *err)
 {
     dnn_idx lb;
-    dnn_status st = dnn_idx_read(path, &lb, err);
+    dnn_status st = dnn_idx_read(path, max_memory, &lb, err);
     if (st) return st;
     if (lb.count != im->count) {
         st = dnn_fail(err, DNN_EDATA, "%s: %zu labels for the %zu images of %s (the counts must match)", path,
@@ -88,10 +90,11 @@ done:
     return st;
 }
 
-static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, dnn_error *err)
+static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
+                           dnn_error *err)
 {
     dnn_idx im;
-    dnn_status st = dnn_idx_read(src->images, &im, err);
+    dnn_status st = dnn_idx_read(src->images, src->max_memory, &im, err);
     if (st) return st;
     ds->source = dnn_strdup(src->images);
     if (!ds->source) {
@@ -123,13 +126,28 @@ static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
                                                  : 0.0f;
     }
     char *labels = src->labels ? dnn_strdup(src->labels) : dnn_idx_labels_path(src->images);
+    if (!labels && sc && sc->labels_optional) {
+        snprintf(
+            ds->label_note, sizeof ds->label_note,
+            "%s: no labels file (the name does not pair as *-images-idx3-ubyte -> *-labels-idx1-ubyte; give "
+            "--labels): scoring in predict-only mode, without metrics",
+            src->images);
+        return DNN_OK;
+    }
     if (!labels) {
         return dnn_fail(err, DNN_ECONFIG,
                         "%s: no labels file: its name does not pair as *-images-idx3-ubyte[.gz] -> "
                         "*-labels-idx1-ubyte[.gz], so give \"labels\"",
                         src->images);
     }
-    st = idx_labels(ds, labels, &im, task, err);
+    if (!src->labels && sc && sc->labels_optional && access(labels, F_OK) != 0) {
+        /* images without their paired labels file: scored for prediction only, as CSV without labels */
+        snprintf(ds->label_note, sizeof ds->label_note,
+                 "%s: no labels file %s: scoring in predict-only mode, without metrics", src->images, labels);
+        free(labels);
+        return DNN_OK;
+    }
+    st = idx_labels(ds, labels, src->max_memory, &im, task, err);
     free(labels);
     return st;
 }
@@ -138,7 +156,7 @@ dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
                            const dnn_schema *schema, dnn_error *err)
 {
     memset(ds, 0, sizeof *ds);
-    dnn_status st = src->format == DNN_FORMAT_IDX ? load_idx(ds, src, task, err)
+    dnn_status st = src->format == DNN_FORMAT_IDX ? load_idx(ds, src, task, schema, err)
                                                   : dnn_csv_load(ds, src, task, schema, err);
     if (st) dnn_dataset_free(ds);
     return st;

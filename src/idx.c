@@ -96,7 +96,7 @@ static void to_float(int type, const uint8_t *raw, size_t n, float *out)
     }
 }
 
-dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
+dnn_status dnn_idx_read(const char *path, size_t max_memory, dnn_idx *out, dnn_error *err)
 {
     memset(out, 0, sizeof *out);
     FILE *probe = fopen(path, "rb");
@@ -209,12 +209,13 @@ dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err)
     }
 
     size_t need = out->type == DNN_IDX_U8 ? bytes : bytes + (bytes / type_size(out->type)) * sizeof(float);
-    if (need > dnn_memory_limit()) {
+    if (need > dnn_memory_budget(max_memory)) {
         char a[32], b[32];
         rc =
             dnn_fail(err, DNN_EDATA, "%s: %zu items take %s in memory, more than the memory limit of %s (%s)",
                      path, out->count, dnn_format_bytes((double)need, a, sizeof a),
-                     dnn_format_bytes((double)dnn_memory_limit(), b, sizeof b), dnn_memory_limit_source());
+                     dnn_format_bytes((double)dnn_memory_budget(max_memory), b, sizeof b),
+                     dnn_memory_budget_source(max_memory));
         goto fail;
     }
     /* Read the body, growing the buffer as data arrives (a gzip body's true size is only known at its end).

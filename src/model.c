@@ -17,7 +17,7 @@ static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
     double copies = 2 + 2 + (c->early_stopping.enabled && c->early_stopping.restore_best);
     double model = ((double)sz.params * copies + (double)sz.state) * sizeof(float);
     double work = (double)sz.work * sizeof(float) + (double)c->batch_size * (n_in + 16.0) * sizeof(float);
-    size_t limit = dnn_memory_limit();
+    size_t limit = dnn_memory_budget(c->max_memory);
     if (model + work <= (double)limit) return DNN_OK;
     char total[32], params[32], ws[32], lim[32];
     return dnn_fail(
@@ -26,7 +26,7 @@ static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
         "workspace), more than the memory limit of %s (%s)",
         c->file, dnn_format_bytes(model + work, total, sizeof total), sz.params,
         dnn_format_bytes(model, params, sizeof params), dnn_format_bytes(work, ws, sizeof ws),
-        dnn_format_bytes((double)limit, lim, sizeof lim), dnn_memory_limit_source());
+        dnn_format_bytes((double)limit, lim, sizeof lim), dnn_memory_budget_source(c->max_memory));
 }
 
 dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *err)
@@ -47,6 +47,7 @@ void dnn_model_free(dnn_model *m)
     dnn_strings_free(m->class_names, (size_t)m->n_classes);
     dnn_strings_free(m->feature_names, m->net ? (size_t)m->net->n_in : 0);
     dnn_strings_free(m->target_names, m->net ? (size_t)m->net->n_out : 0);
+    dnn_strings_free(m->label_names, (size_t)m->n_labels);
     dnn_net_free(m->net);
     dnn_norm_free(&m->norm);
     dnn_impute_free(&m->impute);
@@ -94,6 +95,11 @@ dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *e
     if (ds->target_names && ds->n_targets == m->net->n_out &&
         !(m->target_names = dnn_strings_copy(ds->target_names, (size_t)ds->n_targets)))
         return dnn_fail_oom(err, "target names", (size_t)ds->n_targets);
+    if (ds->label_names) {
+        if (!(m->label_names = dnn_strings_copy(ds->label_names, (size_t)ds->n_labels)))
+            return dnn_fail_oom(err, "label names", (size_t)ds->n_labels);
+        m->n_labels = ds->n_labels;
+    }
     return DNN_OK;
 }
 
@@ -123,6 +129,8 @@ dnn_schema dnn_model_schema(const dnn_model *m, int labels_optional)
     sc.n_classes = m->n_classes;
     sc.class_names = m->class_names;
     sc.n_targets = m->cfg.task == DNN_TASK_REGRESSION ? m->net->n_out : 0;
+    sc.label_names = m->label_names;
+    sc.n_label_names = m->n_labels;
     sc.labels_optional = labels_optional;
     return sc;
 }

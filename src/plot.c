@@ -204,7 +204,20 @@ static void range(const double *a, const double *b, int n, double *lo, double *h
     }
 }
 
-void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classification)
+/* A dashed vertical line at the best epoch, labelled. */
+static void mark_best(dnn_text *t, const panel *p, int best)
+{
+    if (best < 1) return;
+    double x = px(p, best);
+    dnn_text_printf(
+        t,
+        "<g class=\"best\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#2ca02c\" "
+        "stroke-dasharray=\"3 3\"/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#2ca02c\" "
+        "text-anchor=\"middle\">best (%d)</text></g>\n",
+        x, p->y0, x, p->y0 + p->h, x, p->y0 + 12, best);
+}
+
+void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classification, int best)
 {
     const int panels = classification ? 2 : 1;
     const double pw = 380, ph = 250, W = 80 + panels * (pw + 90), H = ph + 130;
@@ -227,6 +240,8 @@ void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classific
                     classification ? " and accuracy" : "");
     const char *names[] = {"training", "validation"}, *colors[] = {"#1f77b4", "#ff7f0e"};
     const int dashed[] = {0, 1};
+    int validated = 0;
+    for (int i = 0; i < n; i++) validated |= isfinite(vloss[i]);
     for (int k = 0; k < panels; k++) {
         double lo, hi;
         const double *a = k ? acc : loss, *b = k ? vacc : vloss;
@@ -235,8 +250,10 @@ void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classific
         panel p = {80 + k * (pw + 90), 40, pw, ph, 1, n > 1 ? n : 2, nice_axis(lo, hi)};
         draw_frame(t, &p, k ? "Accuracy" : "Loss", "epoch", k ? "accuracy" : "loss", 1);
         draw_series(t, &p, a, n, colors[0], 0, names[0]);
-        draw_series(t, &p, b, n, colors[1], 1, names[1]);
-        legend(t, p.x0 + p.w / 2 - 110, p.y0 + p.h + 58, names, colors, dashed, 2);
+        if (validated) draw_series(t, &p, b, n, colors[1], 1, names[1]);
+        mark_best(t, &p, best);
+        legend(t, p.x0 + p.w / 2 - (validated ? 110 : 45), p.y0 + p.h + 58, names, colors, dashed,
+               validated ? 2 : 1);
     }
     dnn_text_printf(t, "</svg>\n");
     free(v);
@@ -331,32 +348,52 @@ void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m)
 
 /* ---- regression scatter ---- */
 
-void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int stride,
-                     const char *name)
+/* One target's panel at (x0, y0): predictions against targets, the diagonal, a bounded cloud of points. */
+static void scatter_panel(dnn_text *t, double x0, double y0, const float *pred, const float *target, size_t n,
+                          int k, int j, const char *name)
 {
     double lo = INFINITY, hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
-        double a = pred[i * (size_t)stride], b = target[i * (size_t)stride];
+        double a = pred[i * (size_t)k + j], b = target[i * (size_t)k + j];
         if (isfinite(a)) lo = fmin(lo, a), hi = fmax(hi, a);
         if (isfinite(b)) lo = fmin(lo, b), hi = fmax(hi, b);
     }
     axis a = nice_axis(lo, hi);
-    panel p = {80, 40, 420, 420, a.lo, a.hi, a};
-    dnn_text_printf(
-        t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"540\" height=\"520\" viewBox=\"0 0 540 520\" "
-           "font-family=\"sans-serif\">\n<title>Predictions against targets</title>\n");
-    char ylab[300];
+    panel p = {x0, y0, 360, 360, a.lo, a.hi, a};
+    char title[300], ylab[300];
+    snprintf(title, sizeof title, "%s: predictions against targets", name);
     snprintf(ylab, sizeof ylab, "predicted %s", name);
-    draw_frame(t, &p, "Predictions against targets", name, ylab, 0);
+    draw_frame(t, &p, title, name, ylab, 0);
     dnn_text_printf(
         t,
         "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n",
         px(&p, a.lo), py(&p, a.lo), px(&p, a.hi), py(&p, a.hi));
     size_t every = n > 4000 ? n / 4000 + 1 : 1; /* a readable cloud, and a file of bounded size */
+    dnn_text_printf(t, "<g class=\"points\" data-target=\"");
+    dnn_text_escape(t, name);
+    dnn_text_printf(t, "\">\n");
     for (size_t i = 0; i < n; i += every)
         dnn_text_printf(t,
                         "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"#1f77b4\" fill-opacity=\"0.5\"/>\n",
-                        px(&p, target[i * (size_t)stride]), py(&p, pred[i * (size_t)stride]));
+                        px(&p, target[i * (size_t)k + j]), py(&p, pred[i * (size_t)k + j]));
+    dnn_text_printf(t, "</g>\n");
+}
+
+void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int k, char *const *names)
+{
+    const int cols = k < 3 ? k : 3, rows = (k + cols - 1) / cols;
+    const double W = 40 + cols * 470.0, H = 20 + rows * 470.0;
+    dnn_text_printf(
+        t,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+        "font-family=\"sans-serif\">\n<title>Predictions against targets</title>\n",
+        W, H, W, H);
+    for (int j = 0; j < k; j++) {
+        char name[64];
+        if (!names) snprintf(name, sizeof name, "target %d", j);
+        scatter_panel(t, 90 + (j % cols) * 470.0, 50 + (j / cols) * 470.0, pred, target, n, k, j,
+                      names ? names[j] : name);
+    }
     dnn_text_printf(t, "</svg>\n");
 }
 
@@ -393,11 +430,18 @@ static double num(const cJSON *o, const char *key)
     return dnn_json_value(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-static void epoch_rows(dnn_text *t, const dnn_epoch_log *hist, int n, int best)
+/* The table of epochs, with only the columns the run has (no accuracy for a regression, no validation
+ * without a validation set). */
+static void epoch_rows(dnn_text *t, const dnn_epoch_log *hist, int n, int best, int classification,
+                       int validated)
 {
-    dnn_text_printf(
-        t, "<table>\n<tr><th>epoch</th><th>loss</th><th>accuracy</th><th>val_loss</th><th>val_accuracy</th>"
-           "<th>lr</th><th>seconds</th><th>samples/s</th></tr>\n");
+    static const char *const heads[] = {"loss", "accuracy", "val_loss", "val_accuracy",
+                                        "lr",   "seconds",  "samples/s"};
+    const int shown[] = {1, classification, validated, classification && validated, 1, 1, 1};
+    dnn_text_printf(t, "<table>\n<tr><th>epoch</th>");
+    for (int k = 0; k < 7; k++)
+        if (shown[k]) dnn_text_printf(t, "<th>%s</th>", heads[k]);
+    dnn_text_printf(t, "</tr>\n");
     for (int i = 0; i < n; i++) {
         const dnn_epoch_log *e = &hist[i];
         dnn_text_printf(t, "<tr%s><td>%d%s</td>", e->epoch == best ? " class=\"best\"" : "", e->epoch,
@@ -406,6 +450,7 @@ static void epoch_rows(dnn_text *t, const dnn_epoch_log *hist, int n, int best)
                          e->lr,   e->seconds,  e->samples_per_second};
         const char *fmts[] = {"%.4f", "%.4f", "%.4f", "%.4f", "%.3g", "%.2f", "%.0f"};
         for (int k = 0; k < 7; k++) {
+            if (!shown[k]) continue;
             if (isfinite(vals[k])) {
                 dnn_text_printf(t, "<td>");
                 dnn_text_printf(t, fmts[k], vals[k]);
@@ -509,6 +554,16 @@ dnn_status dnn_report_html(const char *path, const cJSON *rep, const dnn_epoch_l
     row_text(&t, "epochs", buf);
     snprintf(buf, sizeof buf, "%d, by %s", best, str(rep, "monitor") ? str(rep, "monitor") : "?");
     row_text(&t, "best epoch", buf);
+    const cJSON *tj0 = cJSON_GetObjectItemCaseSensitive(rep, "test");
+    if (test && cJSON_IsObject(tj0)) {
+        if (test->task == DNN_TASK_CLASSIFICATION)
+            dnn_snprintf_c(buf, sizeof buf, "accuracy %.4f, loss %.4f (%zu samples)", test->accuracy,
+                           test->loss, test->n);
+        else
+            dnn_snprintf_c(buf, sizeof buf, "R\xc2\xb2 %.4f, RMSE %.6g (%zu samples)", test->r2_all,
+                           test->rmse_all, test->n);
+        row_text(&t, "test set", buf);
+    }
     dnn_snprintf_c(buf, sizeof buf, "%.1f s, %.0f samples/s", num(rep, "seconds"),
                    num(rep, "samples_per_second"));
     row_text(&t, "training time", buf);
@@ -519,14 +574,15 @@ dnn_status dnn_report_html(const char *path, const cJSON *rep, const dnn_epoch_l
              str(rep, "blas") ? str(rep, "blas") : "?", num(rep, "blas_threads"));
     row_text(&t, "software", buf);
     dnn_text_printf(&t, "</table>\n<h2>Learning curves</h2>\n<figure>\n");
-    dnn_svg_curves(&t, hist, n, m->cfg.task == DNN_TASK_CLASSIFICATION);
-    dnn_text_printf(
-        &t, "<figcaption>Solid: training (the running mean over each epoch); dashed: validation, after "
-            "each epoch.</figcaption>\n</figure>\n<h2>Epochs</h2>\n");
-    epoch_rows(&t, hist, n, best);
+    dnn_svg_curves(&t, hist, n, m->cfg.task == DNN_TASK_CLASSIFICATION, best);
+    dnn_text_printf(&t,
+                    "<figcaption>Solid: training (the running mean over each epoch)%s; the best epoch "
+                    "is marked.</figcaption>\n</figure>\n<h2>Epochs</h2>\n",
+                    num(rep, "validation_samples") > 0 ? "; dashed: validation, after each epoch" : "");
+    epoch_rows(&t, hist, n, best, m->cfg.task == DNN_TASK_CLASSIFICATION, num(rep, "validation_samples") > 0);
     const cJSON *tj = cJSON_GetObjectItemCaseSensitive(rep, "test");
     if (test && tj && cJSON_IsObject(tj)) test_section(&t, tj, test, m);
-    char *conf = cJSON_Print(cJSON_GetObjectItemCaseSensitive(rep, "config"));
+    char *conf = dnn_json_print(cJSON_GetObjectItemCaseSensitive(rep, "config"));
     dnn_text_printf(&t, "<h2>Config</h2>\n<pre>");
     dnn_text_escape(&t, conf ? conf : "");
     dnn_text_printf(&t, "</pre>\n</body>\n</html>\n");

@@ -279,19 +279,37 @@ void dnn_report_print(FILE *f, const dnn_metrics *mt, const dnn_model *m, const 
     dnn_fprintf_c(f, "\nSpeed     %.0f samples/s\n", mt->samples_per_second);
 }
 
-dnn_status dnn_json_write(const char *path, const cJSON *json, dnn_error *err)
+char *dnn_json_print(const cJSON *json)
 {
     char *s = cJSON_Print(json);
-    if (!s) return dnn_fail_oom(err, path, 0);
-    size_t n = strlen(s);
-    char *t = realloc(s, n + 2);
-    if (!t) {
-        free(s);
-        return dnn_fail_oom(err, path, n);
+    if (!s) return NULL;
+    /* cJSON indents with tabs and puts one after each colon; strings hold no raw tab (JSON escapes it) */
+    size_t n = strlen(s), tabs = 0;
+    for (size_t i = 0; i < n; i++) tabs += s[i] == '\t';
+    char *out = malloc(n + tabs + 2);
+    if (out) {
+        size_t k = 0;
+        int line_start = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == '\t' && line_start) {
+                out[k++] = ' ', out[k++] = ' ';
+                continue;
+            }
+            out[k++] = s[i] == '\t' ? ' ' : s[i];
+            line_start = s[i] == '\n';
+        }
+        out[k++] = '\n';
+        out[k] = '\0';
     }
-    t[n] = '\n';
-    t[n + 1] = '\0';
-    dnn_status st = dnn_write_atomic(path, t, n + 1, err);
-    free(t);
+    free(s);
+    return out;
+}
+
+dnn_status dnn_json_write(const char *path, const cJSON *json, dnn_error *err)
+{
+    char *s = dnn_json_print(json);
+    if (!s) return dnn_fail_oom(err, path, 0);
+    dnn_status st = dnn_write_atomic(path, s, strlen(s), err);
+    free(s);
     return st;
 }

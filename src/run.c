@@ -17,14 +17,18 @@
 #include "dnn/eval.h"
 #include "dnn/plot.h"
 #include "dnn/report.h"
+#include "dnn/runfolder.h"
 #include "dnn/util.h"
 
 typedef struct {
     const dnn_run_opts *o;
     dnn_model *m;
     dnn_train_state *s;
-    char *dir, *ckpt, *best, *jsonl, *curves;
+    dnn_run_folder folder;
+    const char *dir; /* folder.dir */
+    char *ckpt, *best, *jsonl, *curves;
     double seconds; /* training time of this invocation */
+    int clear;      /* --overwrite found another run's files: remove them before writing */
 } run_ctx;
 
 static void note(const dnn_run_opts *o, int detail, const char *fmt, ...)
@@ -52,21 +56,16 @@ static dnn_status append_line(const char *path, const cJSON *j, dnn_error *err)
     return DNN_OK;
 }
 
-/* Numbered checkpoints: keep the newest `keep`, remove the one that falls out. */
+/* Numbered checkpoints: write this epoch's, then keep the newest `keep` the folder holds. */
 static dnn_status save_numbered(run_ctx *r, int epoch, dnn_error *err)
 {
     char name[64];
-    snprintf(name, sizeof name, "ckpt-%04d.bin", epoch);
+    dnn_run_folder_numbered(epoch, name, sizeof name);
     char *path = dnn_path_join(r->dir, name);
     if (!path) return dnn_fail_oom(err, name, 0);
     dnn_status st = dnn_checkpoint_save(path, r->m, r->s, err);
     free(path);
-    int every = r->m->cfg.every_epochs, old = epoch - r->m->cfg.keep * every;
-    if (!st && old > 0) {
-        snprintf(name, sizeof name, "ckpt-%04d.bin", old);
-        if ((path = dnn_path_join(r->dir, name))) unlink(path);
-        free(path);
-    }
+    if (!st) dnn_run_folder_prune(&r->folder, r->m->cfg.keep);
     return st;
 }
 
@@ -93,7 +92,8 @@ static dnn_status on_epoch(void *ctx, const dnn_epoch_log *log, int improved, dn
     if (!st) {
         /* the curves so far, so a long run can be watched */
         dnn_text t = {0};
-        dnn_svg_curves(&t, r->s->history, r->s->n_history, r->m->cfg.task == DNN_TASK_CLASSIFICATION);
+        dnn_svg_curves(&t, r->s->history, r->s->n_history, r->m->cfg.task == DNN_TASK_CLASSIFICATION,
+                       r->s->best_epoch);
         st = dnn_text_write(&t, r->curves, err);
         dnn_text_free(&t);
     }
@@ -102,6 +102,32 @@ static dnn_status on_epoch(void *ctx, const dnn_epoch_log *log, int improved, dn
 }
 
 /* ---- preparing a run ---- */
+
+/* The folder a run continues in is its checkpoint's own; a folder holding any other run's files is refused,
+ * unless --overwrite, which removes them first. */
+static dnn_status claim_folder(run_ctx *r, dnn_error *err)
+{
+    const dnn_run_opts *o = r->o;
+    if (o->resume_path) {
+        char *own = dnn_path_dir(o->resume_path);
+        char *a = own ? realpath(own, NULL) : NULL, *b = realpath(r->dir, NULL);
+        int same = a && b && strcmp(a, b) == 0;
+        free(own);
+        free(a);
+        free(b);
+        if (same) return DNN_OK;
+    }
+    char what[300];
+    if (!dnn_run_folder_has_run(&r->folder, what, sizeof what)) return DNN_OK;
+    if (o->overwrite) { /* cleared just before the first write, so a run that fails first loses nothing */
+        r->clear = 1;
+        return DNN_OK;
+    }
+    return dnn_fail(err, DNN_EIO,
+                    "%s: the folder holds another run (%s): continue it with --resume %s/ckpt.bin, choose "
+                    "another --out, or replace it with --overwrite",
+                    r->dir, what, r->dir);
+}
 
 static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
 {
@@ -120,11 +146,12 @@ static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
         free(stem);
     }
     if (!dir) return dnn_fail_oom(err, "the output folder", 0);
-    r->dir = dir;
-    dnn_status st = dnn_mkdirs(dir, err);
-    if (!st) st = dnn_check_writable_dir(dir, err);
+    dnn_status st = dnn_run_folder_open(&r->folder, dir, err);
+    free(dir);
+    r->dir = r->folder.dir;
+    if (!st) st = claim_folder(r, err);
     if (st) return st;
-    dnn_clean_temp_files(dir);
+    dir = r->folder.dir;
     r->ckpt = dnn_path_join(dir, "ckpt.bin");
     r->best = dnn_path_join(dir, "best.bin");
     r->jsonl = dnn_path_join(dir, "train.jsonl");
@@ -179,8 +206,14 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
 {
     dnn_model old;
     dnn_train_state olds;
-    dnn_status st = dnn_checkpoint_load(o->resume_path, &old, &olds, err);
+    dnn_status st = dnn_checkpoint_load(o->resume_path, o->max_memory, &old, &olds, err);
     if (st) return st;
+    if (!olds.opt) {
+        dnn_model_free(&old);
+        return dnn_fail(err, DNN_EIO,
+                        "%s: this checkpoint holds a model without training state: it cannot be resumed",
+                        o->resume_path);
+    }
     dnn_config cfg = {0};
     if (o->config_path) {
         st = dnn_config_load(&cfg, o->config_path, o->overrides, o->n_overrides, err);
@@ -191,6 +224,7 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
                   : dnn_fail_oom(err, "the config", 0);
     }
     if (!st) st = same_shape(&old.cfg, &cfg, o->config_path ? o->config_path : o->resume_path, err);
+    cfg.max_memory = o->max_memory;
     if (!st) st = dnn_model_create(m, &cfg, old.net->n_in, err);
     dnn_config_free(&cfg);
     if (!st) {
@@ -203,6 +237,8 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         m->class_names = old.class_names, old.class_names = NULL;
         m->feature_names = old.feature_names, old.feature_names = NULL;
         m->target_names = old.target_names, old.target_names = NULL;
+        m->label_names = old.label_names, old.label_names = NULL;
+        m->n_labels = old.n_labels, old.n_labels = 0;
         st = dnn_train_state_init(s, m, err);
     }
     if (!st) {
@@ -227,8 +263,10 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         }
         if (m->cfg.optim.learning_rate != old.cfg.optim.learning_rate)
             s->sched.lr = m->cfg.optim.learning_rate;
-        if (s->stopped_early) {
+        if (s->stopped_early && s->epoch < m->cfg.epochs) {
             /* asked to go on after early stopping ended the run: patience starts afresh */
+            note(o, 0, "early stopping ended this run at epoch %d; going on with its patience afresh",
+                 s->epoch);
             s->stopped_early = 0;
             s->wait = 0;
         }
@@ -276,7 +314,8 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
     cJSON_AddStringToObject(j, "dnn_version", dnn_version());
-    cJSON_AddStringToObject(j, "blas", dnn_blas_name());
+    char blas[256];
+    cJSON_AddStringToObject(j, "blas", dnn_blas_name(blas, sizeof blas));
     cJSON_AddNumberToObject(j, "blas_threads", dnn_blas_threads());
     cJSON_AddStringToObject(j, "out_dir", r->dir);
     cJSON_AddStringToObject(j, "task", dnn_task_name(m->cfg.task));
@@ -303,7 +342,15 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     for (int i = 0; i < s->n_history; i++) cJSON_AddItemToArray(hist, dnn_epoch_json(&s->history[i]));
     cJSON_AddItemToObject(j, "test",
                           test ? dnn_report_json(test, m, r->ckpt, test_name) : cJSON_CreateNull());
-    cJSON_AddItemToObject(j, "config", cJSON_Duplicate(m->cfg.json, 1));
+    /* the config as it ran: output.dir is the folder it wrote, whatever --out said */
+    cJSON *conf = cJSON_Duplicate(m->cfg.json, 1),
+          *out = conf ? cJSON_GetObjectItemCaseSensitive(conf, "output") : NULL;
+    if (conf && !out) out = cJSON_AddObjectToObject(conf, "output");
+    if (out) {
+        cJSON_DeleteItemFromObjectCaseSensitive(out, "dir");
+        cJSON_AddStringToObject(out, "dir", r->dir);
+    }
+    cJSON_AddItemToObject(j, "config", conf);
     return j;
 }
 
@@ -318,7 +365,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     int have_tm = 0;
     uint32_t *tr_idx = NULL, *va_idx = NULL;
     size_t n_tr = 0, n_va = 0;
-    run_ctx r = {.o = o, .m = &m, .s = &s};
+    run_ctx r = {.o = o, .m = &m, .s = &s, .folder = {NULL, -1}};
     dnn_status st;
     dnn_config cfg = {0};
     int resumed = o->resume_path != NULL;
@@ -331,7 +378,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         if (!st) st = out_folder(&r, &cfg, err);
     }
     if (st) goto done;
-    const dnn_config *c = resumed ? &m.cfg : &cfg;
+    dnn_config *c = resumed ? &m.cfg : &cfg;
+    c->max_memory = c->train.max_memory = c->test.max_memory = o->max_memory;
     st = dnn_load_source(&train, &c->train, c->task, NULL, err);
     if (!st)
         st = dnn_split(c->file, train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
@@ -346,6 +394,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             c->file, dnn_monitor_name(c->early_stopping.monitor));
         goto done;
     }
+    if (train.header_note[0]) note(o, 1, "%s: %s", train.source, train.header_note);
     report_missing(o, &train, &c->train);
     if (!resumed) {
         if (train.d > INT32_MAX) {
@@ -371,6 +420,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         dnn_schema sc = dnn_model_schema(&m, 0);
         st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);
         if (!st) {
+            if (test.header_note[0]) note(o, 1, "%s: %s", test.source, test.header_note);
             report_missing(o, &test, &m.cfg.test);
             dnn_model_prepare(&m, &test);
             st = dnn_model_check_data(&m, &test, err);
@@ -379,6 +429,17 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (st) goto done;
     note(o, 1, "%s: %zu training samples, %zu for validation, %d features, %zu parameters", r.dir, n_tr, n_va,
          m.net->n_in, m.net->n_params);
+    if (resumed && s.epoch >= m.cfg.epochs) {
+        note(o, 0,
+             "%s: the run has finished (%d of %d epochs%s): nothing to do; train on with --set "
+             "training.epochs=N, N > %d",
+             o->resume_path, s.epoch, m.cfg.epochs, s.stopped_early ? ", stopped early" : "", s.epoch);
+        res->epochs_run = s.epoch;
+        res->best_epoch = s.best_epoch;
+        res->nothing_to_do = 1;
+        goto done;
+    }
+    if (r.clear && (st = dnn_run_folder_clear(&r.folder, err))) goto done;
     if (!resumed) {
         FILE *f = fopen(r.jsonl, "w"); /* a fresh run starts a fresh log */
         if (!f || fclose(f) != 0) {
@@ -395,10 +456,12 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (st == DNN_EINTERRUPTED) {
         /* keep the interrupted state so --resume continues exactly where it stopped */
         dnn_error e2;
-        if (dnn_checkpoint_save(r.ckpt, &m, &s, &e2)) *err = e2;
+        if (dnn_checkpoint_save(r.ckpt, &m, &s, &e2))
+            st = dnn_fail(err, e2.code, "%s, and the checkpoint could not be saved: %s", err->msg, e2.msg);
         goto done;
     }
     if (st) goto done;
+    dnn_train_use_best(&m, &s); /* the test set scores what dnneval will: the best epoch's weights */
 
     if (m.cfg.has_test) {
         st = dnn_eval(&m, &test, NULL, &tm, err);
@@ -418,6 +481,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     res->best_epoch = s.best_epoch;
 done:
     if (r.dir) snprintf(res->out_dir, sizeof res->out_dir, "%s", r.dir);
+    dnn_run_folder_close(&r.folder);
     if (have_tm) dnn_metrics_free(&tm);
     dnn_config_free(&cfg);
     free(tr_idx);
@@ -426,7 +490,6 @@ done:
     dnn_dataset_free(&test);
     dnn_train_state_free(&s);
     dnn_model_free(&m);
-    free(r.dir);
     free(r.ckpt);
     free(r.best);
     free(r.jsonl);

@@ -23,7 +23,7 @@ dnn_status dnn_train_state_init(dnn_train_state *s, const dnn_model *m, dnn_erro
     s->best_value = INFINITY;
     if (m->cfg.early_stopping.enabled && m->cfg.early_stopping.restore_best) {
         size_t n = m->net->n_params + m->net->n_state;
-        s->best_params = malloc(n * sizeof(float) + 1);
+        s->best_params = calloc(n + 1, sizeof(float));
         if (!s->best_params) return dnn_fail_oom(err, "the best epoch's weights", n * sizeof(float));
     }
     return DNN_OK;
@@ -36,6 +36,13 @@ void dnn_train_state_free(dnn_train_state *s)
     free(s->history);
     free(s->best_params);
     memset(s, 0, sizeof *s);
+}
+
+void dnn_train_use_best(dnn_model *m, const dnn_train_state *s)
+{
+    if (!s->best_params || !s->best_epoch) return;
+    memcpy(m->net->params, s->best_params, m->net->n_params * sizeof(float));
+    memcpy(m->net->state, s->best_params + m->net->n_params, m->net->n_state * sizeof(float));
 }
 
 int dnn_monitor_minimizes(dnn_monitor mon)
@@ -241,14 +248,6 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         dnn_schedule_observe(&s->sched, &c->optim, dnn_monitored(&log, c->optim.schedule.monitor),
                              dnn_monitor_minimizes(c->optim.schedule.monitor));
         if (c->early_stopping.enabled && s->wait > c->early_stopping.patience) s->stopped_early = 1;
-        if (s->stopped_early || s->epoch == c->epochs) {
-            /* the final weights are the best epoch's when early stopping restores them, however training
-             * ended */
-            if (s->best_params && s->best_epoch && s->best_epoch != s->epoch) {
-                memcpy(net->params, s->best_params, net->n_params * sizeof(float));
-                memcpy(net->state, s->best_params + net->n_params, net->n_state * sizeof(float));
-            }
-        }
         if (hooks && hooks->on_epoch) {
             st = hooks->on_epoch(hooks->ctx, &log, improved, err);
             if (st) goto done;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -261,46 +262,69 @@ char *dnn_path_absolute(const char *path)
     return p;
 }
 
+/* The C locale, made once for every thread (a locale object is read-only once made). If it cannot be made
+ * (no memory at start-up), numbers go through the thread's own locale, which is "C" unless the program
+ * set another. */
+static locale_t c_loc = (locale_t)0;
+static pthread_once_t c_loc_once = PTHREAD_ONCE_INIT;
+
+static void make_c_locale(void)
+{
+    c_loc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
 static locale_t c_locale(void)
 {
-    static locale_t loc = (locale_t)0;
-    if (loc == (locale_t)0) loc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-    return loc;
+    pthread_once(&c_loc_once, make_c_locale);
+    return c_loc;
+}
+
+/* Switch this thread to the C locale; returns what to switch back to, (locale_t)0 when nothing changed. */
+static locale_t enter_c(void)
+{
+    locale_t c = c_locale();
+    return c ? uselocale(c) : (locale_t)0;
+}
+
+static void leave_c(locale_t old)
+{
+    if (old) uselocale(old);
 }
 
 int dnn_fprintf_c(FILE *f, const char *fmt, ...)
 {
-    locale_t old = uselocale(c_locale());
+    locale_t old = enter_c();
     va_list ap;
     va_start(ap, fmt);
     int n = vfprintf(f, fmt, ap);
     va_end(ap);
-    uselocale(old);
+    leave_c(old);
     return n;
 }
 
 int dnn_snprintf_c(char *buf, size_t size, const char *fmt, ...)
 {
-    locale_t old = uselocale(c_locale());
+    locale_t old = enter_c();
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, size, fmt, ap);
     va_end(ap);
-    uselocale(old);
+    leave_c(old);
     return n;
 }
 
 int dnn_vsnprintf_c(char *buf, size_t size, const char *fmt, va_list ap)
 {
-    locale_t old = uselocale(c_locale());
+    locale_t old = enter_c();
     int n = vsnprintf(buf, size, fmt, ap);
-    uselocale(old);
+    leave_c(old);
     return n;
 }
 
 double dnn_strtod_c(const char *s, char **end)
 {
-    return strtod_l(s, end, c_locale());
+    locale_t c = c_locale();
+    return c ? strtod_l(s, end, c) : strtod(s, end);
 }
 
 static size_t edit_distance(const char *a, const char *b)
@@ -347,25 +371,18 @@ double dnn_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static size_t memory_limit = 0;
-
-size_t dnn_memory_limit(void)
+size_t dnn_memory_budget(size_t max_memory)
 {
-    if (memory_limit) return memory_limit;
+    if (max_memory) return max_memory;
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return SIZE_MAX;
     double bytes = (double)pages * (double)page * 0.75;
     return bytes >= (double)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
 
-void dnn_set_memory_limit(size_t bytes)
+const char *dnn_memory_budget_source(size_t max_memory)
 {
-    memory_limit = bytes;
-}
-
-const char *dnn_memory_limit_source(void)
-{
-    return memory_limit ? "set by --max-memory" : "3/4 of this machine's memory; raise it with --max-memory";
+    return max_memory ? "set by --max-memory" : "3/4 of this machine's memory; raise it with --max-memory";
 }
 
 const char *dnn_format_bytes(double b, char *buf, size_t n)

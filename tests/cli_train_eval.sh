@@ -88,7 +88,7 @@ cmp -s runs/t2a/ckpt.bin runs/t2b/ckpt.bin || fail "2 threads: same seed, differ
 expect 0 "--set" -- "$DNNTRAIN" --config cfg/small.json --set training.epochs=1 --set model.layers.0.units=16 --out runs/set --quiet
 [ "$(wc -l <runs/set/train.jsonl)" -eq 1 ] || fail "--set training.epochs=1 not applied"
 expect 0 "--info" -- "$DNNEVAL" --model runs/set/ckpt.bin --info
-grep -q '"units":	16' "$T/out" || fail "--info shows the overridden config"
+grep -q '"units": 16' "$T/out" || fail "--info shows the overridden config"
 grep -q "parameters 12730" "$T/out" || fail "--info parameter count (784*16+16+16*10+10 = 12730)"
 
 # predictions: a header and one row per sample, in input order; top-k accuracy is at least the accuracy

@@ -66,7 +66,7 @@ static dnn_status decode(const uint8_t *buf, size_t len, dnn_error *err)
     dnn_model m;
     dnn_train_state s;
     memset(err, 0, sizeof *err);
-    dnn_status st = dnn_checkpoint_decode("x.bin", buf, len, &m, &s, err);
+    dnn_status st = dnn_checkpoint_decode("x.bin", buf, len, 0, &m, &s, err);
     if (!st) {
         dnn_train_state_free(&s);
         dnn_model_free(&m);
@@ -95,7 +95,7 @@ static void test_round_trip(void)
     CHECK(dnn_checkpoint_encode(&m, &s, &a, &la, &err) == DNN_OK);
     dnn_model m2;
     dnn_train_state s2;
-    dnn_status st = dnn_checkpoint_decode("x.bin", a, la, &m2, &s2, &err);
+    dnn_status st = dnn_checkpoint_decode("x.bin", a, la, 0, &m2, &s2, &err);
     CHECK_MSG(st == DNN_OK, "%s", err.msg);
     if (st) return;
     CHECK(dnn_checkpoint_encode(&m2, &s2, &b, &lb, &err) == DNN_OK);
@@ -109,15 +109,27 @@ static void test_round_trip(void)
     CHECK(strcmp(m2.class_names[1], "dog, big") == 0 && m2.norm.mul[3] == 0.25f);
     CHECK(m2.cfg.seed == 5 && m2.cfg.layers[2].rate == 0.2f && m2.cfg.early_stopping.patience == 2);
     CHECK(memcmp(s.best_params, s2.best_params, (m.net->n_params + m.net->n_state) * sizeof(float)) == 0);
-    /* a model without training state decodes for evaluation, and refuses to resume */
+    /* the model continues from the last weights; a model loaded to score takes the best epoch's */
+    CHECK(memcmp(m.net->params, m2.net->params, m.net->n_params * sizeof(float)) == 0);
+    dnn_model m5;
+    CHECK(dnn_checkpoint_decode("x.bin", a, la, 0, &m5, NULL, &err) == DNN_OK);
+    CHECK(memcmp(m5.net->params, s.best_params, m.net->n_params * sizeof(float)) == 0 &&
+          memcmp(m5.net->state, s.best_params + m.net->n_params, m.net->n_state * sizeof(float)) == 0);
+    dnn_model_free(&m5);
+    /* a model without training state decodes for evaluation, and says it has none */
     uint8_t *c;
     size_t lc;
     CHECK(dnn_checkpoint_encode(&m, NULL, &c, &lc, &err) == DNN_OK);
     dnn_model m3;
-    CHECK(dnn_checkpoint_decode("y.bin", c, lc, &m3, NULL, &err) == DNN_OK);
+    dnn_train_state s3;
+    CHECK(dnn_checkpoint_decode("y.bin", c, lc, 0, &m3, NULL, &err) == DNN_OK);
     dnn_model_free(&m3);
-    CHECK_ERR(decode(c, lc, &err), err, DNN_EIO, "cannot be resumed");
+    CHECK(dnn_checkpoint_decode("y.bin", c, lc, 0, &m3, &s3, &err) == DNN_OK && s3.opt == NULL);
+    dnn_model_free(&m3);
     free(c);
+    /* the memory budget is the caller's */
+    CHECK_ERR(dnn_checkpoint_decode("x.bin", a, la, 100, &m3, NULL, &err), err, DNN_ECONFIG,
+              "the network needs", "set by --max-memory");
     /* little-endian on disk: the magic, then version 1 as 01 00 00 00 */
     CHECK(a[0] == 0x89 && a[1] == 'D' && a[8] == 1 && a[9] == 0 && a[10] == 0 && a[11] == 0);
 
@@ -173,7 +185,7 @@ static void test_round_trip(void)
     CHECK(dnn_checkpoint_save(p, &m, &s, &err) == DNN_OK);
     dnn_model m4;
     dnn_train_state s4;
-    CHECK(dnn_checkpoint_load(p, &m4, &s4, &err) == DNN_OK);
+    CHECK(dnn_checkpoint_load(p, 0, &m4, &s4, &err) == DNN_OK);
     dnn_train_state_free(&s4);
     dnn_model_free(&m4);
     DIR *d = opendir(dir);
@@ -188,7 +200,7 @@ static void test_round_trip(void)
     CHECK_ERR(dnn_checkpoint_save(sub, &m, &s, &err), err, DNN_EIO, "taken", "cannot replace");
     snprintf(sub, sizeof sub, "%s/nofolder/ckpt.bin", dir);
     CHECK_ERR(dnn_checkpoint_save(sub, &m, &s, &err), err, DNN_EIO, "cannot create temporary file");
-    CHECK_ERR(dnn_checkpoint_load("/nonexistent.bin", &m4, NULL, &err), err, DNN_EIO, "/nonexistent.bin");
+    CHECK_ERR(dnn_checkpoint_load("/nonexistent.bin", 0, &m4, NULL, &err), err, DNN_EIO, "/nonexistent.bin");
 
     free(a);
     free(b);

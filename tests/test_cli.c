@@ -342,6 +342,9 @@ static void check_named_keys(const char *text, const char *doc, const keys *acce
             if (e == s + len) continue;
             char norm[256];
             normalise_key(s, (size_t)(e - s), norm, sizeof norm);
+            /* an element of a key's array is fine too: "--set model.layers.1=null" */
+            size_t nl = strlen(norm);
+            if (nl > 2 && strcmp(norm + nl - 2, "[]") == 0) norm[nl - 2] = '\0';
             CHECK_MSG(has_key(accepted, norm),
                       "%s names the config key %.*s, which the validator does not accept", doc, (int)(e - s),
                       s);

@@ -354,6 +354,103 @@ static void test_schema(void)
               "3 feature columns", "takes 2");
 }
 
+/* "header": "auto": each rule of dnn_csv_sniff_header on the files it is for. */
+static int sniff(const char *text)
+{
+    dnn_source_config src = {0};
+    char why[160];
+    return dnn_csv_sniff_header(text, strlen(text), 1, ',', &src, why, sizeof why);
+}
+
+static void test_header_sniffing(void)
+{
+    CHECK(sniff("a,b,y\n1,2,x\n3,4,z\n") == 1);                                 /* names over numbers */
+    CHECK(sniff("1,2,x\n3,4,z\n") == 0);                                        /* numbers over numbers */
+    CHECK(sniff("0,1,2,species\n5.1,3.5,1.4,setosa\n4.9,3,1.4,setosa\n") == 1); /* pandas' column numbers */
+    CHECK(sniff("0,1,2,3\n12,200,0,4\n0,3,255,1\n") == 1);                      /* even over integers */
+    CHECK(sniff("1,2,3,4\n0.5,0.25,7,1\n") == 1);                               /* 1-based column numbers */
+    CHECK(sniff("10,12.5,3.1,setosa\n9.5,12,3,versicolor\n") == 0);   /* an integer among fractions */
+    CHECK(sniff("2019,2020,2021\n0.5,1.5,2.5\n1.25,0.5,3\n") == 1);   /* integer names over fractions */
+    CHECK(sniff("5,7,red\n6,8,blue\n") == 0);                         /* data with a text column */
+    CHECK(sniff("colour,size\nred,big\nblue,big\nred,small\n") == 1); /* a word that is no level */
+    CHECK(sniff("red,big\nblue,big\nred,small\n") == 0);              /* a level that repeats below */
+    CHECK(sniff("x,y\n") == 1);                                       /* no rows: no numbers, a header */
+    CHECK(sniff("1,NA,3\n4,5,6\n") == 0);                             /* a missing value is no name */
+    CHECK(sniff("id,,y\n1,,2\n") == 1);                               /* an empty name among names */
+    /* quoted fields and CRLF line ends */
+    CHECK(sniff("\"a\",\"b\"\r\n\"1\",\"2\"\r\n") == 1);
+    CHECK(sniff("\"1\",\"2\"\r\n\"3\",\"4\"\r\n") == 0);
+}
+
+/* Names tell columns apart; unnamed columns are never silently read; decimal commas and gzip get hints. */
+static void test_names(void)
+{
+    dnn_dataset ds;
+    dnn_error err;
+    CHECK_ERR(load("x1,x1,x3,y\n1,2,3,a\n", opts(-1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err,
+              DNN_EDATA, "t.csv:1:", "duplicate column name \"x1\"", "columns 0 and 1");
+    /* a trailing delimiter on every line, with and without a header: the empty column is no column */
+    dnn_status st = load("a,b,y,\n1,2,p,\n3,4,q,\n", opts(-1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    if (!st) {
+        CHECK(ds.d == 2 && ds.n_classes == 2 && strcmp(ds.class_names[1], "q") == 0);
+        dnn_dataset_free(&ds);
+    }
+    st = load("1,2,p,\n3,4,q,\n", opts(-1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK_MSG(st == DNN_OK && ds.d == 2 && ds.n == 2 && ds.n_classes == 2, "%s", err.msg);
+    if (!st) dnn_dataset_free(&ds);
+    /* an unnamed column with values: refused in training, unless listed */
+    CHECK_ERR(load(",a,y\n0,1,p\n1,2,q\n", opts(-1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err,
+              DNN_EDATA, "t.csv:2:", "column 0 has no name", "\"0\"", "ignore");
+    dnn_colref zero = {NULL, 0};
+    dnn_source_config o = opts(-1, 0);
+    o.ignore = &zero, o.n_ignore = 1;
+    st = load(",a,y\n0,1,p\n1,2,q\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK_MSG(st == DNN_OK && ds.d == 1 && ds.x32[1] == 2, "%s", err.msg);
+    if (!st) dnn_dataset_free(&ds);
+    /* a missing value in the last column of the first line is not a trailing delimiter */
+    o = opts(0, 0);
+    o.missing = DNN_MISSING_MEAN;
+    st = load("1,2,\n3,4,5\n6,7,8\n", o, DNN_TASK_REGRESSION, NULL, &ds, &err);
+    CHECK_MSG(st == DNN_OK && ds.n == 2 && ds.dropped_label == 1, "%s", err.msg);
+    if (!st) dnn_dataset_free(&ds);
+    CHECK_ERR(load("a;b;y\n3,14;2;x\n", opts(1, ';'), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err,
+              DNN_EDATA, "\"3,14\"", "decimal comma");
+    static const char gz[] = "\x1f\x8b\x08\x00rest";
+    write_file("t.csv.gz", gz, sizeof gz - 1);
+    o = opts(-1, 0);
+    o.format = DNN_FORMAT_CSV;
+    char path[300];
+    snprintf(path, sizeof path, "%s/t.csv.gz", dir);
+    o.path = path;
+    CHECK_ERR(dnn_load_source(&ds, &o, DNN_TASK_CLASSIFICATION, NULL, &err), err, DNN_EDATA, "t.csv.gz",
+              "gzip-compressed CSV is not supported yet");
+}
+
+/* A model's targets are found by their training names wherever they are, or not at all. */
+static void test_labels_by_name(void)
+{
+    dnn_dataset ds;
+    dnn_error err;
+    char *feats[] = {"a", "b"}, *labels[] = {"y"};
+    dnn_schema sc = {.n_features = 2,
+                     .feature_names = feats,
+                     .n_targets = 1,
+                     .label_names = labels,
+                     .n_label_names = 1,
+                     .labels_optional = 1};
+    dnn_status st =
+        load("y,b,a,row_id\n5,2,1,0\n6,4,3,1\n", opts(-1, 0), DNN_TASK_REGRESSION, &sc, &ds, &err);
+    CHECK_MSG(st == DNN_OK && ds.t && ds.t[0] == 5 && ds.t[1] == 6 && ds.x32[0] == 1, "%s", err.msg);
+    if (!st) dnn_dataset_free(&ds);
+    st = load("b,a,row_id\n2,1,0\n", opts(-1, 0), DNN_TASK_REGRESSION, &sc, &ds, &err);
+    CHECK_MSG(st == DNN_OK && !ds.t && strstr(ds.label_note, "no column \"y\""), "%s", err.msg);
+    if (!st) dnn_dataset_free(&ds);
+    sc.labels_optional = 0;
+    CHECK_ERR(load("b,a,row_id\n2,1,0\n", opts(-1, 0), DNN_TASK_REGRESSION, &sc, &ds, &err), err, DNN_EDATA,
+              "no column \"y\"");
+}
+
 /* Standard input, as in `cat new.csv | dnneval --data -`. */
 static void test_stdin(void)
 {
@@ -405,6 +502,9 @@ int main(void)
     test_missing();
     test_malformed();
     test_schema();
+    test_header_sniffing();
+    test_names();
+    test_labels_by_name();
     test_stdin();
     test_locale();
     check_rmdir();

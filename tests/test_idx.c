@@ -52,7 +52,7 @@ static void write_gz(const char *p, const void *data, size_t n)
 static dnn_status read_idx(const char *p, dnn_idx *idx, dnn_error *err)
 {
     memset(err, 0, sizeof *err);
-    return dnn_idx_read(p, idx, err);
+    return dnn_idx_read(p, 0, idx, err);
 }
 
 static uint8_t buf[1 << 16];

@@ -3,8 +3,10 @@
 #ifndef DNN_BLAS_H
 #define DNN_BLAS_H
 
-/* "OpenBLAS 0.3.21 ... (core Cooperlake)", or "CBLAS" when the library cannot say. */
-const char *dnn_blas_name(void);
+#include <stddef.h>
+
+/* "OpenBLAS 0.3.21 ... (core Cooperlake)", or "CBLAS" when the library cannot say, written into buf. */
+const char *dnn_blas_name(char *buf, size_t n);
 /* Threads BLAS uses (1 when it cannot say). */
 int dnn_blas_threads(void);
 /* Set BLAS threads; returns 0, or -1 when the library has no such control. */

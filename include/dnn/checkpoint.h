@@ -26,10 +26,14 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
 dnn_status dnn_checkpoint_save(const char *path, const dnn_model *m, const dnn_train_state *s,
                                dnn_error *err);
 
-/* Verify and decode. name is used in messages. s may be NULL when only the model is wanted. */
-dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, dnn_model *m,
-                                 dnn_train_state *s, dnn_error *err);
-dnn_status dnn_checkpoint_load(const char *path, dnn_model *m, dnn_train_state *s, dnn_error *err);
+/* Verify and decode; name is used in messages, max_memory is the budget the model must fit (0: the default).
+ * With s NULL, the model to score: the best epoch's weights when the run kept them. With s, the model to
+ * continue training (the last epoch's weights) and its training state, or s->opt == NULL when the file holds
+ * a model without one. */
+dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, size_t max_memory,
+                                 dnn_model *m, dnn_train_state *s, dnn_error *err);
+dnn_status dnn_checkpoint_load(const char *path, size_t max_memory, dnn_model *m, dnn_train_state *s,
+                               dnn_error *err);
 
 const char *dnn_version(void);
 

@@ -66,6 +66,7 @@ typedef struct {
     dnn_missing missing;
     char **missing_values; /* NULL means the default set */
     int n_missing_values;
+    size_t max_memory; /* not from JSON: the caller's memory budget for loading it (0: the default) */
 } dnn_source_config;
 
 typedef struct {
@@ -135,6 +136,8 @@ typedef struct {
 
     char *output_dir; /* NULL: runs/<config stem> */
     int save_best, every_epochs, keep;
+
+    size_t max_memory; /* not from JSON: the caller's memory budget for the model (0: the default) */
 } dnn_config;
 
 /* Read and validate a config file. overrides[] are "dotted.path=value" strings (--set). On failure nothing

@@ -27,6 +27,8 @@ typedef struct {
     char **class_names;   /* n_classes names, or NULL when the classes are plain indices */
     char **feature_names; /* d names (CSV header), or NULL */
     char **target_names;  /* n_targets names (CSV header), or NULL */
+    char **label_names;   /* the label columns' names (CSV header), n_labels of them, or NULL */
+    int n_labels;
 
     /* Where each label came from, for messages: a labels file with its byte layout, or a line per row. */
     char *label_source;
@@ -40,6 +42,8 @@ typedef struct {
     size_t *missing;
     size_t missing_cells;
     size_t dropped_label, dropped_feature;
+    char header_note[200]; /* CSV with "header": "auto": how the first row was read, and why */
+    char label_note[300];  /* why data read for a model has no labels (predict-only), when it has none */
 } dnn_dataset;
 
 void dnn_dataset_free(dnn_dataset *ds);
@@ -84,6 +88,9 @@ typedef struct {
     int n_classes;
     char *const *class_names; /* string labels map to these classes (NULL: labels are class indices) */
     int n_targets;
+    char *const *label_names; /* the targets' column names in training (a header): a file with a header
+                               * has them found by name (NULL: by the source's "label", or position) */
+    int n_label_names;
     int labels_optional; /* data without the label columns is read for prediction only */
 } dnn_schema;
 

@@ -28,8 +28,9 @@ typedef struct {
     float *f32;    /* the data of any other type, converted, else NULL */
 } dnn_idx;
 
-/* Read an IDX file. Errors name the file and the byte offset and are DNN_EDATA (format) or DNN_EIO. */
-dnn_status dnn_idx_read(const char *path, dnn_idx *out, dnn_error *err);
+/* Read an IDX file whose data fit max_memory (0: the default budget). Errors name the file and the byte offset
+ * and are DNN_EDATA (format) or DNN_EIO. */
+dnn_status dnn_idx_read(const char *path, size_t max_memory, dnn_idx *out, dnn_error *err);
 void dnn_idx_free(dnn_idx *idx);
 
 /* Name of an IDX element type ("u8", "f32", ...) or NULL when the code is not one. */

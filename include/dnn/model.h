@@ -17,6 +17,8 @@ typedef struct {
     char **class_names;   /* n_classes names, or NULL: classes are their indices */
     char **feature_names; /* net->n_in names, or NULL */
     char **target_names;  /* regression: net->n_out names, or NULL */
+    char **label_names;   /* the label columns' names in the training data (a header), or NULL */
+    int n_labels;
     char written_by[32];  /* the dnn version that wrote the checkpoint it came from */
 } dnn_model;
 

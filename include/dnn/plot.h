@@ -23,14 +23,16 @@ void dnn_text_printf(dnn_text *t, const char *fmt, ...) __attribute__((format(pr
 void dnn_text_escape(dnn_text *t, const char *s); /* XML/HTML text and attribute escaping */
 void dnn_text_free(dnn_text *t);
 
-/* Learning curves of a run: loss (and accuracy, for classification) per epoch, training and validation, with
- * labelled axes and one marked point per epoch. */
-void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classification);
+/* Learning curves of a run: loss (and accuracy, for classification) per epoch, training and validation (when
+ * there is a validation set), with labelled axes, one marked point per epoch and the best epoch marked (0:
+ * none). */
+void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classification, int best);
 /* A confusion matrix as a heat map (cells shaded by the share of their true class), with class names. */
 void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m);
-/* Predictions against targets (the first target) for a regression. */
-void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int stride,
-                     const char *name);
+/* Predictions against targets for a regression of k targets, a panel each (pred and target [n, k]); names
+ * may be NULL. */
+void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int k,
+                     char *const *names);
 
 /* Write text to path atomically. */
 dnn_status dnn_text_write(const dnn_text *t, const char *path, dnn_error *err);

@@ -25,7 +25,11 @@ cJSON *dnn_json_number(double x);
 /* The value of a JSON number made by cJSON or by dnn_json_number; NaN for anything else. */
 double dnn_json_value(const cJSON *item);
 
-/* Write a JSON tree to path atomically, pretty-printed, ending in a newline. */
+/* A JSON tree pretty-printed with two-space indentation, ending in a newline (malloc'ed; NULL when out of
+ * memory). */
+char *dnn_json_print(const cJSON *json);
+
+/* Write a JSON tree to path atomically, as dnn_json_print formats it. */
 dnn_status dnn_json_write(const char *path, const cJSON *json, dnn_error *err);
 
 #endif

@@ -41,7 +41,9 @@ typedef struct {
     int best_epoch; /* 0: none yet */
     int wait;       /* epochs since the best */
     int stopped_early;
-    /* early stopping with restore_best: the parameters and network state of the best epoch */
+    /* Early stopping with restore_best: the parameters and network state of the best epoch. They are kept
+     * apart from the model's, which always continue from the last epoch, so a resumed run is exact; the
+     * best ones are what an evaluation scores (dnn_train_use_best, and the checkpoint's BEST section). */
     float *best_params;
 } dnn_train_state;
 
@@ -81,6 +83,10 @@ typedef struct {
  * poisoned: the caller keeps its last checkpoint). */
 dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
                      const dnn_train_hooks *hooks, dnn_error *err);
+
+/* Put the best epoch's weights (kept by restore_best) into the model, for scoring it; no-op without them.
+ * Training cannot continue exactly from the result. */
+void dnn_train_use_best(dnn_model *m, const dnn_train_state *s);
 
 /* The value that decides the best epoch, and whether lower is better. */
 double dnn_monitored(const dnn_epoch_log *log, dnn_monitor mon);

@@ -57,11 +57,10 @@ double dnn_strtod_c(const char *s, char **end);
 /* The candidate closest to s by edit distance, or NULL when none is close enough to be a likely typo. */
 const char *dnn_nearest(const char *s, const char *const *candidates, size_t n);
 
-/* The memory budget that sizes are checked against before allocating: by default 3/4 of physical memory;
- * dnn_set_memory_limit(0) restores the default. dnn_memory_limit_source says which it is, for messages. */
-size_t dnn_memory_limit(void);
-void dnn_set_memory_limit(size_t bytes);
-const char *dnn_memory_limit_source(void);
+/* The memory budget that sizes are checked against before allocating: max_memory (from --max-memory), or
+ * when it is 0, 3/4 of physical memory. dnn_memory_budget_source says which, for messages. */
+size_t dnn_memory_budget(size_t max_memory);
+const char *dnn_memory_budget_source(size_t max_memory);
 /* "1.5 GiB" */
 const char *dnn_format_bytes(double bytes, char *buf, size_t n);
 /* "512M", "8G", "1.5T", "100000" (bytes): 0 and *out, or -1. */

@@ -99,17 +99,16 @@ void cli_set_threads(long n)
 void cli_version(const char *prog)
 {
     printf("%s (dnn) %s\n", prog, dnn_version());
-    printf("BLAS: %s, %d thread%s\n", dnn_blas_name(), dnn_blas_threads(),
+    char blas[256];
+    printf("BLAS: %s, %d thread%s\n", dnn_blas_name(blas, sizeof blas), dnn_blas_threads(),
            dnn_blas_threads() == 1 ? "" : "s");
 }
 
-int cli_max_memory(const char *prog, const char *s)
+int cli_max_memory(const char *prog, const char *s, size_t *bytes)
 {
-    size_t bytes;
-    if (dnn_parse_bytes(s, &bytes)) {
+    if (dnn_parse_bytes(s, bytes)) {
         fprintf(stderr, "%s: --max-memory: expected a size such as 512M or 8G, got \"%s\"\n", prog, s);
         return -1;
     }
-    dnn_set_memory_limit(bytes);
     return 0;
 }

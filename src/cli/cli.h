@@ -34,8 +34,8 @@ void cli_help(const cli_parser *p, FILE *f, const char *usage, const char *examp
 int cli_int(const char *prog, const char *flag, const char *s, long lo, long hi, long *out);
 int cli_double(const char *prog, const char *flag, const char *s, double *out);
 
-/* --max-memory SIZE: sets the library's memory limit; -1 (after a message) when SIZE is not a size. */
-int cli_max_memory(const char *prog, const char *s);
+/* --max-memory SIZE into *bytes; -1 (after a message) when SIZE is not a size. */
+int cli_max_memory(const char *prog, const char *s, size_t *bytes);
 
 /* --threads N (0: leave BLAS's default, which honours OPENBLAS_NUM_THREADS). */
 void cli_set_threads(long n);

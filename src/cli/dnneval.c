@@ -96,8 +96,7 @@ static int write_plot(const char *dir, const dnn_metrics *mt, const dnn_model *m
     if (cls)
         dnn_svg_confusion(&t, mt, m);
     else
-        dnn_svg_scatter(&t, mt->pred, ds->t, ds->n, mt->n_targets,
-                        m->target_names ? m->target_names[0] : "target 0");
+        dnn_svg_scatter(&t, mt->pred, ds->t, ds->n, mt->n_targets, m->target_names);
     char *path = dnn_path_join(dir, cls ? "confusion.svg" : "predictions.svg");
     dnn_status st = path ? dnn_mkdirs(dir, &err) : dnn_fail_oom(&err, dir, 0);
     if (!st) st = dnn_text_write(&t, path, &err);
@@ -107,22 +106,19 @@ static int write_plot(const char *dir, const dnn_metrics *mt, const dnn_model *m
     return (int)st;
 }
 
-static int info(const char *path)
+static int info(const char *path, size_t max_memory)
 {
     dnn_model m;
     dnn_train_state s;
     dnn_error err = {0};
     int have_state = 1;
-    dnn_status st = dnn_checkpoint_load(path, &m, &s, &err);
-    if (st == DNN_EIO && strstr(err.msg, "without training state")) {
-        have_state = 0;
-        st = dnn_checkpoint_load(path, &m, NULL, &err);
-    }
+    dnn_status st = dnn_checkpoint_load(path, max_memory, &m, &s, &err);
+    have_state = !st && s.opt != NULL;
     if (st) {
         fprintf(stderr, "dnneval: %s\n", err.msg);
         return (int)st;
     }
-    char *conf = cJSON_Print(m.cfg.json);
+    char *conf = dnn_json_print(m.cfg.json);
     printf("checkpoint %s (written by dnn %s)\n", path, m.written_by[0] ? m.written_by : "?");
     printf("task       %s\n", dnn_task_name(m.cfg.task));
     printf("inputs     %d\noutputs    %d\nparameters %zu\n", m.net->n_in, m.net->n_out, m.net->n_params);
@@ -152,19 +148,62 @@ static int info(const char *path)
         print_history(&s);
         dnn_train_state_free(&s);
     }
-    printf("config:\n%s\n", conf ? conf : "(unprintable)");
+    printf("config:\n%s", conf ? conf : "(unprintable)\n");
     free(conf);
     dnn_model_free(&m);
     return 0;
+}
+
+/* --verbose: what was loaded and how the data was matched to the model, on stderr. */
+static void describe(const dnn_model *m, const char *model, const dnn_dataset *ds)
+{
+    fprintf(stderr, "dnneval: %s: a %s model by dnn %s, %d inputs, %d outputs, %zu parameters\n", model,
+            dnn_task_name(m->cfg.task), m->written_by[0] ? m->written_by : "?", m->net->n_in, m->net->n_out,
+            m->net->n_params);
+    if (ds->header_note[0]) fprintf(stderr, "dnneval: %s: %s\n", ds->source, ds->header_note);
+    fprintf(stderr, "dnneval: %s: %zu samples of %zu features, taken %s; ", ds->source, ds->n, ds->d,
+            ds->feature_names && m->feature_names ? "by column name" : "by position");
+    if (ds->label_names) {
+        fprintf(stderr, "target column%s", ds->n_labels == 1 ? "" : "s");
+        for (int i = 0; i < ds->n_labels; i++)
+            fprintf(stderr, "%s\"%s\"", i ? ", " : " ", ds->label_names[i]);
+        fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "%s\n", ds->y || ds->t ? "labels by position" : "no labels");
+    }
+    if (ds->missing_cells)
+        fprintf(stderr, "dnneval: %s: %zu missing cells filled with the training data's values\n", ds->source,
+                ds->missing_cells);
 }
 
 /* Everything the flags asked for. */
 typedef struct {
     const char *model, *data, *labels, *report, *predict, *header, *delimiter, *plot;
     const char *label_cols[64];
-    int n_label_cols, json, quiet, top_k;
+    int n_label_cols, json, quiet, verbose, top_k;
+    size_t max_memory;
     gate gates[5];
 } args;
+
+/* A bound the gate's value can take: accuracy and F1 are fractions (0.95, not 95), R^2 is at most 1, loss
+ * and RMSE are not negative. Returns 0, or -1 after a message. */
+static int gate_bound_ok(const gate *g)
+{
+    const int fraction = !strcmp(g->flag, "min-accuracy") || !strcmp(g->flag, "min-f1");
+    double lo = fraction || g->is_min == 0 ? 0 : -INFINITY,
+           hi = fraction || !strcmp(g->flag, "min-r2") ? 1 : INFINITY;
+    if (g->bound >= lo && g->bound <= hi) return 0;
+    if (fraction)
+        dnn_fprintf_c(stderr, "dnneval: --%s: expected a fraction from 0 to 1 (0.95 for 95%%), got %g\n",
+                      g->flag, g->bound);
+    else if (hi == 1)
+        dnn_fprintf_c(stderr,
+                      "dnneval: --%s: expected a number of at most 1 (R^2 is 1 for a perfect fit), got %g\n",
+                      g->flag, g->bound);
+    else
+        dnn_fprintf_c(stderr, "dnneval: --%s: expected a number of at least 0, got %g\n", g->flag, g->bound);
+    return -1;
+}
 
 /* The value each gate reads, and whether it applies to the task. */
 static double gate_value(const dnn_metrics *mt, int i)
@@ -199,6 +238,10 @@ static int data_source(const args *a, const dnn_model *m, dnn_source_config *src
             *src = m->cfg.train;
         else
             src->header = -1;
+        if (m->label_names) {  /* a file with a header has its targets found by name, not by the training */
+            src->label = NULL; /* file's positions */
+            src->n_label = 0;
+        }
         src->format = DNN_FORMAT_CSV;
         src->path = (char *)a->data;
         if (csv_flags(src, a->header, a->delimiter, a->label_cols, a->n_label_cols, refs)) return 2;
@@ -212,6 +255,7 @@ static int data_source(const args *a, const dnn_model *m, dnn_source_config *src
         src->images = (char *)a->data;
         src->labels = (char *)a->labels;
     }
+    src->max_memory = a->max_memory;
     *use = src;
     return 0;
 }
@@ -227,8 +271,8 @@ static int report_and_gate(const args *a, const dnn_metrics *mt, const dnn_model
     const int predict_stdout = a->predict && strcmp(a->predict, "-") == 0;
     int rc = 0;
     if (a->json) {
-        char *s = cJSON_Print(rj);
-        fprintf(predict_stdout ? stderr : stdout, "%s\n", s ? s : "");
+        char *s = dnn_json_print(rj);
+        fprintf(predict_stdout ? stderr : stdout, "%s", s ? s : "\n");
         free(s);
     } else if (!a->quiet) {
         dnn_report_print(predict_stdout ? stderr : stdout, mt, m, a->model, ds->source);
@@ -245,6 +289,12 @@ static int report_and_gate(const args *a, const dnn_metrics *mt, const dnn_model
     for (int i = 0; i < 5 && (rc == 0 || rc == 6); i++) {
         const gate *g = &a->gates[i];
         double v = gate_value(mt, i);
+        if (g->set && !mt->labelled) {
+            fprintf(stderr, "dnneval: quality gate failed: --%s: the data has no labels to compute %s from\n",
+                    g->flag, names[i]);
+            rc = 6;
+            continue;
+        }
         if (!g->set || (mt->labelled && isfinite(v) && (g->is_min ? v >= g->bound : v <= g->bound))) continue;
         dnn_fprintf_c(stderr, "dnneval: quality gate failed: %s %.6g %s --%s %g\n", names[i], v,
                       g->is_min ? "<" : ">", g->flag, g->bound);
@@ -264,7 +314,7 @@ static int score(const args *a)
     dnn_colref *refs = NULL;
     const dnn_source_config *use = NULL;
     FILE *pf = NULL;
-    int rc = (int)dnn_checkpoint_load(a->model, &m, NULL, &err);
+    int rc = (int)dnn_checkpoint_load(a->model, a->max_memory, &m, NULL, &err);
     if (rc) {
         fprintf(stderr, "dnneval: %s\n", err.msg);
         return rc;
@@ -276,9 +326,13 @@ static int score(const args *a)
             rc = 2;
             goto done;
         }
+    m.cfg.test.max_memory = a->max_memory;
     if ((rc = data_source(a, &m, &src, &refs, &use))) goto done;
     dnn_schema sc = dnn_model_schema(&m, 1);
+    if (a->n_label_cols) sc.label_names = NULL; /* --label says where the targets are */
     dnn_status st = dnn_load_source(&ds, use, m.cfg.task, &sc, &err);
+    if (!st && a->verbose) describe(&m, a->model, &ds);
+    if (!st && !a->quiet && ds.label_note[0]) fprintf(stderr, "dnneval: %s\n", ds.label_note);
     if (!st) {
         dnn_model_prepare(&m, &ds);
         st = dnn_model_check_data(&m, &ds, &err);
@@ -317,7 +371,7 @@ int main(int argc, char **argv)
                         {"min-f1", 0, 0, 1},
                         {"min-r2", 0, 0, 1},
                         {"max-rmse", 0, 0, 0}}};
-    int want_info = 0, c;
+    int want_info = 0, want_version = 0, c;
     long threads = 0, top_k = 0;
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
@@ -348,7 +402,7 @@ int main(int argc, char **argv)
         case E_MIN_R2:
         case E_MAX_RMSE: {
             gate *g = &a.gates[c - E_MIN_ACC];
-            if (cli_double(p.prog, g->flag, optarg, &g->bound)) return 2;
+            if (cli_double(p.prog, g->flag, optarg, &g->bound) || gate_bound_ok(g)) return 2;
             g->set = 1;
             break;
         }
@@ -356,17 +410,19 @@ int main(int argc, char **argv)
             if (cli_int(p.prog, "threads", optarg, 1, 1024, &threads)) return 2;
             break;
         case E_MAX_MEMORY:
-            if (cli_max_memory(p.prog, optarg)) return 2;
+            if (cli_max_memory(p.prog, optarg, &a.max_memory)) return 2;
             break;
         case E_QUIET: a.quiet = 1; break;
-        case E_VERBOSE: break;
+        case E_VERBOSE: a.verbose = 1; break;
         case E_HELP: cli_help(&p, stdout, DNNEVAL_USAGE, DNNEVAL_EXAMPLES); return 0;
-        case E_VERSION:
-            cli_set_threads(threads);
-            cli_version(p.prog);
-            return 0;
+        case E_VERSION: want_version = 1; break;
         default: return 2;
         }
+    }
+    if (want_version) { /* after every flag, so --version --threads 1 reports 1 thread */
+        cli_set_threads(threads);
+        cli_version(p.prog);
+        return 0;
     }
     if (optind < argc) {
         fprintf(stderr, "dnneval: unexpected argument \"%s\" (options start with --; see --help)\n",
@@ -382,5 +438,5 @@ int main(int argc, char **argv)
         return 2;
     }
     cli_set_threads(threads);
-    return want_info ? info(a.model) : score(&a);
+    return want_info ? info(a.model, a.max_memory) : score(&a);
 }

@@ -88,13 +88,14 @@ int main(int argc, char **argv)
     dnn_run_opts o = {0};
     ui u = {0};
     long threads = 0, seed = -1;
-    int n_sets = 0, c;
+    int n_sets = 0, c, want_version = 0;
     char seed_set[64];
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
         case T_CONFIG: o.config_path = optarg; break;
         case T_RESUME: o.resume_path = optarg; break;
         case T_OUT: o.out_dir = optarg; break;
+        case T_OVERWRITE: o.overwrite = 1; break;
         case T_SET:
             if (n_sets == 255) {
                 fprintf(stderr, "dnntrain: more than 255 --set options\n");
@@ -109,17 +110,19 @@ int main(int argc, char **argv)
             if (cli_int(p.prog, "seed", optarg, 0, (1L << 53), &seed)) return 2;
             break;
         case T_MAX_MEMORY:
-            if (cli_max_memory(p.prog, optarg)) return 2;
+            if (cli_max_memory(p.prog, optarg, &o.max_memory)) return 2;
             break;
         case T_QUIET: u.quiet = 1; break;
         case T_VERBOSE: u.verbose = 1; break;
         case T_HELP: cli_help(&p, stdout, DNNTRAIN_USAGE, DNNTRAIN_EXAMPLES); return 0;
-        case T_VERSION:
-            cli_set_threads(threads);
-            cli_version(p.prog);
-            return 0;
+        case T_VERSION: want_version = 1; break;
         default: return 2;
         }
+    }
+    if (want_version) { /* after every flag, so --version --threads 1 reports 1 thread */
+        cli_set_threads(threads);
+        cli_version(p.prog);
+        return 0;
     }
     if (optind < argc) {
         fprintf(stderr, "dnntrain: unexpected argument \"%s\" (options start with --; see --help)\n",
@@ -135,7 +138,9 @@ int main(int argc, char **argv)
         sets[n_sets++] = seed_set;
     }
     cli_set_threads(threads);
-    u.tty = isatty(STDERR_FILENO);
+    /* a progress bar needs a terminal that understands its escape sequences */
+    const char *term = getenv("TERM");
+    u.tty = isatty(STDERR_FILENO) && term && *term && strcmp(term, "dumb") != 0;
     o.overrides = sets;
     o.n_overrides = n_sets;
     o.on_batch = on_batch;
@@ -169,7 +174,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "dnntrain: the last good checkpoint, if any, is %s/ckpt.bin\n", res.out_dir);
         return (int)st;
     }
-    if (!u.quiet) {
+    if (!u.quiet && !res.nothing_to_do) {
         if (isfinite(res.test_accuracy))
             dnn_fprintf_c(stdout, "test accuracy %.4f  loss %.4f\n", res.test_accuracy, res.test_loss);
         else if (isfinite(res.test_loss))

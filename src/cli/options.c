@@ -6,6 +6,8 @@ const cli_option DNNTRAIN_OPTIONS[] = {
     {"resume", required_argument, T_RESUME, "CKPT", NULL, "continue the run saved in a checkpoint"},
     {"out", required_argument, T_OUT, "DIR", "output.dir, else runs/<config stem>",
      "folder for checkpoints, logs and the report"},
+    {"overwrite", no_argument, T_OVERWRITE, NULL, NULL,
+     "let a fresh run replace another run's files in its folder (they are removed first)"},
     {"set", required_argument, T_SET, "KEY=VALUE", NULL, "override a config key by dotted path (repeatable)"},
     {"threads", required_argument, T_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
     {"seed", required_argument, T_SEED, "N", "the config's seed, else 0",
@@ -19,7 +21,7 @@ const cli_option DNNTRAIN_OPTIONS[] = {
 };
 
 const char DNNTRAIN_USAGE[] =
-    "Usage: dnntrain --config FILE.json [--out DIR] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
+    "Usage: dnntrain --config FILE.json [--out DIR] [--overwrite] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
     "       dnntrain --resume CKPT [--config FILE.json] [--out DIR] [--set KEY=VALUE]...\n"
     "Train the network a JSON config describes; write ckpt.bin, train.jsonl and report.json into one "
     "folder.\n";

@@ -10,6 +10,7 @@ enum {
     T_CONFIG = 256,
     T_RESUME,
     T_OUT,
+    T_OVERWRITE,
     T_SET,
     T_THREADS,
     T_SEED,

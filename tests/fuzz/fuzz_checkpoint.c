@@ -22,11 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dnn_model m;
     dnn_train_state s;
     dnn_error err;
-    if (dnn_checkpoint_decode("fuzz.bin", buf, n, &m, &s, &err) == DNN_OK) {
+    if (dnn_checkpoint_decode("fuzz.bin", buf, n, 0, &m, &s, &err) == DNN_OK) {
         dnn_train_state_free(&s);
         dnn_model_free(&m);
     }
-    if (dnn_checkpoint_decode("fuzz.bin", buf, n, &m, NULL, &err) == DNN_OK) dnn_model_free(&m);
+    if (dnn_checkpoint_decode("fuzz.bin", buf, n, 0, &m, NULL, &err) == DNN_OK) dnn_model_free(&m);
     free(buf);
     return 0;
 }

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     dnn_idx idx;
     dnn_error err;
-    if (dnn_idx_read(path, &idx, &err) == DNN_OK) dnn_idx_free(&idx);
+    if (dnn_idx_read(path, 0, &idx, &err) == DNN_OK) dnn_idx_free(&idx);
     /* the same bytes as images and as their own labels: exercises pairing, counts and label checks */
     dnn_source_config src = {.format = DNN_FORMAT_IDX, .images = (char *)path, .labels = (char *)path};
     dnn_dataset ds;
