@@ -72,9 +72,9 @@ err_has "quality gate failed: accuracy" "--min-accuracy 0.999" "quality gate fai
 expect 0 "a met gate exits 0" -- "$DNNEVAL" --model runs/small/ckpt.bin --min-accuracy 0.5 --max-loss 5 --quiet
 expect 2 "a regression gate on a classifier" -- "$DNNEVAL" --model runs/small/ckpt.bin --min-r2 0.5
 
-# determinism (one epoch each, to keep the test short): the same seed and threads give the same bytes; another
-# seed does not
-one=(--config cfg/small.json --set training.epochs=1 --quiet)
+# determinism (one epoch each and no test set, to keep the test short): the same seed and threads give the
+# same bytes; another seed does not
+one=(--config cfg/small.json --set training.epochs=1 --set data.test=null --quiet)
 expect 0 "one epoch" -- "$DNNTRAIN" "${one[@]}" --threads 1 --out runs/once
 expect 0 "one epoch again" -- "$DNNTRAIN" "${one[@]}" --threads 1 --out runs/again
 cmp -s runs/once/ckpt.bin runs/again/ckpt.bin || fail "same seed and threads, different checkpoint bytes"
@@ -85,7 +85,8 @@ expect 0 "2 threads again" -- "$DNNTRAIN" "${one[@]}" --threads 2 --out runs/t2b
 cmp -s runs/t2a/ckpt.bin runs/t2b/ckpt.bin || fail "2 threads: same seed, different checkpoint bytes"
 
 # overrides reach the run and are recorded in the checkpoint's config
-expect 0 "--set" -- "$DNNTRAIN" --config cfg/small.json --set training.epochs=1 --set model.layers.0.units=16 --out runs/set --quiet
+expect 0 "--set" -- "$DNNTRAIN" --config cfg/small.json --set training.epochs=1 --set model.layers.0.units=16 \
+    --set data.test=null --out runs/set --quiet
 [ "$(wc -l <runs/set/train.jsonl)" -eq 1 ] || fail "--set training.epochs=1 not applied"
 expect 0 "--info" -- "$DNNEVAL" --model runs/set/ckpt.bin --info
 grep -q '"units": 16' "$T/out" || fail "--info shows the overridden config"
@@ -105,7 +106,7 @@ grep -q "^Accuracy" "$T/err" || fail "--predict -: the human report goes to stde
 
 # on a terminal, a progress bar redrawn in place (script gives the command a pseudo-terminal)
 if command -v script >/dev/null; then
-    script -qec "$DNNTRAIN --config cfg/small.json --out runs/tty --set training.epochs=1" /dev/null >tty.txt 2>&1 </dev/null
+    script -qec "$DNNTRAIN --config cfg/small.json --out runs/tty --set training.epochs=1 --set data.test=null" /dev/null >tty.txt 2>&1 </dev/null
     grep -q $'\r' tty.txt && grep -q "ETA" tty.txt && grep -q "samples/s" tty.txt || fail "no progress bar on a terminal"
 else
     skip "the progress bar check: script is not installed (apt-get install bsdutils)"

@@ -263,8 +263,34 @@ static void add_written_key(keys *k, const char *s, size_t n)
     }
 }
 
-/* The keys of the README's config table: the first cell of each row names one key in backticks, then
- * maybe more: a full path, or a bare name for a sibling of the first ("`optimizer.beta1`, `beta2`"). */
+/* The keys one row of the config table names in its first cell, cell[0..n): one in backticks, then maybe
+ * more: a full path, or a bare name for a sibling of the first ("`optimizer.beta1`, `beta2`"). Returns how
+ * many. */
+static int add_row_keys(keys *k, const char *cell, size_t n)
+{
+    const char *end = cell + n;
+    char first[256] = "";
+    int named = 0;
+    for (const char *q = cell; (q = memchr(q, '`', (size_t)(end - q)));) {
+        const char *close = memchr(q + 1, '`', (size_t)(end - q - 1));
+        if (!close) break;
+        int len = (int)(close - q - 1);
+        char key[256];
+        if (!named || memchr(q + 1, '.', (size_t)len)) {
+            snprintf(key, sizeof key, "%.*s", len, q + 1);
+            if (!named) snprintf(first, sizeof first, "%s", key);
+        } else {
+            const char *dot = strrchr(first, '.');
+            snprintf(key, sizeof key, "%.*s%.*s", dot ? (int)(dot - first + 1) : 0, first, len, q + 1);
+        }
+        add_written_key(k, key, strlen(key));
+        named++;
+        q = close + 1;
+    }
+    return named;
+}
+
+/* The keys of the README's config table (the table with a "key" column in "## The config file"). */
 static keys readme_table_keys(const char *readme)
 {
     keys k = {0};
@@ -272,34 +298,12 @@ static keys readme_table_keys(const char *readme)
     CHECK_MSG(section, "README.md has no section \"## The config file\"");
     const char *t = section ? strstr(section, "\n| key |") : NULL;
     CHECK_MSG(t, "README.md's config section has no table with a \"key\" column");
-    if (!t) {
-        free(section);
-        return k;
-    }
-    t = strchr(t + 1, '\n');            /* the header row */
-    t = t ? strchr(t + 1, '\n') : NULL; /* the separator row */
+    t = t ? strchr(t + 1, '\n') : NULL; /* past the header row */
+    t = t ? strchr(t + 1, '\n') : NULL; /* past the separator row */
     for (; t && t[1] == '|'; t = strchr(t + 1, '\n')) {
-        const char *cell = t + 2, *end = strchr(cell, '|');
-        char first[256] = "";
-        int named = 0;
-        for (const char *q = cell; end && (q = memchr(q, '`', (size_t)(end - q)));) {
-            const char *close = memchr(q + 1, '`', (size_t)(end - q - 1));
-            if (!close) break;
-            size_t n = (size_t)(close - q - 1);
-            char key[256];
-            if (!named || memchr(q + 1, '.', n)) {
-                snprintf(key, sizeof key, "%.*s", (int)n, q + 1);
-                if (!named) snprintf(first, sizeof first, "%s", key);
-            } else {
-                /* a sibling: the first key's parent and this name */
-                const char *dot = strrchr(first, '.');
-                snprintf(key, sizeof key, "%.*s%.*s", dot ? (int)(dot - first + 1) : 0, first, (int)n, q + 1);
-            }
-            add_written_key(&k, key, strlen(key));
-            named = 1;
-            q = close + 1;
-        }
-        CHECK_MSG(named, "README.md's config table: a row names no key in backticks: %.60s", t + 1);
+        const char *cell = t + 2, *bar = strchr(cell, '|');
+        CHECK_MSG(bar && add_row_keys(&k, cell, (size_t)(bar - cell)),
+                  "README.md's config table: a row names no key in backticks: %.60s", t + 1);
     }
     free(section);
     return k;
