@@ -65,8 +65,11 @@ run_tests() {
 count_in() { FIND=$2 perl -0777 -ne '$n = () = /\Q$ENV{FIND}\E/g; print $n' "$1"; }
 
 echo "== building the scratch copy" >&2
-cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$log" 2>&1 && build ||
-    { cat "$log" >&2; echo "mutate.sh: the unmutated tree does not build" >&2; exit 1; }
+if ! { cmake -S "$tree" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$log" 2>&1 && build; }; then
+    cat "$log" >&2
+    echo "mutate.sh: the unmutated tree does not build" >&2
+    exit 1
+fi
 echo "== the unmutated suite must pass" >&2
 run_tests || { echo "mutate.sh: the suite fails without any mutation: $failed" >&2; exit 1; }
 
