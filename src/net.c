@@ -144,9 +144,12 @@ void dnn_net_free(dnn_net *net)
     free(net);
 }
 
-static int relu_like(dnn_act a)
+/* The default scheme of a layer by its activation, chosen by measurement (README, "model.init"): Xavier
+ * uniform (Keras's default) beat He on tabular data for ReLU, tanh and linear layers by up to 5 points of
+ * R^2, while sigmoid layers, whose gradients shrink by 4 at best, learnt faster from He's larger weights. */
+static dnn_init auto_init(dnn_act a)
 {
-    return a == DNN_ACT_RELU || a == DNN_ACT_LEAKY_RELU || a == DNN_ACT_GELU;
+    return a == DNN_ACT_SIGMOID ? DNN_INIT_HE : DNN_INIT_XAVIER;
 }
 
 void dnn_net_init(dnn_net *net, dnn_init scheme, dnn_rng *rng)
@@ -162,7 +165,7 @@ void dnn_net_init(dnn_net *net, dnn_init scheme, dnn_rng *rng)
         }
         if (L->kind != DNN_LAYER_DENSE) continue;
         dnn_init s = scheme;
-        if (s == DNN_INIT_AUTO) s = relu_like(L->act) ? DNN_INIT_HE : DNN_INIT_XAVIER;
+        if (s == DNN_INIT_AUTO) s = auto_init(L->act);
         double fan_in = L->in, fan_out = L->out;
         size_t n = (size_t)L->in * (size_t)L->out;
         float *w = net->params + L->w;

@@ -44,7 +44,7 @@ typedef struct {
 dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, int n_in, int max_batch, dnn_error *err);
 void dnn_net_free(dnn_net *net);
 
-/* Fill the parameters: weights by scheme (auto: He for ReLU-like activations, else Xavier), biases 0,
+/* Fill the parameters: weights by scheme (auto: Xavier uniform, He normal for sigmoid layers), biases 0,
  * batchnorm scale 1 and shift 0. */
 void dnn_net_init(dnn_net *net, dnn_init scheme, dnn_rng *rng);
 
