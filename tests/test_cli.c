@@ -136,12 +136,14 @@ static void check_mentioned_flags(const char *text, const char *doc, int def)
     }
 }
 
-/* The README's "## NAME" section, up to the next "## " heading (malloc'ed), or NULL. */
+/* The README's "## NAME" section (its heading may go on: "## dnntune: hyperparameter search"), up to the
+ * next "## " heading (malloc'ed), or NULL. */
 static char *readme_section(const char *readme, const char *name)
 {
     char head[128];
-    snprintf(head, sizeof head, "\n## %s\n", name);
-    const char *s = strstr(readme, head);
+    int n_head = snprintf(head, sizeof head, "\n## %s", name);
+    const char *s = readme;
+    while ((s = strstr(s, head)) && !strchr(":\n", s[n_head])) s++;
     if (!s) return NULL;
     s += 1;
     const char *e = strstr(s + 3, "\n## ");
@@ -344,6 +346,10 @@ static void check_named_keys(const char *text, const char *doc, const keys *acce
                     for (e++; key_char(*e);) e++;
             }
             if (e == s + len) continue;
+            /* an error message's example of a typo ("... did you mean ...") names a key that does not exist
+             */
+            const char *hint = strstr(e, "did you mean");
+            if (hint && hint - e < 200) continue;
             char norm[256];
             normalise_key(s, (size_t)(e - s), norm, sizeof norm);
             /* an element of a key's array is fine too: "--set model.layers.1=null" */
