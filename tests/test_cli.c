@@ -19,8 +19,8 @@
 #include "dnn/util.h"
 
 /* Programs whose flags the README may show beside ours. */
-static const char *const FOREIGN[] = {"cmake", "ctest", "scripts/test.sh", "scripts/bench.sh",
-                                      "scripts/demo.sh"};
+static const char *const FOREIGN[] = {
+    "cmake", "ctest", "pkg-config", "scripts/test.sh", "scripts/bench.sh", "scripts/demo.sh"};
 #define N_FOREIGN (int)(sizeof FOREIGN / sizeof FOREIGN[0])
 
 static char *slurp(FILE *f)

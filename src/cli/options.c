@@ -54,6 +54,8 @@ const cli_option DNNEVAL_OPTIONS[] = {
      "write confusion.svg (classification) or predictions.svg (regression) into DIR"},
     {"top-k", required_argument, E_TOPK, "K", NULL, "also report top-K accuracy"},
     {"info", no_argument, E_INFO, NULL, NULL, "print what the checkpoint holds, without data"},
+    {"export", required_argument, E_EXPORT, "FILE.onnx", NULL,
+     "write the model as ONNX (IR 7, opset 13) for ONNX Runtime, without data"},
     {"min-accuracy", required_argument, E_MIN_ACC, "X", NULL, "gate: exit 6 when accuracy < X"},
     {"max-loss", required_argument, E_MAX_LOSS, "X", NULL, "gate: exit 6 when the mean loss > X"},
     {"min-f1", required_argument, E_MIN_F1, "X", NULL, "gate: exit 6 when macro F1 < X"},
@@ -71,12 +73,14 @@ const cli_option DNNEVAL_OPTIONS[] = {
 const char DNNEVAL_USAGE[] =
     "Usage: dnneval --model CKPT [--data SPEC [--labels FILE]] [--json] [--report FILE.json]\n"
     "               [--predict FILE|-] [--top-k K] [--min-accuracy X] [--max-loss X] ...\n"
+    "       dnneval --model CKPT --info | --export FILE.onnx\n"
     "Score a checkpoint on data and report accuracy, loss, per-class metrics and the confusion matrix.\n"
     "A failed quality gate exits with 6, after writing the report.\n";
 const char DNNEVAL_EXAMPLES[] =
     "  dnneval --model runs/mlp/ckpt.bin\n"
     "  dnneval --model runs/mlp/ckpt.bin --json --min-accuracy 0.88\n"
     "  dnneval --model m.bin --data t10k-images-idx3-ubyte.gz --report eval.json\n"
+    "  dnneval --model m.bin --export m.onnx\n"
     "  cat new.csv | dnneval --model m.bin --data - --predict -\n";
 
 const int DNNEVAL_N_OPTIONS = (int)(sizeof DNNEVAL_OPTIONS / sizeof DNNEVAL_OPTIONS[0]);

@@ -39,6 +39,7 @@ enum {
     E_PLOT,
     E_TOPK,
     E_INFO,
+    E_EXPORT,
     E_MIN_ACC,
     E_MAX_LOSS,
     E_MIN_F1,
