@@ -90,6 +90,29 @@ done:
     return st;
 }
 
+/* One item of an IDX file as an image: N x H x W files hold 1 x H x W images, N x C x H x W files C x H x W;
+ * any other item is a vector of d values, d x 1 x 1. */
+static dnn_shape idx_shape(const dnn_idx *im)
+{
+    const uint32_t *d = im->dims;
+    if (im->ndim == 3 && d[1] <= INT32_MAX && d[2] <= INT32_MAX) return (dnn_shape){1, (int)d[1], (int)d[2]};
+    if (im->ndim == 4 && d[1] <= INT32_MAX && d[2] <= INT32_MAX && d[3] <= INT32_MAX)
+        return (dnn_shape){(int)d[1], (int)d[2], (int)d[3]};
+    return (dnn_shape){im->item <= INT32_MAX ? (int)im->item : 0, 1, 1};
+}
+
+dnn_status dnn_source_shape(const dnn_source_config *src, dnn_shape *shape, dnn_error *err)
+{
+    *shape = (dnn_shape){0, 0, 0};
+    if (src->format != DNN_FORMAT_IDX) return DNN_OK;
+    dnn_idx im;
+    dnn_status st = dnn_idx_read_header(src->images, &im, err);
+    if (!st && (im.item == 0 || im.item > INT32_MAX))
+        st = dnn_fail(err, DNN_EDATA, "%s: %zu values per item is not a network input", src->images, im.item);
+    if (!st) *shape = idx_shape(&im);
+    return st;
+}
+
 static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
                            dnn_error *err)
 {
@@ -113,6 +136,7 @@ static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
     }
     ds->n = im.count;
     ds->d = im.item;
+    ds->shape = idx_shape(&im);
     if (im.u8) {
         ds->dtype = DNN_U8;
         ds->x8 = im.u8;
@@ -158,6 +182,8 @@ dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
     memset(ds, 0, sizeof *ds);
     dnn_status st = src->format == DNN_FORMAT_IDX ? load_idx(ds, src, task, schema, err)
                                                   : dnn_csv_load(ds, src, task, schema, err);
+    if (!st && src->format != DNN_FORMAT_IDX)
+        ds->shape = (dnn_shape){ds->d <= INT32_MAX ? (int)ds->d : 0, 1, 1};
     if (st) dnn_dataset_free(ds);
     return st;
 }

@@ -96,9 +96,62 @@ static void to_float(int type, const uint8_t *raw, size_t n, float *out)
     }
 }
 
-dnn_status dnn_idx_read(const char *path, size_t max_memory, dnn_idx *out, dnn_error *err)
+/* Read and check the header (magic, element type, dimensions) from f, filling out's type, ndim, dims, count,
+ * item and header. *elems is the product of the dimensions. */
+static dnn_status read_header(gzFile f, const char *path, dnn_idx *out, size_t *elems_out, dnn_error *err)
 {
-    memset(out, 0, sizeof *out);
+    const char *where = out->gzip ? " (after decompression)" : "";
+    uint8_t magic[4];
+    long long r = read_some(f, magic, 4);
+    if (r < 0) return gz_failure(f, path, "the header", err);
+    if (r < 4)
+        return dnn_fail(err, DNN_EDATA, "%s: truncated header: %lld of the 4 magic bytes%s", path, r, where);
+    if (magic[0] != 0 || magic[1] != 0)
+        return dnn_fail(
+            err, DNN_EDATA,
+            "%s: byte 0: bad magic 0x%02x%02x%02x%02x (an IDX file starts with two zero bytes, a type "
+            "byte and a dimension count)",
+            path, magic[0], magic[1], magic[2], magic[3]);
+    out->type = magic[2];
+    out->ndim = magic[3];
+    if (!dnn_idx_type_name(out->type))
+        return dnn_fail(
+            err, DNN_EDATA,
+            "%s: byte 2: unknown element type 0x%02x (expected 0x08 u8, 0x09 i8, 0x0b i16, 0x0c i32, 0x0d "
+            "f32 or 0x0e f64)",
+            path, out->type);
+    if (out->ndim == 0)
+        return dnn_fail(err, DNN_EDATA, "%s: byte 3: zero dimensions (expected at least 1: the item count)",
+                        path);
+    uint8_t dims[4 * 255];
+    size_t dim_bytes = 4 * (size_t)out->ndim;
+    r = read_some(f, dims, dim_bytes);
+    if (r < 0) return gz_failure(f, path, "the header", err);
+    out->header = 4 + dim_bytes;
+    if ((size_t)r < dim_bytes)
+        return dnn_fail(err, DNN_EDATA,
+                        "%s: truncated header: %d dimensions need %zu bytes, the file%s has %lld", path,
+                        out->ndim, out->header, where, 4 + r);
+    size_t elems = 1;
+    for (int i = 0; i < out->ndim; i++) {
+        out->dims[i] = be32(dims + 4 * i);
+        if (dnn_mul_size(elems, out->dims[i], &elems))
+            return dnn_fail(err, DNN_EDATA, "%s: byte %d: dimensions overflow (their product exceeds %zu)",
+                            path, 4 + 4 * i, (size_t)SIZE_MAX);
+    }
+    out->count = out->dims[0];
+    out->item = out->count ? elems / out->count : 0;
+    if (out->count == 0) {
+        out->item = 1;
+        for (int i = 1; i < out->ndim; i++) out->item *= out->dims[i] ? out->dims[i] : 1;
+    }
+    *elems_out = elems;
+    return DNN_OK;
+}
+
+/* Open an IDX file, plain or gzip (told by content), and say which and how large it is on disk. */
+static dnn_status open_idx(const char *path, dnn_idx *out, size_t *file_size, gzFile *f, dnn_error *err)
+{
     FILE *probe = fopen(path, "rb");
     if (!probe) return dnn_fail(err, DNN_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -107,78 +160,41 @@ dnn_status dnn_idx_read(const char *path, size_t max_memory, dnn_idx *out, dnn_e
     size_t got_sig = ok ? fread(sig, 1, 2, probe) : 0;
     fclose(probe);
     if (!ok) return dnn_fail(err, DNN_EIO, "%s: not a regular file", path);
-    const size_t file_size = (size_t)st.st_size;
+    *file_size = (size_t)st.st_size;
     out->gzip = got_sig == 2 && sig[0] == 0x1f && sig[1] == 0x8b;
+    *f = gzopen(path, "rb");
+    if (!*f) return dnn_fail(err, DNN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    gzbuffer(*f, 1u << 17);
+    return DNN_OK;
+}
 
-    gzFile f = gzopen(path, "rb");
-    if (!f) return dnn_fail(err, DNN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    gzbuffer(f, 1u << 17);
-    dnn_status rc = DNN_OK;
+dnn_status dnn_idx_read_header(const char *path, dnn_idx *out, dnn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t file_size, elems;
+    gzFile f;
+    dnn_status rc = open_idx(path, out, &file_size, &f, err);
+    if (!rc) {
+        rc = read_header(f, path, out, &elems, err);
+        gzclose(f);
+    }
+    return rc;
+}
+
+dnn_status dnn_idx_read(const char *path, size_t max_memory, dnn_idx *out, dnn_error *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t file_size;
+    gzFile f;
+    dnn_status rc = open_idx(path, out, &file_size, &f, err);
+    if (rc) return rc;
     uint8_t *raw = NULL;
     const char *where = out->gzip ? " (after decompression)" : "";
 
-    uint8_t magic[4];
-    long long r = read_some(f, magic, 4);
-    if (r < 0) {
-        rc = gz_failure(f, path, "the header", err);
-        goto fail;
-    }
-    if (r < 4) {
-        rc = dnn_fail(err, DNN_EDATA, "%s: truncated header: %lld of the 4 magic bytes%s", path, r, where);
-        goto fail;
-    }
-    if (magic[0] != 0 || magic[1] != 0) {
-        rc = dnn_fail(
-            err, DNN_EDATA,
-            "%s: byte 0: bad magic 0x%02x%02x%02x%02x (an IDX file starts with two zero bytes, a type "
-            "byte and a dimension count)",
-            path, magic[0], magic[1], magic[2], magic[3]);
-        goto fail;
-    }
-    out->type = magic[2];
-    out->ndim = magic[3];
-    if (!dnn_idx_type_name(out->type)) {
-        rc = dnn_fail(
-            err, DNN_EDATA,
-            "%s: byte 2: unknown element type 0x%02x (expected 0x08 u8, 0x09 i8, 0x0b i16, 0x0c i32, 0x0d "
-            "f32 or 0x0e f64)",
-            path, out->type);
-        goto fail;
-    }
-    if (out->ndim == 0) {
-        rc = dnn_fail(err, DNN_EDATA, "%s: byte 3: zero dimensions (expected at least 1: the item count)",
-                      path);
-        goto fail;
-    }
-    uint8_t dims[4 * 255];
-    size_t dim_bytes = 4 * (size_t)out->ndim;
-    r = read_some(f, dims, dim_bytes);
-    if (r < 0) {
-        rc = gz_failure(f, path, "the header", err);
-        goto fail;
-    }
-    out->header = 4 + dim_bytes;
-    if ((size_t)r < dim_bytes) {
-        rc = dnn_fail(err, DNN_EDATA,
-                      "%s: truncated header: %d dimensions need %zu bytes, the file%s has %lld", path,
-                      out->ndim, out->header, where, 4 + r);
-        goto fail;
-    }
-    size_t elems = 1, bytes;
-    for (int i = 0; i < out->ndim; i++) {
-        out->dims[i] = be32(dims + 4 * i);
-        if (dnn_mul_size(elems, out->dims[i], &elems)) {
-            rc = dnn_fail(err, DNN_EDATA, "%s: byte %d: dimensions overflow (their product exceeds %zu)",
-                          path, 4 + 4 * i, (size_t)SIZE_MAX);
-            goto fail;
-        }
-    }
-    out->count = out->dims[0];
-    out->item = out->count ? elems / out->count : 0;
-    if (out->count == 0) {
-        out->item = 1;
-        for (int i = 1; i < out->ndim; i++) out->item *= out->dims[i] ? out->dims[i] : 1;
-    }
+    size_t elems, bytes;
+    rc = read_header(f, path, out, &elems, err);
+    if (rc) goto fail;
+    long long r;
     if (dnn_mul_size(elems, type_size(out->type), &bytes)) {
         rc = dnn_fail(err, DNN_EDATA, "%s: dimensions overflow: %zu elements of %zu bytes", path, elems,
                       type_size(out->type));

@@ -44,7 +44,7 @@ static long train(const char *training, uint64_t seed, size_t n, record *rec)
     dnn_model m;
     dnn_train_state s;
     if (dnn_config_from_json(&cfg, cJSON_Parse(json), "t.json", NULL, NULL, 0, &err) ||
-        dnn_model_create(&m, &cfg, 1, &err)) {
+        dnn_model_create(&m, &cfg, (dnn_shape){1, 1, 1}, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }

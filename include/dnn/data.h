@@ -14,6 +14,7 @@ typedef enum { DNN_U8, DNN_F32 } dnn_dtype;
 typedef struct {
     char *source;    /* the file it came from, for messages */
     size_t n, d;     /* samples, features per sample */
+    dnn_shape shape; /* one sample as channels x height x width (IDX images: from the file; else d x 1 x 1) */
     dnn_dtype dtype; /* storage of x: u8 (IDX images) or f32 */
     uint8_t *x8;     /* [n, d] when dtype is DNN_U8 */
     float *x32;      /* [n, d] when dtype is DNN_F32 */
@@ -93,6 +94,10 @@ typedef struct {
     int n_label_names;
     int labels_optional; /* data without the label columns is read for prediction only */
 } dnn_schema;
+
+/* The shape of one sample of a source, known before its data is read: an IDX file's dimensions (from its
+ * header alone), or 0x0x0 for CSV, whose rows do not say. */
+dnn_status dnn_source_shape(const dnn_source_config *src, dnn_shape *shape, dnn_error *err);
 
 /* Load a data source of the config (IDX or CSV). */
 dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task,

@@ -28,10 +28,12 @@ typedef struct {
     float *f32;    /* the data of any other type, converted, else NULL */
 } dnn_idx;
 
-/* Read an IDX file whose data fit max_memory (0: the default budget). Errors name the file and the byte offset
- * and are DNN_EDATA (format) or DNN_EIO. */
+/* Read an IDX file whose data fit max_memory (0: the default budget). Errors name the file and the byte
+ * offset and are DNN_EDATA (format) or DNN_EIO. */
 dnn_status dnn_idx_read(const char *path, size_t max_memory, dnn_idx *out, dnn_error *err);
 void dnn_idx_free(dnn_idx *idx);
+/* Read only the header (type and dimensions) of an IDX file, with the same checks and errors; no data. */
+dnn_status dnn_idx_read_header(const char *path, dnn_idx *out, dnn_error *err);
 
 /* Name of an IDX element type ("u8", "f32", ...) or NULL when the code is not one. */
 const char *dnn_idx_type_name(int type);
