@@ -20,7 +20,7 @@
 
 /* Programs whose flags the README may show beside ours. */
 static const char *const FOREIGN[] = {
-    "cmake", "ctest", "pkg-config", "scripts/test.sh", "scripts/bench.sh", "scripts/demo.sh"};
+    "cmake", "ctest", "pkg-config", "mpirun", "scancel", "scripts/test.sh", "scripts/bench.sh", "scripts/demo.sh"};
 #define N_FOREIGN (int)(sizeof FOREIGN / sizeof FOREIGN[0])
 
 static char *slurp(FILE *f)
