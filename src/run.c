@@ -239,6 +239,7 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         m->target_names = old.target_names, old.target_names = NULL;
         m->label_names = old.label_names, old.label_names = NULL;
         m->n_labels = old.n_labels, old.n_labels = 0;
+        m->enc = old.enc, old.enc = NULL;
         st = dnn_train_state_init(s, m, err);
     }
     if (!st) {
@@ -283,24 +284,47 @@ static void report_missing(const dnn_run_opts *o, const dnn_dataset *ds, const d
     if (ds->dropped_label)
         note(o, 0, "%s: dropped %zu row%s with a missing label", ds->source, ds->dropped_label,
              ds->dropped_label == 1 ? "" : "s");
-    size_t cells = 0;
+    const size_t ncol = ds->d_num + (size_t)ds->n_cat;
+    size_t cells = 0, levels = 0;
     int cols = 0;
-    for (size_t j = 0; ds->missing && j < ds->d; j++) cells += ds->missing[j], cols += ds->missing[j] > 0;
-    if (!cells && !ds->dropped_feature) return;
-    if (src->missing == DNN_MISSING_DROP)
+    for (size_t j = 0; ds->missing && j < ncol; j++) {
+        if (j < ds->d_num)
+            cells += ds->missing[j], cols += ds->missing[j] > 0;
+        else
+            levels += ds->missing[j];
+    }
+    if (src->missing == DNN_MISSING_DROP && ds->dropped_feature)
         note(o, 0, "%s: dropped %zu row%s with missing values (missing: \"drop\")", ds->source,
              ds->dropped_feature, ds->dropped_feature == 1 ? "" : "s");
-    else
+    else if (cells)
         note(o, 0, "%s: imputed %zu missing cell%s in %d column%s (missing: \"%s\")", ds->source, cells,
              cells == 1 ? "" : "s", cols, cols == 1 ? "" : "s", policy[src->missing]);
-    for (size_t j = 0; ds->missing && j < ds->d; j++) {
+    if (levels && src->missing != DNN_MISSING_DROP)
+        note(o, 0, "%s: %zu missing categorical cell%s, read as the level \"%s\"", ds->source, levels,
+             levels == 1 ? "" : "s", DNN_LEVEL_MISSING);
+    for (size_t j = 0; ds->missing && j < ncol; j++) {
         if (!ds->missing[j]) continue;
         char col[64];
-        if (ds->feature_names)
-            snprintf(col, sizeof col, "\"%s\"", ds->feature_names[j]);
+        if (ds->column_names)
+            snprintf(col, sizeof col, "\"%s\"", ds->column_names[j]);
         else
             snprintf(col, sizeof col, "%zu", j);
-        note(o, 1, "%s: column %s: %zu missing", ds->source, col, ds->missing[j]);
+        note(o, 1, "%s: column %s: %zu missing%s", ds->source, col, ds->missing[j],
+             j >= ds->d_num ? " (a level of its own, \"" DNN_LEVEL_MISSING "\")" : "");
+    }
+}
+
+/* --verbose: each categorical column's kept levels. */
+static void describe_categorical(const dnn_run_opts *o, const dnn_model *m)
+{
+    for (int c = 0; m->enc && c < m->enc->n_cat; c++) {
+        const dnn_catcol *col = &m->enc->cols[c];
+        char list[600] = "";
+        size_t k = 0;
+        for (int l = 0; l < col->n_levels && k < sizeof list - 80; l++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", l ? ", " : "", col->levels[l]);
+        if (k >= sizeof list - 80) snprintf(list + k, sizeof list - k, ", ...");
+        note(o, 1, "column \"%s\": categorical, one-hot over %d levels (%s)", col->name, col->n_levels, list);
     }
 }
 
@@ -320,6 +344,9 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     cJSON_AddStringToObject(j, "out_dir", r->dir);
     cJSON_AddStringToObject(j, "task", dnn_task_name(m->cfg.task));
     cJSON_AddNumberToObject(j, "parameters", (double)m->net->n_params);
+    if (m->feature_names)
+        cJSON_AddItemToObject(j, "features",
+                              cJSON_CreateStringArray((const char *const *)m->feature_names, m->net->n_in));
     cJSON_AddNumberToObject(j, "train_samples", (double)v->n_train);
     cJSON_AddNumberToObject(j, "validation_samples", (double)v->n_val);
     cJSON_AddNumberToObject(j, "epochs", m->cfg.epochs);
@@ -413,7 +440,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         }
         if (st) goto done;
     } else {
-        dnn_model_prepare(&m, &train);
+        st = dnn_model_prepare(&m, &train, err);
+        if (st) goto done;
     }
     st = dnn_model_check_data(&m, &train, err);
     if (!st && m.cfg.has_test) {
@@ -422,13 +450,14 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         if (!st) {
             if (test.header_note[0]) note(o, 1, "%s: %s", test.source, test.header_note);
             report_missing(o, &test, &m.cfg.test);
-            dnn_model_prepare(&m, &test);
-            st = dnn_model_check_data(&m, &test, err);
+            st = dnn_model_prepare(&m, &test, err);
+            if (!st) st = dnn_model_check_data(&m, &test, err);
         }
     }
     if (st) goto done;
     note(o, 1, "%s: %zu training samples, %zu for validation, %d features, %zu parameters", r.dir, n_tr, n_va,
          m.net->n_in, m.net->n_params);
+    describe_categorical(o, &m);
     if (resumed && s.epoch >= m.cfg.epochs) {
         note(o, 0,
              "%s: the run has finished (%d of %d epochs%s): nothing to do; train on with --set "

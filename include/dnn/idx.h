@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnn/config.h"
+#include "dnn/dataset.h"
 #include "dnn/error.h"
 
 enum {
@@ -28,10 +30,22 @@ typedef struct {
     float *f32;    /* the data of any other type, converted, else NULL */
 } dnn_idx;
 
-/* Read an IDX file whose data fit max_memory (0: the default budget). Errors name the file and the byte offset
- * and are DNN_EDATA (format) or DNN_EIO. */
+/* Read an IDX file whose data fit max_memory (0: the default budget). Errors name the file and the byte
+ * offset and are DNN_EDATA (format) or DNN_EIO. */
 dnn_status dnn_idx_read(const char *path, size_t max_memory, dnn_idx *out, dnn_error *err);
 void dnn_idx_free(dnn_idx *idx);
+/* Read only the header (type and dimensions) of an IDX file, with the same checks and errors; no data. */
+dnn_status dnn_idx_read_header(const char *path, dnn_idx *out, dnn_error *err);
+/* Whether the data a header describes fit max_memory once decoded (DNN_EDATA naming the sizes if not). */
+dnn_status dnn_idx_check_budget(const char *path, const dnn_idx *header, size_t max_memory, dnn_error *err);
+
+/* Bytes per element of a type, and the conversion of n big-endian elements to floats. */
+size_t dnn_idx_type_size(int type);
+void dnn_idx_to_float(int type, const uint8_t *raw, size_t n, float *out);
+
+/* Load an IDX source (images, and labels named or paired by name) into a data set. */
+dnn_status dnn_idx_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
+                        dnn_error *err);
 
 /* Name of an IDX element type ("u8", "f32", ...) or NULL when the code is not one. */
 const char *dnn_idx_type_name(int type);

@@ -1,6 +1,6 @@
 /* CSV reader (RFC 4180): quoted fields with delimiters, quotes and newlines inside, CRLF or LF, a UTF-8
- * byte-order mark, a sniffed delimiter and header. It streams through a fixed buffer and parses numbers
- * without the locale, straight into the data set's matrix: memory is the matrix plus one record. */
+ * byte-order mark, a sniffed delimiter and header, parts read one after another. It streams through a fixed
+ * buffer and parses numbers without the locale; a row at a time goes to the consumer (memory or a stream). */
 #include "dnn/csv.h"
 
 #include <errno.h>
@@ -13,6 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dnn/encode.h"
+#include "dnn/input.h"
+#include "dnn/strtab.h"
 #include "dnn/util.h"
 
 #define BUF_BYTES        (1u << 16)
@@ -80,11 +83,12 @@ int dnn_csv_number(const char *s, size_t n, double *out)
     return 0;
 }
 
-/* ---- the reader: a buffer over a stream, and the fields of the current record in one arena ---- */
+/* ---- records: a buffer over one part's bytes, and the fields of the current record in one arena ---- */
 
 typedef struct {
-    FILE *f;
-    const char *name;
+    dnn_input *in;
+    const char *name; /* the part's path, for messages */
+    dnn_status fail;  /* a read error met while refilling (its message is in err): next_record returns it */
     unsigned char *buf;
     size_t len, pos;
     int eof;
@@ -109,7 +113,9 @@ static size_t refill(reader *r)
         r->len -= r->pos;
         r->pos = 0;
     }
-    size_t got = fread(r->buf + r->len, 1, BUF_BYTES - r->len, r->f);
+    size_t got = 0;
+    if (!r->fail && r->in) r->fail = dnn_input_read(r->in, r->buf + r->len, BUF_BYTES - r->len, &got, r->err);
+    if (r->fail) got = 0;
     r->len += got;
     if (got == 0) r->eof = 1;
     return r->len - r->pos;
@@ -190,7 +196,7 @@ static dnn_status next_record(reader *r, int *got)
         r->nf = 0;
         r->alen = 0;
         r->rec_line = r->line;
-        if (peek(r) == EOF) return DNN_OK;
+        if (peek(r) == EOF) return r->fail;
         for (;;) {
             size_t start = r->alen;
             int quoted = peek(r) == '"';
@@ -200,6 +206,7 @@ static dnn_status next_record(reader *r, int *got)
                 r->pos++;
                 for (;;) {
                     if (r->pos == r->len && refill(r) == 0) {
+                        if (r->fail) return r->fail;
                         r->rec_line = opened;
                         return rfail(r, "a quoted field is never closed (its quote opens on this line)");
                     }
@@ -259,6 +266,7 @@ static dnn_status next_record(reader *r, int *got)
             }
             break;
         }
+        if (r->fail) return r->fail; /* a record cut short by a read error is no record */
         if (r->nf == 1 && r->flen[0] == 0 && !r->quoted[0]) continue; /* a blank line */
         *got = 1;
         return DNN_OK;
@@ -407,8 +415,8 @@ static int sample_lines(const char *t, size_t n, int complete, char d, span *f, 
     return lines;
 }
 
-/* Whether the first row's numeric fields, at least 3, are consecutive integers in column order: column numbers
- * (0, 1, 2, ... as pandas writes an unnamed frame's header) or years, rarely a row of data. */
+/* Whether the first row's numeric fields, at least 3, are consecutive integers in column order: column
+ * numbers (0, 1, 2, ... as pandas writes an unnamed frame's header) or years, rarely a row of data. */
 static int column_numbers(const dnn_source_config *src, const span *first, int ncol)
 {
     double base = 0;
@@ -480,69 +488,28 @@ int dnn_csv_sniff_header(const char *text, size_t n, int complete, char delim, c
     return header;
 }
 
-/* ---- label interning: an open-addressing hash of the distinct label strings ---- */
-
-typedef struct {
-    char **names;
-    int n, cap;
-    int32_t *slots; /* index into names + 1; 0 is empty */
-    size_t nslots;
-} interner;
-
-static uint64_t hash(const char *s, size_t n)
+/* The columns whose sampled values (below the header, if any) are not all numbers or missing: what
+ * data.categorical "auto" encodes. Flags for the first 65536 columns (later ones count as numeric). */
+static unsigned char *text_columns(const char *t, size_t n, int complete, char d,
+                                   const dnn_source_config *src, int header)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
-/* The id of s (adding it when new and add is set); -1 when absent, -2 out of memory. */
-static int intern(interner *t, const char *s, size_t n, int add)
-{
-    if (t->nslots == 0 || (size_t)(t->n + 1) * 2 > t->nslots) {
-        if (!add && t->nslots) goto lookup;
-        size_t ns = t->nslots ? t->nslots * 2 : 64;
-        int32_t *sl = calloc(ns, sizeof *sl);
-        if (!sl) return -2;
-        for (int i = 0; i < t->n; i++) {
-            size_t k = hash(t->names[i], strlen(t->names[i])) & (ns - 1);
-            while (sl[k]) k = (k + 1) & (ns - 1);
-            sl[k] = i + 1;
-        }
-        free(t->slots);
-        t->slots = sl;
-        t->nslots = ns;
+    enum { LINES = 65, FIELDS = 1 << 16 };
+    span *f = malloc(FIELDS * sizeof *f);
+    unsigned char *text = calloc(FIELDS, 1);
+    if (!f || !text) {
+        free(f);
+        free(text);
+        return NULL;
     }
-lookup:;
-    size_t k = hash(s, n) & (t->nslots - 1);
-    while (t->slots[k]) {
-        const char *name = t->names[t->slots[k] - 1];
-        if (strlen(name) == n && memcmp(name, s, n) == 0) return t->slots[k] - 1;
-        k = (k + 1) & (t->nslots - 1);
+    int nf[LINES], lines = sample_lines(t, n, complete, d, f, FIELDS, nf, LINES);
+    size_t at = 0;
+    for (int l = 0; l < lines; at += (size_t)nf[l], l++) {
+        if ((l == 0 && header) || nf[l] != nf[0]) continue;
+        for (int c = 0; c < nf[l] && at + (size_t)c < FIELDS; c++)
+            text[c] |= classify(src, f[at + (size_t)c].s, f[at + (size_t)c].n) == F_TEXT;
     }
-    if (!add) return -1;
-    if (t->n == t->cap) {
-        int cap = t->cap ? t->cap * 2 : 16;
-        char **nn = realloc(t->names, (size_t)cap * sizeof *nn);
-        if (!nn) return -2;
-        t->names = nn, t->cap = cap;
-    }
-    char *copy = malloc(n + 1);
-    if (!copy) return -2;
-    memcpy(copy, s, n);
-    copy[n] = '\0';
-    t->names[t->n] = copy;
-    t->slots[k] = t->n + 1;
-    return t->n++;
-}
-
-static void interner_free(interner *t, int keep_names)
-{
-    if (!keep_names) {
-        for (int i = 0; i < t->n; i++) free(t->names[i]);
-        free(t->names);
-    }
-    free(t->slots);
+    free(f);
+    return text;
 }
 
 /* ---- column roles ---- */
@@ -555,10 +522,13 @@ typedef struct {
     int ncol;
     int *role; /* per column */
     int *slot; /* per column: its feature or target index */
-    int d, k;  /* features, label columns */
+    int d, k;  /* feature columns (numeric and categorical), label columns */
     int *feat_col, *label_col;
     int labelled;
     int strict_unnamed; /* training: a value in an unnamed column is an error */
+    /* the features by kind: numeric ones, and categorical ones with their place among the features */
+    int d_num, n_cat;
+    int *num_col, *cat_col, *cat_pos;
 } layout;
 
 static void layout_free(layout *L)
@@ -567,6 +537,9 @@ static void layout_free(layout *L)
     free(L->slot);
     free(L->feat_col);
     free(L->label_col);
+    free(L->num_col);
+    free(L->cat_col);
+    free(L->cat_pos);
 }
 
 static const char *colname(const reader *hdr_r, int has_header, int c, char *buf, size_t n)
@@ -683,22 +656,33 @@ static dnn_status plan_features(layout *L, const dnn_source_config *src, const r
     return DNN_OK;
 }
 
-/* Reading for a model, from a file with a header: its features by name, in the model's order, and its
- * targets by the names they had in training (or the source's "label"); without them, prediction only. */
+/* The source columns a model takes: its numeric features, then its categorical columns. */
+static int model_columns(const dnn_schema *sc, int *n_num)
+{
+    int n_cat = sc->enc ? sc->enc->n_cat : 0;
+    *n_num = sc->n_features - (int)dnn_encoding_width(sc->enc);
+    return *n_num + n_cat;
+}
+
+/* Reading for a model, from a file with a header: its features by name, in the model's order (numeric, then
+ * categorical), and its targets by the names they had in training (or the source's "label"); without them,
+ * prediction only. */
 static dnn_status plan_by_name(layout *L, const dnn_source_config *src, const dnn_schema *sc,
                                const reader *hdr, dnn_error *err)
 {
     const char *file = hdr->name;
-    for (int j = 0; j < sc->n_features; j++) {
+    int n_num, cols = model_columns(sc, &n_num);
+    for (int j = 0; j < cols; j++) {
+        const char *want = j < n_num ? sc->feature_names[j] : sc->enc->cols[j - n_num].name;
         int c;
         for (c = 0; c < L->ncol; c++)
-            if (strcmp(field(hdr, c), sc->feature_names[j]) == 0) break;
+            if (strcmp(field(hdr, c), want) == 0) break;
         if (c == L->ncol)
             return dnn_fail(err, DNN_EDATA, "%s:1: no column \"%s\", a feature the model was trained on",
-                            file, sc->feature_names[j]);
+                            file, want);
         take(L, c, ROLE_FEATURE, j);
     }
-    L->d = sc->n_features;
+    L->d = cols;
     int nlabels = sc->label_names ? sc->n_label_names : src->n_label ? src->n_label : 1;
     char missing[sizeof err->msg] = "";
     for (int i = 0; i < nlabels && !missing[0]; i++) {
@@ -740,29 +724,89 @@ static dnn_status plan_by_name(layout *L, const dnn_source_config *src, const dn
 static dnn_status plan_by_position(layout *L, const dnn_source_config *src, const dnn_schema *sc,
                                    const reader *hdr, int has_header, int named, dnn_error *err)
 {
-    int nlabels = src->n_label ? src->n_label : 1;
-    if (named == sc->n_features && sc->labels_optional) {
+    int nlabels = src->n_label ? src->n_label : 1, n_num, cols = model_columns(sc, &n_num);
+    if (named == cols && sc->labels_optional) {
         for (int c = 0; c < L->ncol; c++)
             if (L->role[c] != ROLE_UNNAMED) take(L, c, ROLE_FEATURE, L->d++);
         return DNN_OK;
     }
     dnn_status st = plan_labels(L, src, hdr, has_header, err);
     if (st) return st;
-    if (named == sc->n_features + nlabels) {
+    if (named == cols + nlabels) {
         for (int c = 0; c < L->ncol; c++)
             if (L->role[c] == ROLE_IGNORE) take(L, c, ROLE_FEATURE, L->d++);
     } else {
         st = plan_features(L, src, hdr, has_header, err);
     }
-    if (!st && L->d != sc->n_features)
-        st = dnn_fail(err, DNN_EDATA, "%s: %d feature columns, but the model takes %d", hdr->name, L->d,
-                      sc->n_features);
+    if (!st && L->d != cols)
+        st =
+            dnn_fail(err, DNN_EDATA, "%s: %d feature columns, but the model takes %d", hdr->name, L->d, cols);
     return st;
 }
 
-/* Decide each column's role. unnamed[c] marks the columns without a name (see ROLE_UNNAMED). */
+/* Which feature slots are categorical (cat_of[f]: its categorical index, or -1), for training: the columns
+ * data.categorical names, or with "auto" those whose sampled values are not all numbers. */
+static dnn_status training_kinds(layout *L, const dnn_source_config *src, const reader *hdr, int has_header,
+                                 const unsigned char *text_col, int *cat_of, dnn_error *err)
+{
+    int n = 0;
+    for (int f = 0; f < L->d; f++) cat_of[f] = -1;
+    if (src->categorical_auto) {
+        for (int f = 0; f < L->d; f++)
+            if (text_col[L->feat_col[f]]) cat_of[f] = n++;
+        return DNN_OK;
+    }
+    for (int i = 0; i < src->n_categorical; i++) {
+        int c = resolve(&src->categorical[i], hdr, has_header, L->ncol, "data.categorical", err, hdr->name);
+        if (c < 0) return err->code;
+        char b[32];
+        if (L->role[c] != ROLE_FEATURE)
+            return dnn_fail(err, DNN_ECONFIG,
+                            "%s: data.categorical: column \"%s\" is not a feature (it is %s)", hdr->name,
+                            colname(hdr, has_header, c, b, sizeof b),
+                            L->role[c] == ROLE_LABEL ? "the label" : "ignored");
+        cat_of[L->slot[c]] = 0;
+    }
+    for (int f = 0; f < L->d; f++)
+        if (cat_of[f] >= 0) cat_of[f] = n++;
+    return DNN_OK;
+}
+
+/* Reading for a model: its categorical columns are the feature slots its encoding names, in its order. */
+static void model_kinds(const layout *L, const dnn_schema *sc, int by_name, int *cat_of)
+{
+    int n_num, cols = model_columns(sc, &n_num);
+    for (int f = 0; f < L->d; f++) cat_of[f] = -1;
+    for (int c = 0; sc->enc && c < sc->enc->n_cat; c++) {
+        int f = by_name ? n_num + c : sc->enc->cols[c].position;
+        if (f >= 0 && f < L->d && f < cols) cat_of[f] = c;
+    }
+}
+
+/* Split the feature slots into numeric columns (in slot order) and categorical ones (in cat_of's order). */
+static dnn_status split_kinds(layout *L, const int *cat_of, const char *file, dnn_error *err)
+{
+    L->num_col = calloc((size_t)L->d + 1, sizeof(int));
+    L->cat_col = calloc((size_t)L->d + 1, sizeof(int));
+    L->cat_pos = calloc((size_t)L->d + 1, sizeof(int));
+    if (!L->num_col || !L->cat_col || !L->cat_pos) return dnn_fail_oom(err, file, (size_t)L->d * 12);
+    for (int f = 0; f < L->d; f++) {
+        if (cat_of[f] < 0) {
+            L->num_col[L->d_num++] = L->feat_col[f];
+            continue;
+        }
+        L->cat_col[cat_of[f]] = L->feat_col[f];
+        L->cat_pos[cat_of[f]] = f;
+        L->n_cat++;
+    }
+    return DNN_OK;
+}
+
+/* Decide each column's role. unnamed[c] marks the columns without a name (see ROLE_UNNAMED); text_col[c] the
+ * columns whose sampled values are not all numbers (for data.categorical "auto"). */
 static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema *sc, const reader *hdr,
-                       int has_header, int ncol, const unsigned char *unnamed, dnn_error *err)
+                       int has_header, int ncol, const unsigned char *unnamed, const unsigned char *text_col,
+                       dnn_error *err)
 {
     const char *file = hdr->name;
     memset(L, 0, sizeof *L);
@@ -771,32 +815,46 @@ static dnn_status plan(layout *L, const dnn_source_config *src, const dnn_schema
     L->slot = calloc((size_t)ncol, sizeof(int));
     L->feat_col = calloc((size_t)ncol, sizeof(int));
     L->label_col = calloc((size_t)ncol, sizeof(int));
-    if (!L->role || !L->slot || !L->feat_col || !L->label_col)
-        return dnn_fail_oom(err, file, (size_t)ncol * 16);
+    int *cat_of = calloc((size_t)ncol, sizeof(int));
+    dnn_status st = DNN_OK;
+    if (!L->role || !L->slot || !L->feat_col || !L->label_col || !cat_of)
+        st = dnn_fail_oom(err, file, (size_t)ncol * 20);
     int named = 0;
-    for (int c = 0; c < ncol; c++) {
+    for (int c = 0; !st && c < ncol; c++) {
         if (unnamed[c]) L->role[c] = ROLE_UNNAMED;
         named += !unnamed[c];
     }
-    if (sc && has_header && sc->feature_names) return plan_by_name(L, src, sc, hdr, err);
-    if (sc) return plan_by_position(L, src, sc, hdr, has_header, named, err);
-    L->strict_unnamed = 1;
-    dnn_status st = plan_labels(L, src, hdr, has_header, err);
-    if (!st) st = plan_features(L, src, hdr, has_header, err);
-    if (!st && L->d == 0)
-        st = dnn_fail(err, DNN_EDATA, "%s: no feature columns left (%d columns in all)", file, ncol);
+    const int by_name = sc && has_header && sc->feature_names;
+    if (st) {
+    } else if (by_name) {
+        st = plan_by_name(L, src, sc, hdr, err);
+    } else if (sc) {
+        st = plan_by_position(L, src, sc, hdr, has_header, named, err);
+    } else {
+        L->strict_unnamed = 1;
+        st = plan_labels(L, src, hdr, has_header, err);
+        if (!st) st = plan_features(L, src, hdr, has_header, err);
+        if (!st && L->d == 0)
+            st = dnn_fail(err, DNN_EDATA, "%s: no feature columns left (%d columns in all)", file, ncol);
+    }
+    if (!st && sc)
+        model_kinds(L, sc, by_name, cat_of);
+    else if (!st)
+        st = training_kinds(L, src, hdr, has_header, text_col, cat_of, err);
+    if (!st) st = split_kinds(L, cat_of, file, err);
+    free(cat_of);
     return st;
 }
 
 /* A header's names must tell the columns apart: two columns of one name would be read as one by name. */
 static dnn_status unique_names(const reader *hdr, dnn_error *err)
 {
-    interner seen = {0};
+    dnn_strtab seen = {0};
     int *first = malloc((size_t)hdr->nf * sizeof(int));
     dnn_status st = first ? DNN_OK : dnn_fail_oom(err, hdr->name, (size_t)hdr->nf * sizeof(int));
     for (int c = 0; !st && c < hdr->nf; c++) {
         if (hdr->flen[c] == 0) continue;
-        int before = seen.n, id = intern(&seen, field(hdr, c), hdr->flen[c], 1);
+        int before = seen.n, id = dnn_strtab_id(&seen, field(hdr, c), hdr->flen[c], 1);
         if (id < 0)
             st = dnn_fail_oom(err, hdr->name, hdr->flen[c]);
         else if (id < before)
@@ -809,7 +867,7 @@ static dnn_status unique_names(const reader *hdr, dnn_error *err)
             first[id] = c;
     }
     free(first);
-    interner_free(&seen, 0);
+    dnn_strtab_free(&seen, 0);
     return st;
 }
 
@@ -839,8 +897,6 @@ static unsigned char *find_unnamed(const reader *hdr, int has_header, int traili
     return u;
 }
 
-/* ---- loading ---- */
-
 /* Training reads no unnamed column: a value in one is refused rather than silently left out. */
 static dnn_status check_unnamed(reader *r, const layout *L, const dnn_source_config *src, int has_header)
 {
@@ -860,8 +916,10 @@ static dnn_status check_unnamed(reader *r, const layout *L, const dnn_source_con
     return DNN_OK;
 }
 
-/* "column \"x\": expected a number, got \"3,14\"", with a hint when the field looks like a decimal comma. */
-static dnn_status not_a_number(reader *r, const char *what, const char *col, int rc, const char *s, size_t n)
+/* "column \"x\": expected a number, got \"3,14\"", with a hint when the field looks like a decimal comma,
+ * or (categorical_hint) when the column may hold categories. */
+static dnn_status not_a_number(reader *r, const char *what, const char *col, int rc, const char *s, size_t n,
+                               int categorical_hint)
 {
     size_t digits = 0, commas = 0;
     for (size_t i = 0; i < n; i++) digits += s[i] >= '0' && s[i] <= '9', commas += s[i] == ',';
@@ -872,44 +930,507 @@ static dnn_status not_a_number(reader *r, const char *what, const char *col, int
                  decimal_comma
                      ? " (a decimal comma? dnn reads numbers with a decimal point: convert the file, "
                        "for example with sed 's/\\([0-9]\\),\\([0-9]\\)/\\1.\\2/g')"
+                 : rc < 0 && categorical_hint
+                     ? " (if the column holds categories, list it in data.categorical, or set it to \"auto\")"
                      : "");
 }
 
-typedef struct {
-    float *x, *t;
-    int32_t *y;
-    uint32_t *lines, *index;
-    size_t n, cap;
-} rows;
+/* ---- the source: parts one after another, every record a row ---- */
 
-static int rows_grow(rows *R, size_t d, size_t k, int cls)
+struct dnn_csv {
+    const dnn_source_config *src;
+    dnn_task task;
+    const dnn_schema *sc;
+    dnn_part *parts;
+    char **part_names; /* for messages: the paths, "<stdin>" for "-" */
+    int n_parts, part; /* the part being read */
+    reader r;          /* its records */
+    reader hdr;        /* the first record of the first part: the header's names, or the first data row */
+    int has_header, trailing, ncol;
+    int pending;       /* the first record is data, read while opening and not yet returned */
+    dnn_csv_pos first; /* where it began */
+    unsigned char *unnamed, *text_col;
+    layout L;
+    dnn_strtab classes;
+    char **num_names, **cat_names, **label_names;
+    /* the row being returned */
+    float *x, *t;
+    uint64_t *hash;
+    const char **text;
+    size_t *tlen;
+    dnn_csv_row row;
+    uint64_t ordinal; /* of the next data record */
+    size_t *missing;
+    dnn_csv_info info;
+    char header_note[200], label_note[300];
+};
+
+static const uint8_t BOM[3] = {0xEF, 0xBB, 0xBF};
+/* the text of a missing categorical cell; rows point at this array, so it is told apart by address */
+static const char MISSING_LEVEL[] = DNN_LEVEL_MISSING;
+
+/* Open part p at a record boundary offset bytes into its content (0: its start, where a byte-order mark is
+ * skipped and, with check_header, the header read and compared with the first part's). *empty says the part
+ * has nothing to read. */
+static dnn_status open_part(dnn_csv *c, int p, uint64_t offset, unsigned long line, int check_header,
+                            int *empty, dnn_error *err)
 {
-    size_t cap = R->cap ? R->cap * 2 : 1024, nx, nt;
-    if (dnn_mul_size(cap, d ? d : 1, &nx) || dnn_mul_size(cap, k ? k : 1, &nt) ||
-        nx > SIZE_MAX / sizeof(float))
-        return -1;
-    float *x = realloc(R->x, nx * sizeof(float));
-    if (x) R->x = x;
-    uint32_t *l = realloc(R->lines, cap * sizeof(uint32_t));
-    if (l) R->lines = l;
-    uint32_t *ix = realloc(R->index, cap * sizeof(uint32_t));
-    if (ix) R->index = ix;
-    int ok = x && l && ix;
-    if (cls) {
-        int32_t *y = realloc(R->y, cap * sizeof(int32_t));
-        if (y) R->y = y;
-        ok &= y != NULL;
-    } else if (k) {
-        float *t = realloc(R->t, nt * sizeof(float));
-        if (t) R->t = t;
-        ok &= t != NULL;
+    reader *r = &c->r;
+    dnn_input_close(r->in);
+    r->in = NULL;
+    r->name = c->part_names[p];
+    r->len = r->pos = 0;
+    r->eof = 0;
+    r->fail = DNN_OK;
+    r->err = err;
+    r->consumed = offset;
+    r->line = line;
+    c->part = p;
+    dnn_status st = dnn_input_open(&r->in, c->parts[p].path, offset, err);
+    if (st) return st;
+    refill(r);
+    if (r->fail) return r->fail;
+    if (offset == 0 && r->len >= 3 && memcmp(r->buf, BOM, 3) == 0) r->pos = 3;
+    *empty = r->len == r->pos;
+    if (offset > 0 || !c->has_header || !check_header || *empty) return DNN_OK;
+    /* every part's header: the same columns as the first part's */
+    int got;
+    if ((st = next_record(r, &got))) return st;
+    if (!got) {
+        *empty = 1;
+        return DNN_OK;
     }
-    if (!ok) return -1;
-    R->cap = cap;
-    return 0;
+    for (int k = 0; k < r->nf || k < c->hdr.nf; k++) {
+        const char *here = k < r->nf ? field(r, k) : "", *there = k < c->hdr.nf ? field(&c->hdr, k) : "";
+        if (k >= r->nf || k >= c->hdr.nf || strcmp(here, there) != 0)
+            return rfail(
+                r,
+                "the header differs from %s's: column %d is \"%.40s\" here, \"%.40s\" there (every part "
+                "of a source needs the same columns)",
+                c->part_names[0], k, here, there);
+    }
+    return DNN_OK;
 }
 
-/* Sort class names: numerically when every name is a number, else bytewise. */
+/* The first part with content: its delimiter, whether its first row is a header, whether its lines end in
+ * a delimiter, and which columns hold text in its first lines. */
+static dnn_status open_first(dnn_csv *c, dnn_error *err)
+{
+    int empty = 1, p;
+    dnn_status st = DNN_OK;
+    for (p = 0; p < c->n_parts && empty && !st; p++) st = open_part(c, p, 0, 1, 0, &empty, err);
+    if (st) return st;
+    if (empty) return dnn_fail(err, DNN_EDATA, "%s: the file is empty (expected CSV rows)", c->info.source);
+    reader *r = &c->r;
+    if (r->len >= 2 && r->buf[r->pos] == 0x1f && r->buf[r->pos + 1] == 0x8b)
+        return dnn_fail(err, DNN_EDATA, "%s: gzip-compressed twice (decompressed, it is gzip again)",
+                        r->name);
+    const char *sample = (const char *)r->buf + r->pos;
+    const size_t n = r->len - r->pos;
+    r->delim = c->src->delimiter ? c->src->delimiter : dnn_csv_sniff(sample, n);
+    c->has_header = c->src->header;
+    if (c->has_header < 0) {
+        char why[160];
+        c->has_header = dnn_csv_sniff_header(sample, n, r->eof, r->delim, c->src, why, sizeof why);
+        snprintf(c->header_note, sizeof c->header_note, "the first row is %s: %s",
+                 c->has_header ? "a header" : "data", why);
+    }
+    c->trailing = trailing_delimiter(sample, n, r->eof, r->delim);
+    c->text_col = text_columns(sample, n, r->eof, r->delim, c->src, c->has_header);
+    if (!c->text_col) return dnn_fail_oom(err, r->name, n);
+    c->first = (dnn_csv_pos){c->part, r->consumed + r->pos, r->line, 0};
+    return DNN_OK;
+}
+
+/* Keep the first record: as the header's names, or to return it as the first row. */
+static dnn_status read_first_record(dnn_csv *c, dnn_error *err)
+{
+    reader *r = &c->r;
+    int got;
+    dnn_status st = next_record(r, &got);
+    if (st) return st;
+    if (!got) return dnn_fail(err, DNN_EDATA, "%s: no rows, only blank lines", r->name);
+    c->ncol = r->nf;
+    reader *h = &c->hdr;
+    *h = *r;
+    h->in = NULL;
+    h->buf = NULL;
+    h->arena = malloc(r->alen + 1);
+    h->start = malloc((size_t)r->nf * sizeof(size_t));
+    h->flen = malloc((size_t)r->nf * sizeof(size_t));
+    h->quoted = malloc((size_t)r->nf);
+    if (!h->arena || !h->start || !h->flen || !h->quoted) return dnn_fail_oom(err, r->name, r->alen);
+    memcpy(h->arena, r->arena, r->alen);
+    memcpy(h->start, r->start, (size_t)r->nf * sizeof(size_t));
+    memcpy(h->flen, r->flen, (size_t)r->nf * sizeof(size_t));
+    memcpy(h->quoted, r->quoted, (size_t)r->nf);
+    if (c->has_header && (st = unique_names(h, err))) return st;
+    if (!(c->unnamed = find_unnamed(h, c->has_header, c->trailing))) return dnn_fail_oom(err, r->name, r->nf);
+    c->pending = !c->has_header;
+    return DNN_OK;
+}
+
+/* Names of some columns from the header (NULL without one, unless by_index: then the columns' indices). */
+static char **column_names(const dnn_csv *c, const int *cols, int n, int by_index)
+{
+    if (!c->has_header && !by_index) return NULL;
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    for (int i = 0; v && i < n; i++) {
+        char b[32];
+        if (!(v[i] = dnn_strdup(colname(&c->hdr, c->has_header, cols[i], b, sizeof b)))) {
+            dnn_strings_free(v, (size_t)i);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/* Decide the columns' roles and check them against the task and the schema. */
+static dnn_status plan_columns(dnn_csv *c, dnn_error *err)
+{
+    const dnn_schema *sc = c->sc;
+    const char *name = c->r.name;
+    layout *L = &c->L;
+    dnn_status st = plan(L, c->src, sc, &c->hdr, c->has_header, c->ncol, c->unnamed, c->text_col, err);
+    if (st) return st;
+    if (!L->labelled && c->has_header && sc && sc->label_names)
+        snprintf(c->label_note, sizeof c->label_note,
+                 "%s: no column \"%s\" (the model's target): scoring in predict-only mode, without metrics",
+                 name, sc->label_names[0]);
+    if (c->task == DNN_TASK_CLASSIFICATION && L->labelled && L->k != 1)
+        return dnn_fail(err, DNN_ECONFIG, "%s: a classification takes one label column, %d are given", name,
+                        L->k);
+    if (sc && c->task == DNN_TASK_REGRESSION && L->labelled && L->k != sc->n_targets)
+        return dnn_fail(err, DNN_EDATA, "%s: %d target columns, but the model predicts %d", name, L->k,
+                        sc->n_targets);
+    c->num_names = column_names(c, L->num_col, L->d_num, 0);
+    c->cat_names = column_names(c, L->cat_col, L->n_cat, 1);
+    c->label_names = L->labelled ? column_names(c, L->label_col, L->k, 0) : NULL;
+    if ((c->has_header && (!c->num_names || (L->labelled && !c->label_names))) || !c->cat_names)
+        return dnn_fail_oom(err, name, (size_t)c->ncol);
+    return DNN_OK;
+}
+
+static dnn_status alloc_row(dnn_csv *c, dnn_error *err)
+{
+    const size_t d = (size_t)c->L.d_num, nc = (size_t)c->L.n_cat, k = (size_t)c->L.k;
+    c->x = malloc((d + 1) * sizeof *c->x);
+    c->t = malloc((k + 1) * sizeof *c->t);
+    c->hash = malloc((nc + 1) * sizeof *c->hash);
+    c->text = malloc((nc + 1) * sizeof *c->text);
+    c->tlen = malloc((nc + 1) * sizeof *c->tlen);
+    c->missing = calloc(d + nc + 1, sizeof *c->missing);
+    if (!c->x || !c->t || !c->hash || !c->text || !c->tlen || !c->missing)
+        return dnn_fail_oom(err, c->r.name, (d + nc) * 32);
+    c->row = (dnn_csv_row){.x = c->x, .cat = c->hash, .cat_text = c->text, .cat_len = c->tlen, .t = c->t};
+    /* a model whose classes are named: labels map to them (and, by data.classes, to their indices) */
+    for (int i = 0; c->sc && c->sc->class_names && i < c->sc->n_classes; i++)
+        if (dnn_strtab_id(&c->classes, c->sc->class_names[i], strlen(c->sc->class_names[i]), 1) < 0)
+            return dnn_fail_oom(err, c->r.name, 0);
+    return DNN_OK;
+}
+
+static void fill_info(dnn_csv *c)
+{
+    const layout *L = &c->L;
+    dnn_csv_info *in = &c->info;
+    in->d_num = L->d_num;
+    in->n_cat = L->n_cat;
+    in->k = L->labelled ? L->k : 0;
+    in->labelled = L->labelled;
+    in->has_header = c->has_header;
+    in->num_names = c->num_names;
+    in->cat_names = c->cat_names;
+    in->cat_position = L->cat_pos;
+    in->label_names = c->label_names;
+    in->n_parts = c->n_parts;
+    in->missing = c->missing;
+    in->header_note = c->header_note;
+    in->label_note = c->label_note;
+    for (int p = 0; p < c->n_parts; p++) in->gzip_parts += c->parts[p].gzip, in->bytes += c->parts[p].size;
+}
+
+dnn_status dnn_csv_open(dnn_csv **out, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
+                        dnn_error *err)
+{
+    *out = NULL;
+    dnn_csv *c = calloc(1, sizeof *c);
+    if (!c) return dnn_fail_oom(err, src->path, sizeof *c);
+    c->src = src, c->task = task, c->sc = sc;
+    c->info.source = strcmp(src->path, "-") == 0 ? "<stdin>" : src->path;
+    c->r = (reader){.err = err, .line = 1};
+    char *const one[] = {src->path};
+    dnn_status st = dnn_parts_find(src->paths ? src->paths : one, src->paths ? src->n_paths : 1, &c->parts,
+                                   &c->n_parts, err);
+    c->part_names = st ? NULL : calloc((size_t)c->n_parts, sizeof *c->part_names);
+    c->r.buf = st ? NULL : malloc(BUF_BYTES);
+    if (!st && (!c->part_names || !c->r.buf)) st = dnn_fail_oom(err, src->path, BUF_BYTES);
+    for (int p = 0; !st && p < c->n_parts; p++)
+        c->part_names[p] = strcmp(c->parts[p].path, "-") == 0 ? "<stdin>" : c->parts[p].path;
+    if (!st) st = open_first(c, err);
+    if (!st) st = read_first_record(c, err);
+    if (!st) st = plan_columns(c, err);
+    if (!st) st = alloc_row(c, err);
+    if (st) {
+        dnn_csv_close(c);
+        return st;
+    }
+    fill_info(c);
+    *out = c;
+    return DNN_OK;
+}
+
+void dnn_csv_close(dnn_csv *c)
+{
+    if (!c) return;
+    dnn_input_close(c->r.in);
+    free(c->r.buf);
+    free(c->r.arena);
+    free(c->r.start);
+    free(c->r.flen);
+    free(c->r.quoted);
+    free(c->hdr.arena);
+    free(c->hdr.start);
+    free(c->hdr.flen);
+    free(c->hdr.quoted);
+    dnn_parts_free(c->parts, c->n_parts);
+    free(c->part_names);
+    free(c->unnamed);
+    free(c->text_col);
+    layout_free(&c->L);
+    dnn_strtab_free(&c->classes, 0);
+    dnn_strings_free(c->num_names, (size_t)c->L.d_num);
+    dnn_strings_free(c->cat_names, (size_t)c->L.n_cat);
+    dnn_strings_free(c->label_names, (size_t)c->L.k);
+    free(c->x);
+    free(c->t);
+    free(c->hash);
+    free(c->text);
+    free(c->tlen);
+    free(c->missing);
+    free(c);
+}
+
+const dnn_csv_info *dnn_csv_info_of(dnn_csv *c)
+{
+    c->info.n_classes = c->classes.n;
+    c->info.class_names = c->classes.names;
+    c->info.part_names = c->part_names;
+    return &c->info;
+}
+
+dnn_csv_pos dnn_csv_tell(const dnn_csv *c)
+{
+    if (c->pending) return c->first;
+    return (dnn_csv_pos){c->part, c->r.consumed + c->r.pos, c->r.line, c->ordinal};
+}
+
+dnn_status dnn_csv_seek(dnn_csv *c, const dnn_csv_pos *pos, dnn_error *err)
+{
+    if (pos->part < 0 || pos->part >= c->n_parts)
+        return dnn_fail(err, DNN_EINTERNAL, "%s: no part %d to seek to", c->info.source, pos->part);
+    int empty;
+    c->pending = 0;
+    c->ordinal = pos->ordinal;
+    return open_part(c, pos->part, pos->offset, pos->line, 1, &empty, err);
+}
+
+/* ---- a record as a row ---- */
+
+/* A class label's index: among the schema's classes (or, for classes named by data.classes, an index), else
+ * in order of first appearance. */
+static dnn_status class_of(dnn_csv *c, const char *s, size_t n, int32_t *id)
+{
+    reader *r = &c->r;
+    const dnn_schema *sc = c->sc;
+    while (n && *s == ' ') s++, n--;
+    while (n && s[n - 1] == ' ') n--;
+    int v = dnn_strtab_id(&c->classes, s, n, !sc || !sc->class_names);
+    if (v == -2) return dnn_fail_oom(r->err, r->name, n);
+    double num;
+    if (v == -1 && dnn_csv_number(s, n, &num) == 0 && num >= 0 && num < sc->n_classes && num == floor(num))
+        v = (int)num;
+    if (v == -1) {
+        char list[300] = "";
+        size_t q = 0;
+        for (int a = 0; a < sc->n_classes && q < sizeof list - 40; a++)
+            q += (size_t)snprintf(list + q, sizeof list - q, "%s\"%s\"", a ? ", " : "", sc->class_names[a]);
+        return rfail(r, "label \"%.*s\" is not one of the model's classes (%s)", (int)(n < 40 ? n : 40), s,
+                     list);
+    }
+    if (c->classes.n > MAX_CLASSES) {
+        char b[32];
+        return rfail(
+            r, "column \"%s\" has more than %d distinct labels: is it a regression target (loss \"mse\")?",
+            colname(&c->hdr, c->has_header, c->L.label_col[0], b, sizeof b), MAX_CLASSES);
+    }
+    *id = v;
+    return DNN_OK;
+}
+
+/* A missing cell: an error under "error" (naming the line and column), else counted. */
+static dnn_status missing_cell(dnn_csv *c, int col, size_t j, const char *s, size_t n)
+{
+    if (c->src->missing == DNN_MISSING_ERROR) {
+        char b[32];
+        return rfail(
+            &c->r,
+            "column \"%s\": a missing value (\"%.*s\"); set \"missing\" to \"mean\", \"median\", \"zero\" or "
+            "\"drop\" to handle it",
+            colname(&c->hdr, c->has_header, col, b, sizeof b), (int)(n < 20 ? n : 20), s);
+    }
+    c->missing[j]++;
+    return DNN_OK;
+}
+
+/* The features of the current record: numbers (NaN where missing) and categorical cells' text and hashes.
+ * *drop says a missing value drops the row. */
+static dnn_status parse_features(dnn_csv *c, int *drop)
+{
+    reader *r = &c->r;
+    const layout *L = &c->L;
+    dnn_status st;
+    *drop = 0;
+    for (int j = 0; j < L->d_num; j++) {
+        int col = L->num_col[j];
+        const char *s = field(r, col);
+        size_t n = r->flen[col];
+        double v;
+        if (is_missing(c->src, s, n)) {
+            if ((st = missing_cell(c, col, (size_t)j, s, n))) return st;
+            *drop |= c->src->missing == DNN_MISSING_DROP;
+            c->x[j] = NAN;
+            continue;
+        }
+        int rc = dnn_csv_number(s, n, &v);
+        if (rc) {
+            char b[32];
+            return not_a_number(r, "column", colname(&c->hdr, c->has_header, col, b, sizeof b), rc, s, n,
+                                !c->sc && !c->src->categorical_auto);
+        }
+        c->x[j] = (float)v;
+    }
+    for (int j = 0; j < L->n_cat; j++) {
+        int col = L->cat_col[j];
+        const char *s = field(r, col);
+        size_t n = r->flen[col];
+        if (is_missing(c->src, s, n)) {
+            /* a level of its own, under any policy but "drop" */
+            c->missing[L->d_num + j]++;
+            *drop |= c->src->missing == DNN_MISSING_DROP;
+            s = MISSING_LEVEL, n = sizeof MISSING_LEVEL - 1;
+        }
+        c->text[j] = s;
+        c->tlen[j] = n;
+        c->hash[j] = dnn_hash_bytes(s, n);
+    }
+    return DNN_OK;
+}
+
+/* The labels of the current record; *missing says one is missing (the row goes: never imputed). */
+static dnn_status parse_labels(dnn_csv *c, int *missing)
+{
+    reader *r = &c->r;
+    const layout *L = &c->L;
+    *missing = 0;
+    for (int i = 0; L->labelled && i < L->k; i++) {
+        int col = L->label_col[i];
+        const char *s = field(r, col);
+        size_t n = r->flen[col];
+        if (is_missing(c->src, s, n)) {
+            *missing = 1;
+            return DNN_OK;
+        }
+        if (c->task == DNN_TASK_CLASSIFICATION) {
+            dnn_status st = class_of(c, s, n, &c->row.y);
+            if (st) return st;
+            continue;
+        }
+        double v;
+        int rc = dnn_csv_number(s, n, &v);
+        if (rc) {
+            char b[32];
+            return not_a_number(r, "target column", colname(&c->hdr, c->has_header, col, b, sizeof b), rc, s,
+                                n, 0);
+        }
+        c->t[i] = (float)v;
+    }
+    return DNN_OK;
+}
+
+/* Parse the current record into the row; *keep is 0 when it is dropped for a missing value. */
+static dnn_status parse_row(dnn_csv *c, int *keep)
+{
+    reader *r = &c->r;
+    const layout *L = &c->L;
+    *keep = 0;
+    if (r->nf != c->ncol)
+        return rfail(r, "%d fields, expected %d (as in the first line%s)", r->nf, c->ncol,
+                     c->has_header ? ", the header" : "");
+    dnn_status st;
+    if (L->strict_unnamed && (st = check_unnamed(r, L, c->src, c->has_header))) return st;
+    const uint64_t ordinal = c->ordinal++;
+    int drop, label_missing;
+    if ((st = parse_features(c, &drop)) || (st = parse_labels(c, &label_missing))) return st;
+    if (label_missing) {
+        if (c->src->missing == DNN_MISSING_ERROR)
+            return rfail(r,
+                         "the label is missing; set \"missing\" to drop such rows (any policy but \"error\" "
+                         "drops them)");
+        c->info.dropped_label++;
+        /* the row goes: its cells do not count as missing */
+        for (int j = 0; j < L->d_num; j++) c->missing[j] -= isnan(c->x[j]);
+        for (int j = 0; j < L->n_cat; j++) c->missing[L->d_num + j] -= c->text[j] == MISSING_LEVEL;
+        return DNN_OK;
+    }
+    if (drop) {
+        c->info.dropped_feature++;
+        return DNN_OK;
+    }
+    c->row.ordinal = ordinal;
+    c->row.part = c->part;
+    c->row.line = r->rec_line;
+    *keep = 1;
+    return DNN_OK;
+}
+
+/* On to the next part with content; *more is 0 after the last. */
+static dnn_status next_part(dnn_csv *c, int *more, dnn_error *err)
+{
+    int empty = 1;
+    dnn_status st = DNN_OK;
+    while (empty && !st && c->part + 1 < c->n_parts) st = open_part(c, c->part + 1, 0, 1, 1, &empty, err);
+    *more = !st && !empty;
+    return st;
+}
+
+dnn_status dnn_csv_next(dnn_csv *c, const dnn_csv_row **row, dnn_error *err)
+{
+    *row = NULL;
+    c->r.err = err;
+    for (;;) {
+        dnn_status st;
+        if (c->pending) {
+            c->pending = 0; /* the first record, read while opening, is data */
+        } else {
+            int got, more;
+            if ((st = next_record(&c->r, &got))) return st;
+            if (!got) {
+                if ((st = next_part(c, &more, err)) || !more) return st;
+                continue;
+            }
+        }
+        int keep;
+        if ((st = parse_row(c, &keep))) return st;
+        if (keep) {
+            *row = &c->row;
+            return DNN_OK;
+        }
+    }
+}
+
+/* ---- classes ---- */
+
 typedef struct {
     char **names;
     int numeric;
@@ -928,360 +1449,273 @@ static int by_name(const void *a, const void *b, void *ctx)
     return strcmp(x, y);
 }
 
+dnn_status dnn_csv_sort_classes(char **names, int n, int *rank, dnn_error *err)
+{
+    int *order = malloc(((size_t)n + 1) * sizeof(int));
+    char **sorted = malloc(((size_t)n + 1) * sizeof(char *));
+    if (!order || !sorted) {
+        free(order);
+        free(sorted);
+        return dnn_fail_oom(err, "class names", (size_t)n);
+    }
+    name_order no = {names, 1};
+    double v;
+    for (int i = 0; i < n; i++) {
+        order[i] = i;
+        no.numeric &= dnn_csv_number(names[i], strlen(names[i]), &v) == 0;
+    }
+    qsort_r(order, (size_t)n, sizeof(int), by_name, &no);
+    for (int i = 0; i < n; i++) rank[order[i]] = i, sorted[i] = names[order[i]];
+    memcpy(names, sorted, (size_t)n * sizeof(char *));
+    free(order);
+    free(sorted);
+    return DNN_OK;
+}
+
+/* ---- loading into memory: every row kept, the vocabularies chosen at the end ---- */
+
+typedef struct {
+    float *x, *t;
+    int32_t *y;
+    uint64_t *cat; /* hashes of categorical cells, or (read for a model) their codes */
+    uint32_t *lines, *index;
+    size_t n, cap;
+    size_t d, nc, k; /* numeric features, categorical ones, targets */
+    int cls;
+    dnn_level_counter *levels; /* [nc] training: the levels each column holds */
+} table;
+
+static void table_free(table *T)
+{
+    free(T->x);
+    free(T->t);
+    free(T->y);
+    free(T->cat);
+    free(T->lines);
+    free(T->index);
+    for (size_t j = 0; T->levels && j < T->nc; j++) dnn_levels_free(&T->levels[j]);
+    free(T->levels);
+}
+
+static int max_categories(const dnn_source_config *src)
+{
+    return src->max_categories > 0 ? src->max_categories : 32;
+}
+
+static dnn_status table_init(table *T, const dnn_csv_info *in, dnn_task task, const dnn_source_config *src,
+                             const dnn_schema *sc, dnn_error *err)
+{
+    memset(T, 0, sizeof *T);
+    T->d = (size_t)in->d_num, T->nc = (size_t)in->n_cat, T->k = (size_t)in->k;
+    T->cls = task == DNN_TASK_CLASSIFICATION;
+    if (!T->nc || (sc && sc->enc)) return DNN_OK;
+    T->levels = calloc(T->nc, sizeof *T->levels);
+    if (!T->levels) return dnn_fail_oom(err, in->source, T->nc);
+    for (size_t j = 0; j < T->nc; j++) {
+        dnn_status st = dnn_levels_init(&T->levels[j], dnn_levels_cap(max_categories(src)), err);
+        if (st) return st;
+    }
+    return DNN_OK;
+}
+
+static int table_grow(table *T)
+{
+    size_t cap = T->cap ? T->cap * 2 : 1024, nx, nt, nc;
+    if (dnn_mul_size(cap, T->d ? T->d : 1, &nx) || dnn_mul_size(cap, T->k ? T->k : 1, &nt) ||
+        dnn_mul_size(cap, T->nc ? T->nc : 1, &nc) || nx > SIZE_MAX / sizeof(float) || nc > SIZE_MAX / 8)
+        return -1;
+    float *x = realloc(T->x, nx * sizeof(float));
+    if (x) T->x = x;
+    uint32_t *l = realloc(T->lines, cap * sizeof(uint32_t));
+    if (l) T->lines = l;
+    uint32_t *ix = realloc(T->index, cap * sizeof(uint32_t));
+    if (ix) T->index = ix;
+    int ok = x && l && ix;
+    if (T->nc) {
+        uint64_t *c = realloc(T->cat, nc * sizeof(uint64_t));
+        if (c) T->cat = c;
+        ok &= c != NULL;
+    }
+    if (T->cls) {
+        int32_t *y = realloc(T->y, cap * sizeof(int32_t));
+        if (y) T->y = y;
+        ok &= y != NULL;
+    } else if (T->k) {
+        float *t = realloc(T->t, nt * sizeof(float));
+        if (t) T->t = t;
+        ok &= t != NULL;
+    }
+    if (!ok) return -1;
+    T->cap = cap;
+    return 0;
+}
+
+/* Room for one more row within the memory limit. */
+static dnn_status table_room(table *T, const dnn_csv_info *in, const dnn_csv_row *row, size_t max_memory,
+                             dnn_error *err)
+{
+    const char *part = in->part_names[row->part];
+    if (row->ordinal >= UINT32_MAX || row->line > UINT32_MAX)
+        return dnn_fail(err, DNN_EDATA,
+                        "%s:%lu: more than %u rows to hold in memory (let it stream: \"stream\": true)", part,
+                        row->line, UINT32_MAX - 1);
+    if (T->n < T->cap) return DNN_OK;
+    double bytes = (double)T->cap * 2 * ((double)(T->d + T->k) * sizeof(float) + (double)T->nc * 8 + 12);
+    const size_t budget = dnn_memory_budget(max_memory);
+    if (bytes > (double)budget) {
+        char a[32], b[32];
+        return dnn_fail(err, DNN_EDATA,
+                        "%s:%lu: %zu rows so far, and growing to %s would pass the memory limit of %s (%s)",
+                        part, row->line, T->n, dnn_format_bytes(bytes, a, sizeof a),
+                        dnn_format_bytes((double)budget, b, sizeof b), dnn_memory_budget_source(max_memory));
+    }
+    return table_grow(T) ? dnn_fail_oom(err, in->source, T->cap * T->d * sizeof(float)) : DNN_OK;
+}
+
+static dnn_status table_append(table *T, const dnn_csv_info *in, const dnn_csv_row *row, const dnn_schema *sc,
+                               size_t max_memory, dnn_error *err)
+{
+    dnn_status st = table_room(T, in, row, max_memory, err);
+    if (st) return st;
+    const size_t i = T->n;
+    memcpy(T->x + i * T->d, row->x, T->d * sizeof(float));
+    for (size_t j = 0; j < T->nc; j++) {
+        if (sc && sc->enc) {
+            T->cat[i * T->nc + j] = dnn_catcol_code(&sc->enc->cols[j], row->cat[j]);
+            continue;
+        }
+        T->cat[i * T->nc + j] = row->cat[j];
+        if ((st = dnn_levels_add(&T->levels[j], row->cat_text[j], row->cat_len[j], row->cat[j], err)))
+            return st;
+    }
+    if (in->labelled && T->cls) T->y[i] = row->y;
+    if (in->labelled && !T->cls) memcpy(T->t + i * T->k, row->t, T->k * sizeof(float));
+    T->lines[i] = (uint32_t)row->line;
+    T->index[i] = (uint32_t)row->ordinal;
+    T->n++;
+    return DNN_OK;
+}
+
+/* Classes found in training data are sorted, so their order does not depend on the order of the rows. */
+static dnn_status take_classes(dnn_dataset *ds, const dnn_csv_info *in, int sorted, dnn_error *err)
+{
+    ds->n_classes = in->n_classes;
+    ds->class_names = dnn_strings_copy(in->class_names, (size_t)in->n_classes);
+    if (!ds->class_names) return dnn_fail_oom(err, "class names", (size_t)in->n_classes);
+    if (sorted) return DNN_OK;
+    int *rank = malloc(((size_t)in->n_classes + 1) * sizeof *rank);
+    dnn_status st = rank ? dnn_csv_sort_classes(ds->class_names, in->n_classes, rank, err)
+                         : dnn_fail_oom(err, "class names", (size_t)in->n_classes);
+    for (size_t i = 0; !st && i < ds->n; i++) ds->y[i] = rank[ds->y[i]];
+    free(rank);
+    return st;
+}
+
+/* The categorical columns as codes: by the schema's vocabularies, or by ones chosen from these rows. */
+static dnn_status take_codes(dnn_dataset *ds, table *T, const dnn_csv_info *in, const dnn_source_config *src,
+                             const dnn_schema *sc, dnn_error *err)
+{
+    const dnn_encoding *enc = sc && sc->enc ? sc->enc : NULL;
+    if (!enc) {
+        ds->enc = calloc(1, sizeof *ds->enc);
+        ds->enc->cols = ds->enc ? calloc(T->nc, sizeof *ds->enc->cols) : NULL;
+        if (!ds->enc || !ds->enc->cols) return dnn_fail_oom(err, in->source, T->nc);
+        for (size_t j = 0; j < T->nc; j++, ds->enc->n_cat++) {
+            dnn_status st = dnn_catcol_fit(&ds->enc->cols[j], in->cat_names[j], in->cat_position[j],
+                                           &T->levels[j], max_categories(src), err);
+            if (st) return st;
+        }
+        enc = ds->enc;
+    }
+    ds->n_cat = (int)T->nc;
+    ds->cat = malloc(T->n * T->nc * sizeof(uint32_t) + 1);
+    ds->cat_width = malloc(T->nc * sizeof(int));
+    if (!ds->cat || !ds->cat_width) return dnn_fail_oom(err, in->source, T->n * T->nc * 4);
+    for (size_t j = 0; j < T->nc; j++) ds->cat_width[j] = enc->cols[j].n_levels;
+    for (size_t i = 0; i < T->n * T->nc; i++)
+        ds->cat[i] = sc && sc->enc ? (uint32_t)T->cat[i] : dnn_catcol_code(&enc->cols[i % T->nc], T->cat[i]);
+    ds->d += dnn_encoding_width(enc);
+    return DNN_OK;
+}
+
+/* Names from the header: the source columns, the expanded features, the targets and labels. */
+static dnn_status take_names(dnn_dataset *ds, const dnn_csv_info *in, const dnn_schema *sc, int cls,
+                             dnn_error *err)
+{
+    if (!in->has_header) return DNN_OK;
+    const size_t nc = (size_t)in->n_cat, k = (size_t)in->k;
+    const dnn_encoding *enc = ds->enc ? ds->enc : sc ? sc->enc : NULL;
+    ds->column_names = calloc(ds->d_num + nc + 1, sizeof(char *));
+    if (!ds->column_names) return dnn_fail_oom(err, in->source, nc);
+    for (size_t j = 0; j < ds->d_num + nc; j++)
+        if (!(ds->column_names[j] =
+                  dnn_strdup(j < ds->d_num ? in->num_names[j] : in->cat_names[j - ds->d_num])))
+            return dnn_fail_oom(err, in->source, nc);
+    if (!(ds->feature_names = dnn_encoding_names(nc ? enc : NULL, in->num_names, ds->d_num)))
+        return dnn_fail_oom(err, in->source, ds->d);
+    if (in->labelled && !cls && !(ds->target_names = dnn_strings_copy(in->label_names, k)))
+        return dnn_fail_oom(err, in->source, k);
+    if (in->labelled) {
+        if (!(ds->label_names = dnn_strings_copy(in->label_names, k)))
+            return dnn_fail_oom(err, in->source, k);
+        ds->n_labels = (int)k;
+    }
+    return DNN_OK;
+}
+
+/* Hand the rows over to the data set. */
+static dnn_status table_finish(table *T, const dnn_csv_info *in, const dnn_source_config *src,
+                               const dnn_schema *sc, dnn_dataset *ds, dnn_error *err)
+{
+    if (T->n == 0)
+        return dnn_fail(
+            err, DNN_EDATA, "%s: no data rows%s%s", in->source, in->has_header ? " after the header" : "",
+            in->dropped_label + in->dropped_feature ? " that were not dropped for missing values" : "");
+    ds->source = dnn_strdup(in->source);
+    ds->n = T->n;
+    ds->d = ds->d_num = T->d;
+    ds->dtype = DNN_F32;
+    ds->x32 = T->x, T->x = NULL;
+    ds->lines = T->lines, T->lines = NULL;
+    ds->index = T->index, T->index = NULL;
+    ds->dropped_label = in->dropped_label;
+    ds->dropped_feature = in->dropped_feature;
+    snprintf(ds->header_note, sizeof ds->header_note, "%s", in->header_note);
+    snprintf(ds->label_note, sizeof ds->label_note, "%s", in->label_note);
+    ds->missing = malloc((T->d + T->nc + 1) * sizeof(size_t));
+    if (!ds->source || !ds->missing) return dnn_fail_oom(err, in->source, T->d);
+    memcpy(ds->missing, in->missing, (T->d + T->nc) * sizeof(size_t));
+    for (size_t j = 0; j < T->d + T->nc; j++) ds->missing_cells += ds->missing[j];
+    dnn_status st = DNN_OK;
+    if (in->labelled && T->cls) {
+        ds->y = T->y, T->y = NULL;
+        st = take_classes(ds, in, sc && sc->class_names, err);
+    } else if (in->labelled) {
+        ds->t = T->t, T->t = NULL;
+        ds->n_targets = in->k;
+    }
+    if (!st && T->nc) st = take_codes(ds, T, in, src, sc, err);
+    if (!st) st = take_names(ds, in, sc, T->cls, err);
+    return st;
+}
+
 dnn_status dnn_csv_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
                         dnn_error *err)
 {
-    const int from_stdin = strcmp(src->path, "-") == 0;
-    const char *name = from_stdin ? "<stdin>" : src->path;
-    reader r = {.name = name, .line = 1, .err = err};
-    interner classes = {0};
-    layout L = {0};
-    rows R = {0};
-    reader hdr = {0};
-    dnn_status st = DNN_OK;
-    const int cls = task == DNN_TASK_CLASSIFICATION;
-    size_t *miss = NULL;
-    unsigned char *unnamed = NULL;
     memset(ds, 0, sizeof *ds);
-
-    r.f = from_stdin ? stdin : fopen(src->path, "rb");
-    if (!r.f) return dnn_fail(err, DNN_EIO, "%s: cannot open: %s", name, strerror(errno));
-    r.buf = malloc(BUF_BYTES);
-    if (!r.buf) {
-        st = dnn_fail_oom(err, name, BUF_BYTES);
-        goto done;
-    }
-    refill(&r);
-    if (ferror(r.f)) {
-        st = dnn_fail(err, DNN_EIO, "%s: read error: %s", name, strerror(errno));
-        goto done;
-    }
-    if (r.len >= 2 && r.buf[0] == 0x1f && r.buf[1] == 0x8b) {
-        st = dnn_fail(err, DNN_EDATA,
-                      "%s: gzip-compressed CSV is not supported yet: decompress it first (gzip -dk %s)", name,
-                      name);
-        goto done;
-    }
-    if (r.len >= 3 && memcmp(r.buf, "\xEF\xBB\xBF", 3) == 0) r.pos = 3; /* UTF-8 byte-order mark */
-    if (r.len - r.pos == 0) {
-        st = dnn_fail(err, DNN_EDATA, "%s: the file is empty (expected CSV rows)", name);
-        goto done;
-    }
-    r.delim = src->delimiter ? src->delimiter : dnn_csv_sniff((const char *)r.buf + r.pos, r.len - r.pos);
-
-    /* What the first 64 KiB tell before a record is read: whether the first row is a header, whether every
-     * line ends in a delimiter. */
-    const char *sample = (const char *)r.buf + r.pos;
-    const size_t sample_n = r.len - r.pos;
-    int has_header = src->header;
-    if (has_header < 0) {
-        char why[160];
-        has_header = dnn_csv_sniff_header(sample, sample_n, r.eof, r.delim, src, why, sizeof why);
-        snprintf(ds->header_note, sizeof ds->header_note, "the first row is %s: %s",
-                 has_header ? "a header" : "data", why);
-    }
-    const int trailing = trailing_delimiter(sample, sample_n, r.eof, r.delim);
-
-    int got;
-    if ((st = next_record(&r, &got))) goto done;
-    if (!got) {
-        st = dnn_fail(err, DNN_EDATA, "%s: no rows, only blank lines", name);
-        goto done;
-    }
-    const int ncol = r.nf;
-    /* keep the first record: as names, or to read as data after planning */
-    hdr = r;
-    hdr.arena = malloc(r.alen + 1);
-    hdr.start = malloc((size_t)r.nf * sizeof(size_t));
-    hdr.flen = malloc((size_t)r.nf * sizeof(size_t));
-    hdr.quoted = malloc((size_t)r.nf);
-    if (!hdr.arena || !hdr.start || !hdr.flen || !hdr.quoted) {
-        st = dnn_fail_oom(err, name, r.alen);
-        goto done;
-    }
-    memcpy(hdr.arena, r.arena, r.alen);
-    memcpy(hdr.start, r.start, (size_t)r.nf * sizeof(size_t));
-    memcpy(hdr.flen, r.flen, (size_t)r.nf * sizeof(size_t));
-    memcpy(hdr.quoted, r.quoted, (size_t)r.nf);
-    if (has_header && (st = unique_names(&hdr, err))) goto done;
-    if (!(unnamed = find_unnamed(&hdr, has_header, trailing))) {
-        st = dnn_fail_oom(err, name, (size_t)ncol);
-        goto done;
-    }
-    if ((st = plan(&L, src, sc, &hdr, has_header, ncol, unnamed, err))) goto done;
-    if (!L.labelled && has_header && sc && sc->label_names)
-        snprintf(ds->label_note, sizeof ds->label_note,
-                 "%s: no column \"%s\" (the model's target): scoring in predict-only mode, without metrics",
-                 name, sc->label_names[0]);
-    if (cls && L.labelled && L.k != 1) {
-        st = dnn_fail(err, DNN_ECONFIG, "%s: a classification takes one label column, %d are given", name,
-                      L.k);
-        goto done;
-    }
-    if (sc && !cls && L.labelled && L.k != sc->n_targets) {
-        st = dnn_fail(err, DNN_EDATA, "%s: %d target columns, but the model predicts %d", name, L.k,
-                      sc->n_targets);
-        goto done;
-    }
-    miss = calloc((size_t)L.d, sizeof(size_t));
-    if (!miss) {
-        st = dnn_fail_oom(err, name, (size_t)L.d * sizeof(size_t));
-        goto done;
-    }
-    if (sc && sc->class_names)
-        for (int c = 0; c < sc->n_classes; c++)
-            if (intern(&classes, sc->class_names[c], strlen(sc->class_names[c]), 1) < 0) {
-                st = dnn_fail_oom(err, name, 0);
-                goto done;
-            }
-
-    const size_t d = (size_t)L.d, k = (size_t)L.k;
-    uint32_t ordinal = 0;
-    int use_first = !has_header;
-    for (;; ordinal++) {
-        if (use_first) {
-            use_first = 0; /* the first record was data: it is still in r */
-        } else {
-            if ((st = next_record(&r, &got))) goto done;
-            if (!got) break;
-        }
-        if (ordinal == UINT32_MAX || r.rec_line > UINT32_MAX) {
-            st = rfail(&r, "more than %u rows", UINT32_MAX - 1);
-            goto done;
-        }
-        if (r.nf != ncol) {
-            st = rfail(&r, "%d fields, expected %d (as in the first line%s)", r.nf, ncol,
-                       has_header ? ", the header" : "");
-            goto done;
-        }
-        if (L.strict_unnamed && (st = check_unnamed(&r, &L, src, has_header))) goto done;
-        if (R.n == R.cap) {
-            double bytes = (double)R.cap * 2 * ((double)(d + k) * sizeof(float) + 12);
-            if (bytes > (double)dnn_memory_budget(src->max_memory)) {
-                char a[32], b[32];
-                st = rfail(&r, "%zu rows so far, and growing to %s would pass the memory limit of %s (%s)",
-                           R.n, dnn_format_bytes(bytes, a, sizeof a),
-                           dnn_format_bytes((double)dnn_memory_budget(src->max_memory), b, sizeof b),
-                           dnn_memory_budget_source(src->max_memory));
-                goto done;
-            }
-            if (rows_grow(&R, d, k, cls)) {
-                st = dnn_fail_oom(err, name, R.cap * d * sizeof(float));
-                goto done;
-            }
-        }
-        float *xr = R.x + R.n * d;
-        int drop = 0;
-        for (size_t j = 0; j < d; j++) {
-            int c = L.feat_col[j];
-            const char *s = field(&r, c);
-            size_t n = r.flen[c];
-            double v;
-            if (is_missing(src, s, n)) {
-                if (src->missing == DNN_MISSING_ERROR) {
-                    char b[32];
-                    st = rfail(
-                        &r,
-                        "column \"%s\": a missing value (\"%.*s\"); set \"missing\" to \"mean\", \"median\", "
-                        "\"zero\" or \"drop\" to handle it",
-                        colname(&hdr, has_header, c, b, sizeof b), (int)(n < 20 ? n : 20), s);
-                    goto done;
-                }
-                miss[j]++;
-                if (src->missing == DNN_MISSING_DROP) drop = 1;
-                xr[j] = NAN;
-                continue;
-            }
-            int rc = dnn_csv_number(s, n, &v);
-            if (rc) {
-                char b[32];
-                st = not_a_number(&r, "column", colname(&hdr, has_header, c, b, sizeof b), rc, s, n);
-                goto done;
-            }
-            xr[j] = (float)v;
-        }
-        int label_missing = 0;
-        if (L.labelled) {
-            for (size_t i = 0; i < k; i++) {
-                int c = L.label_col[i];
-                const char *s = field(&r, c);
-                size_t n = r.flen[c];
-                if (is_missing(src, s, n)) {
-                    label_missing = 1;
-                    break;
-                }
-                if (cls) {
-                    while (n && *s == ' ') s++, n--;
-                    while (n && s[n - 1] == ' ') n--;
-                    int id = intern(&classes, s, n, !sc || !sc->class_names);
-                    if (id == -2) {
-                        st = dnn_fail_oom(err, name, n);
-                        goto done;
-                    }
-                    if (id == -1) {
-                        /* a model whose classes were named by data.classes also takes their indices */
-                        double v;
-                        if (dnn_csv_number(s, n, &v) == 0 && v >= 0 && v < sc->n_classes && v == floor(v))
-                            id = (int)v;
-                    }
-                    if (id == -1) {
-                        char list[300] = "";
-                        size_t q = 0;
-                        for (int a = 0; a < sc->n_classes && q < sizeof list - 40; a++)
-                            q += (size_t)snprintf(list + q, sizeof list - q, "%s\"%s\"", a ? ", " : "",
-                                                  sc->class_names[a]);
-                        st = rfail(&r, "label \"%.*s\" is not one of the model's classes (%s)",
-                                   (int)(n < 40 ? n : 40), s, list);
-                        goto done;
-                    }
-                    if (classes.n > MAX_CLASSES) {
-                        char b[32];
-                        st = rfail(
-                            &r,
-                            "column \"%s\" has more than %d distinct labels: is it a regression target (loss "
-                            "\"mse\")?",
-                            colname(&hdr, has_header, c, b, sizeof b), MAX_CLASSES);
-                        goto done;
-                    }
-                    R.y[R.n] = id;
-                } else {
-                    double v;
-                    int rc = dnn_csv_number(s, n, &v);
-                    if (rc) {
-                        char b[32];
-                        st = not_a_number(&r, "target column", colname(&hdr, has_header, c, b, sizeof b), rc,
-                                          s, n);
-                        goto done;
-                    }
-                    R.t[R.n * k + i] = (float)v;
-                }
-            }
-        }
-        if (label_missing) {
-            /* a missing label is never imputed */
-            if (src->missing == DNN_MISSING_ERROR) {
-                st = rfail(
-                    &r,
-                    "the label is missing; set \"missing\" to drop such rows (any policy but \"error\" drops "
-                    "them)");
-                goto done;
-            }
-            ds->dropped_label++;
-            for (size_t j = 0; j < d; j++) miss[j] -= isnan(xr[j]); /* the row goes: its cells do not count */
-            continue;
-        }
-        if (drop) {
-            ds->dropped_feature++;
-            continue;
-        }
-        R.lines[R.n] = (uint32_t)r.rec_line;
-        R.index[R.n] = ordinal;
-        R.n++;
-    }
-    if (ferror(r.f)) {
-        st = dnn_fail(err, DNN_EIO, "%s: read error: %s", name, strerror(errno));
-        goto done;
-    }
-    if (R.n == 0) {
-        st = dnn_fail(err, DNN_EDATA, "%s: no data rows%s%s", name, has_header ? " after the header" : "",
-                      ds->dropped_label + ds->dropped_feature ? " that were not dropped for missing values"
-                                                              : "");
-        goto done;
-    }
-
-    /* Hand over. Classes found in training data are sorted so their order does not depend on row order. */
-    ds->source = dnn_strdup(name);
-    ds->n = R.n;
-    ds->d = d;
-    ds->dtype = DNN_F32;
-    ds->x32 = R.x, R.x = NULL;
-    ds->lines = R.lines, R.lines = NULL;
-    ds->index = R.index, R.index = NULL;
-    ds->missing = miss, miss = NULL;
-    for (size_t j = 0; j < d; j++) ds->missing_cells += ds->missing[j];
-    if (L.labelled && cls) {
-        ds->y = R.y, R.y = NULL;
-        if (!sc || !sc->class_names) {
-            int *order = malloc((size_t)classes.n * sizeof(int)),
-                *rank = malloc((size_t)classes.n * sizeof(int));
-            if (!order || !rank) {
-                free(order);
-                free(rank);
-                st = dnn_fail_oom(err, name, (size_t)classes.n);
-                goto done;
-            }
-            name_order no = {classes.names, 1};
-            double v;
-            for (int i = 0; i < classes.n; i++) {
-                order[i] = i;
-                no.numeric &= dnn_csv_number(classes.names[i], strlen(classes.names[i]), &v) == 0;
-            }
-            qsort_r(order, (size_t)classes.n, sizeof(int), by_name, &no);
-            for (int i = 0; i < classes.n; i++) rank[order[i]] = i;
-            for (size_t i = 0; i < ds->n; i++) ds->y[i] = rank[ds->y[i]];
-            char **sorted = malloc((size_t)classes.n * sizeof(char *));
-            if (sorted)
-                for (int i = 0; i < classes.n; i++) sorted[i] = classes.names[order[i]];
-            free(order);
-            free(rank);
-            if (!sorted) {
-                st = dnn_fail_oom(err, name, (size_t)classes.n);
-                goto done;
-            }
-            free(classes.names);
-            classes.names = sorted;
-        }
-        ds->class_names = classes.names;
-        ds->n_classes = classes.n;
-        classes.names = NULL;
-        classes.n = 0;
-    } else if (L.labelled) {
-        ds->t = R.t, R.t = NULL;
-        ds->n_targets = L.k;
-    }
-    if (has_header) {
-        ds->feature_names = calloc(d, sizeof(char *));
-        if (!ds->feature_names) {
-            st = dnn_fail_oom(err, name, d);
-            goto done;
-        }
-        for (size_t j = 0; j < d; j++)
-            if (!(ds->feature_names[j] = dnn_strdup(field(&hdr, L.feat_col[j]))))
-                st = dnn_fail_oom(err, name, d);
-        if (L.labelled && !cls) {
-            ds->target_names = calloc(k, sizeof(char *));
-            for (size_t i = 0; ds->target_names && i < k; i++)
-                ds->target_names[i] = dnn_strdup(field(&hdr, L.label_col[i]));
-        }
-        if (L.labelled) {
-            ds->label_names = calloc(k, sizeof(char *));
-            for (size_t i = 0; ds->label_names && i < k; i++)
-                if (!(ds->label_names[i] = dnn_strdup(field(&hdr, L.label_col[i]))))
-                    st = dnn_fail_oom(err, name, k);
-            ds->n_labels = ds->label_names ? (int)k : 0;
-            if (!ds->label_names) st = dnn_fail_oom(err, name, k);
-        }
-    }
-done:
+    dnn_csv *r;
+    dnn_status st = dnn_csv_open(&r, src, task, sc, err);
+    if (st) return st;
+    const dnn_csv_info *in = dnn_csv_info_of(r);
+    table T;
+    st = table_init(&T, in, task, src, sc, err);
+    const dnn_csv_row *row;
+    while (!st && !(st = dnn_csv_next(r, &row, err)) && row)
+        st = table_append(&T, in, row, sc, src->max_memory, err);
+    in = dnn_csv_info_of(r);
+    if (!st) st = table_finish(&T, in, src, sc, ds, err);
+    table_free(&T);
+    dnn_csv_close(r);
     if (st) dnn_dataset_free(ds);
-    if (r.f && !from_stdin) fclose(r.f);
-    free(r.buf);
-    free(r.arena);
-    free(r.start);
-    free(r.flen);
-    free(r.quoted);
-    free(hdr.arena);
-    free(hdr.start);
-    free(hdr.flen);
-    free(hdr.quoted);
-    free(R.x);
-    free(R.t);
-    free(R.y);
-    free(R.lines);
-    free(R.index);
-    free(miss);
-    free(unnamed);
-    layout_free(&L);
-    interner_free(&classes, 0);
     return st;
 }
