@@ -10,6 +10,7 @@
 #include "dnn/config.h"
 #include "dnn/dataset.h"
 #include "dnn/error.h"
+#include "dnn/input.h"
 
 typedef struct dnn_csv dnn_csv;
 
@@ -24,6 +25,7 @@ typedef struct {
     uint64_t ordinal; /* its place among the source's data rows, dropped rows counted */
     int part;
     unsigned long line;
+    uint64_t offset; /* where its record begins in the part's content */
 } dnn_csv_row;
 
 /* Where a record begins, to come back to it. */
@@ -44,7 +46,8 @@ typedef struct {
     const int *cat_position;  /* [n_cat] each categorical column's place among the feature columns */
     char *const *label_names; /* [k], or NULL */
     int n_parts;
-    char *const *part_names; /* [n_parts] for messages */
+    const dnn_part *parts;   /* [n_parts] the files */
+    char *const *part_names; /* [n_parts] for messages ("<stdin>" for "-") */
     int gzip_parts;          /* how many parts are gzip-compressed */
     uint64_t bytes;          /* the parts' size on disk */
     const size_t *missing;   /* [d_num + n_cat] missing cells so far, numeric columns then categorical */
@@ -65,6 +68,8 @@ dnn_status dnn_csv_next(dnn_csv *r, const dnn_csv_row **row, dnn_error *err);
 dnn_csv_pos dnn_csv_tell(const dnn_csv *r);
 dnn_status dnn_csv_seek(dnn_csv *r, const dnn_csv_pos *pos, dnn_error *err);
 const dnn_csv_info *dnn_csv_info_of(dnn_csv *r);
+/* Map class labels to these names from now on (an index each; any other label is an error). */
+dnn_status dnn_csv_set_classes(dnn_csv *r, char *const *names, int n, dnn_error *err);
 void dnn_csv_close(dnn_csv *r);
 
 /* Sort class names as the classes of a model are: numerically when every name is a number, else by bytes.

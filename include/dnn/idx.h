@@ -39,6 +39,15 @@ dnn_status dnn_idx_read_header(const char *path, dnn_idx *out, dnn_error *err);
 /* Whether the data a header describes fit max_memory once decoded (DNN_EDATA naming the sizes if not). */
 dnn_status dnn_idx_check_budget(const char *path, const dnn_idx *header, size_t max_memory, dnn_error *err);
 
+/* Items of an IDX file read one after another from item first (plain files seek there, gzip ones inflate
+ * up to it), for streaming. header is the file's, from dnn_idx_read_header. */
+typedef struct dnn_idx_items dnn_idx_items;
+dnn_status dnn_idx_items_open(dnn_idx_items **it, const char *path, const dnn_idx *header, uint64_t first,
+                              dnn_error *err);
+/* Read the next n items' raw bytes (n * item * type size) into raw; fewer is a truncation error. */
+dnn_status dnn_idx_items_read(dnn_idx_items *it, void *raw, size_t n, dnn_error *err);
+void dnn_idx_items_close(dnn_idx_items *it);
+
 /* Bytes per element of a type, and the conversion of n big-endian elements to floats. */
 size_t dnn_idx_type_size(int type);
 void dnn_idx_to_float(int type, const uint8_t *raw, size_t n, float *out);

@@ -100,7 +100,8 @@ typedef struct {
     size_t *start, *flen;
     unsigned char *quoted;
     int nf, fcap;
-    unsigned long rec_line; /* line where the current record starts */
+    unsigned long rec_line;        /* line where the current record starts */
+    unsigned long long rec_offset; /* and its byte offset in the content */
     dnn_error *err;
 } reader;
 
@@ -196,6 +197,7 @@ static dnn_status next_record(reader *r, int *got)
         r->nf = 0;
         r->alen = 0;
         r->rec_line = r->line;
+        r->rec_offset = r->consumed + r->pos;
         if (peek(r) == EOF) return r->fail;
         for (;;) {
             size_t start = r->alen;
@@ -952,6 +954,7 @@ struct dnn_csv {
     unsigned char *unnamed, *text_col;
     layout L;
     dnn_strtab classes;
+    int fixed_classes; /* the classes are set (dnn_csv_set_classes): labels only map to them */
     char **num_names, **cat_names, **label_names;
     /* the row being returned */
     float *x, *t;
@@ -1216,7 +1219,18 @@ const dnn_csv_info *dnn_csv_info_of(dnn_csv *c)
     c->info.n_classes = c->classes.n;
     c->info.class_names = c->classes.names;
     c->info.part_names = c->part_names;
+    c->info.parts = c->parts;
     return &c->info;
+}
+
+dnn_status dnn_csv_set_classes(dnn_csv *c, char *const *names, int n, dnn_error *err)
+{
+    dnn_strtab_free(&c->classes, 0);
+    c->fixed_classes = 1;
+    for (int i = 0; i < n; i++)
+        if (dnn_strtab_id(&c->classes, names[i], strlen(names[i]), 1) != i)
+            return dnn_fail_oom(err, c->info.source, (size_t)n);
+    return DNN_OK;
 }
 
 dnn_csv_pos dnn_csv_tell(const dnn_csv *c)
@@ -1245,16 +1259,18 @@ static dnn_status class_of(dnn_csv *c, const char *s, size_t n, int32_t *id)
     const dnn_schema *sc = c->sc;
     while (n && *s == ' ') s++, n--;
     while (n && s[n - 1] == ' ') n--;
-    int v = dnn_strtab_id(&c->classes, s, n, !sc || !sc->class_names);
+    const int named = sc && sc->class_names;
+    int v = dnn_strtab_id(&c->classes, s, n, !named && !c->fixed_classes);
     if (v == -2) return dnn_fail_oom(r->err, r->name, n);
     double num;
-    if (v == -1 && dnn_csv_number(s, n, &num) == 0 && num >= 0 && num < sc->n_classes && num == floor(num))
+    if (v == -1 && named && dnn_csv_number(s, n, &num) == 0 && num >= 0 && num < sc->n_classes &&
+        num == floor(num))
         v = (int)num;
     if (v == -1) {
         char list[300] = "";
         size_t q = 0;
-        for (int a = 0; a < sc->n_classes && q < sizeof list - 40; a++)
-            q += (size_t)snprintf(list + q, sizeof list - q, "%s\"%s\"", a ? ", " : "", sc->class_names[a]);
+        for (int a = 0; a < c->classes.n && q < sizeof list - 40; a++)
+            q += (size_t)snprintf(list + q, sizeof list - q, "%s\"%s\"", a ? ", " : "", c->classes.names[a]);
         return rfail(r, "label \"%.*s\" is not one of the model's classes (%s)", (int)(n < 40 ? n : 40), s,
                      list);
     }
@@ -1390,6 +1406,7 @@ static dnn_status parse_row(dnn_csv *c, int *keep)
     c->row.ordinal = ordinal;
     c->row.part = c->part;
     c->row.line = r->rec_line;
+    c->row.offset = r->rec_offset;
     *keep = 1;
     return DNN_OK;
 }

@@ -324,6 +324,69 @@ dnn_status dnn_idx_check_budget(const char *path, const dnn_idx *h, size_t max_m
                     dnn_memory_budget_source(max_memory));
 }
 
+/* ---- items one after another, for streaming ---- */
+
+struct dnn_idx_items {
+    gzFile f;
+    const char *path;
+    size_t item_bytes;
+    uint64_t next, count, header;
+    int gzip;
+};
+
+dnn_status dnn_idx_items_open(dnn_idx_items **out, const char *path, const dnn_idx *h, uint64_t first,
+                              dnn_error *err)
+{
+    *out = NULL;
+    dnn_idx_items *it = calloc(1, sizeof *it);
+    if (!it) return dnn_fail_oom(err, path, sizeof *it);
+    *it = (dnn_idx_items){.path = path,
+                          .item_bytes = h->item * dnn_idx_type_size(h->type),
+                          .next = first,
+                          .count = h->count,
+                          .header = h->header,
+                          .gzip = h->gzip};
+    it->f = gzopen(path, "rb");
+    if (!it->f) {
+        free(it);
+        return dnn_fail(err, DNN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    gzbuffer(it->f, 1u << 17);
+    /* a seek in a gzip file inflates everything before it: that is what a gzip file allows */
+    if (gzseek(it->f, (z_off_t)(h->header + first * it->item_bytes), SEEK_SET) < 0) {
+        dnn_status st = gz_failure(it->f, path, "the data", err);
+        dnn_idx_items_close(it);
+        return st ? st
+                  : dnn_fail(err, DNN_EDATA, "%s: cannot reach item %llu", path, (unsigned long long)first);
+    }
+    *out = it;
+    return DNN_OK;
+}
+
+dnn_status dnn_idx_items_read(dnn_idx_items *it, void *raw, size_t n, dnn_error *err)
+{
+    size_t want = n * it->item_bytes;
+    long long r = read_some(it->f, raw, want);
+    if (r < 0) return gz_failure(it->f, it->path, "the data", err);
+    if ((size_t)r < want)
+        return dnn_fail(err, DNN_EDATA,
+                        "%s: byte %llu: truncated%s: item %llu of the %llu the header claims is not "
+                        "all there (did the file change while training?)",
+                        it->path, (unsigned long long)(it->header + it->next * it->item_bytes),
+                        it->gzip ? " gzip stream" : "",
+                        (unsigned long long)(it->next + (size_t)r / it->item_bytes),
+                        (unsigned long long)it->count);
+    it->next += n;
+    return DNN_OK;
+}
+
+void dnn_idx_items_close(dnn_idx_items *it)
+{
+    if (!it) return;
+    if (it->f) gzclose(it->f);
+    free(it);
+}
+
 /* ---- IDX data sets: images and their labels ---- */
 
 /* Labels of an IDX file: integers for classification (one per item), numbers for regression. */

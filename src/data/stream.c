@@ -1,0 +1,965 @@
+/* Streaming: the first pass (counts, classes, vocabularies, statistics, chunks, validation rows), then epochs
+ * that re-read the chunks in a seeded order, DNN_STREAM_CYCLE at a time, through a shuffle buffer. Memory is
+ * the buffer, the chunk table, the validation rows when they fit a quarter of the budget, and a reader per
+ * open chunk: never the data. */
+#include "dnn/stream.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnn/csv.h"
+#include "dnn/idx.h"
+#include "dnn/stats.h"
+#include "dnn/strtab.h"
+#include "dnn/util.h"
+
+#define CHUNK_ROWS 1024 /* rows per chunk of a seekable part: the grain of the epoch's order */
+
+int dnn_stream_is_validation(uint64_t seed, double fraction, uint64_t ordinal)
+{
+    if (!(fraction > 0)) return 0;
+    /* splitmix64's finaliser over the row number keyed by the seed: independent of how rows are read */
+    uint64_t z = ordinal + 0x9E3779B97F4A7C15ull * (seed + 0x5851F42D4C957F2Dull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53 < fraction;
+}
+
+/* A place the source can be read again from: a CSV record's position, or an IDX item. */
+typedef struct {
+    dnn_csv_pos pos; /* CSV */
+    uint64_t first;  /* IDX: its first item */
+    uint64_t rows;   /* rows it holds (as the reader returns them) */
+    uint64_t train;  /* of which training rows */
+} chunk;
+
+/* A reader of rows from chunks, of either format. */
+typedef struct {
+    dnn_csv *csv;
+    dnn_idx_items *img, *lab;
+    unsigned char *raw; /* one item's bytes */
+    uint64_t item;      /* IDX: the next item's number */
+} rowsrc;
+
+typedef struct {
+    rowsrc rs;
+    uint64_t left; /* rows left in its chunk */
+    int active;
+} slot;
+
+/* Rows collected in memory while the first pass runs: numbers as read (NaN where missing), categorical
+ * cells as hashes, classes in order of first appearance; coded when the vocabularies are known. */
+typedef struct {
+    float *x;
+    uint8_t *x8;
+    uint64_t *hash;
+    int32_t *y;
+    float *t;
+    size_t n, cap;
+} rowstore;
+
+struct dnn_stream {
+    const dnn_source_config *src;
+    dnn_task task;
+    dnn_stream_opts o;
+    dnn_dataset info; /* what the first pass learnt; n = 0 */
+    int cls;          /* classification */
+    size_t k;         /* regression targets */
+    /* IDX: the two files' headers */
+    dnn_idx img_h, lab_h;
+    char *labels_path;
+    size_t img_bytes, lab_bytes; /* of one item */
+    int32_t max_label;
+    uint64_t max_label_item;
+    /* the chunks */
+    chunk *chunks;
+    size_t n_chunks, cap_chunks;
+    uint64_t rows, n_train, n_val;
+    /* statistics of the training rows */
+    dnn_welford *num, *tgt;
+    uint64_t *train_missing;
+    dnn_gk *med;
+    dnn_level_counter *levels;
+    int32_t *class_rank; /* first appearance -> sorted */
+    /* validation rows: collected while they fit a quarter of the budget, else read from the chunks */
+    rowstore vstore;
+    int val_in_memory;
+    dnn_dataset val;
+    /* dealing */
+    const dnn_encoding *enc;
+    const dnn_impute *im;
+    size_t batch, cap;    /* rows per batch; shuffle buffer rows */
+    dnn_dataset buf, one; /* the shuffle buffer; one row at a time (unshuffled, validation) */
+    slot slots[DNN_STREAM_CYCLE];
+    int cur;
+    size_t *order, n_own, next_chunk;
+    int shuffle, input_done;
+    size_t fill;
+    dnn_rng pick;
+    uint64_t steps, dealt; /* batches per epoch (several processes: the same for all), dealt so far */
+    slot vslot;
+    size_t vchunk, val_at;
+};
+
+static size_t row_bytes(const dnn_dataset *d, size_t k)
+{
+    return d->d_num * (d->dtype == DNN_U8 ? 1 : sizeof(float)) + (size_t)d->n_cat * sizeof(uint32_t) +
+           (k ? k * sizeof(float) : sizeof(int32_t));
+}
+
+/* ---- rows held in memory ---- */
+
+/* A data set of cap rows shaped like info, for the shuffle buffer and validation rows. */
+static dnn_status holder_alloc(dnn_dataset *h, const dnn_dataset *info, int cls, size_t k, size_t cap,
+                               dnn_error *err)
+{
+    memset(h, 0, sizeof *h);
+    h->n = cap, h->d = info->d, h->d_num = info->d_num, h->dtype = info->dtype, h->n_cat = info->n_cat;
+    h->max_value = info->max_value, h->n_targets = (int)k;
+    size_t nx, nc, nt;
+    if (dnn_mul_size(cap, h->d_num, &nx) || dnn_mul_size(cap, (size_t)h->n_cat, &nc) ||
+        dnn_mul_size(cap, k, &nt) || nx > SIZE_MAX / sizeof(float))
+        return dnn_fail(err, DNN_ECONFIG, "%s: %zu rows to hold are too many", info->source, cap);
+    if (h->dtype == DNN_U8)
+        h->x8 = malloc(nx + 1);
+    else
+        h->x32 = malloc(nx * sizeof(float) + 1);
+    h->cat = malloc(nc * sizeof(uint32_t) + 1);
+    h->cat_width = malloc(((size_t)h->n_cat + 1) * sizeof(int));
+    if (cls) h->y = malloc(cap * sizeof(int32_t) + 1);
+    if (k) h->t = malloc(nt * sizeof(float) + 1);
+    if ((!h->x8 && !h->x32) || !h->cat || !h->cat_width || (cls && !h->y) || (k && !h->t))
+        return dnn_fail_oom(err, info->source, cap * row_bytes(info, k));
+    if (h->n_cat) memcpy(h->cat_width, info->cat_width, (size_t)h->n_cat * sizeof(int));
+    return DNN_OK;
+}
+
+static void holder_copy(dnn_dataset *h, size_t to, size_t from)
+{
+    const size_t dn = h->d_num, nc = (size_t)h->n_cat, k = (size_t)h->n_targets;
+    if (h->x8) memcpy(h->x8 + to * dn, h->x8 + from * dn, dn);
+    if (h->x32) memcpy(h->x32 + to * dn, h->x32 + from * dn, dn * sizeof(float));
+    memcpy(h->cat + to * nc, h->cat + from * nc, nc * sizeof(uint32_t));
+    if (h->y) h->y[to] = h->y[from];
+    if (h->t) memcpy(h->t + to * k, h->t + from * k, k * sizeof(float));
+}
+
+static void rowstore_free(rowstore *v)
+{
+    free(v->x);
+    free(v->x8);
+    free(v->hash);
+    free(v->y);
+    free(v->t);
+    memset(v, 0, sizeof *v);
+}
+
+/* Room for one more row; -1 when it would pass limit bytes (or memory runs out). */
+static int rowstore_room(rowstore *v, const dnn_dataset *info, int cls, size_t k, size_t limit)
+{
+    if (v->n < v->cap) return 0;
+    size_t cap = v->cap ? v->cap * 2 : 256;
+    if ((double)cap * (double)(row_bytes(info, k) + 8 * (size_t)info->n_cat) > (double)limit) return -1;
+    const size_t dn = info->d_num, nc = (size_t)info->n_cat;
+    int ok = 1;
+#define GROW(p, per)                                                                                         \
+    do {                                                                                                     \
+        void *q = realloc(p, cap * (per) + 1);                                                               \
+        if (q) p = q;                                                                                        \
+        ok &= q != NULL;                                                                                     \
+    } while (0)
+    if (info->dtype == DNN_U8)
+        GROW(v->x8, dn);
+    else
+        GROW(v->x, dn * sizeof(float));
+    if (nc) GROW(v->hash, nc * sizeof(uint64_t));
+    if (cls) GROW(v->y, sizeof(int32_t));
+    if (k) GROW(v->t, k * sizeof(float));
+#undef GROW
+    if (!ok) return -1;
+    v->cap = cap;
+    return 0;
+}
+
+/* ---- reading rows from a chunk ---- */
+
+static void rowsrc_close(rowsrc *rs)
+{
+    dnn_csv_close(rs->csv);
+    dnn_idx_items_close(rs->img);
+    dnn_idx_items_close(rs->lab);
+    free(rs->raw);
+    memset(rs, 0, sizeof *rs);
+}
+
+/* An IDX label item as a class index or as targets (t NULL: a class). */
+static dnn_status idx_label(dnn_stream *s, const unsigned char *raw, uint64_t item, int32_t *y, float *t,
+                            dnn_error *err)
+{
+    float v[256];
+    const float *lv = v;
+    if (s->lab_h.type == DNN_IDX_U8) {
+        for (size_t j = 0; j < s->lab_h.item && j < 256; j++) v[j] = raw[j];
+    } else {
+        dnn_idx_to_float(s->lab_h.type, raw, s->lab_h.item, v);
+    }
+    if (t) {
+        for (size_t j = 0; j < s->k; j++) {
+            if (!isfinite(lv[j]))
+                return dnn_fail(err, DNN_EDATA,
+                                "%s: byte %llu: target %zu of item %llu is not a finite number",
+                                s->labels_path, (unsigned long long)(s->lab_h.header + item * s->lab_bytes),
+                                j, (unsigned long long)item);
+            t[j] = lv[j];
+        }
+        return DNN_OK;
+    }
+    if (v[0] < 0 || v[0] >= 16777216.0f)
+        return dnn_fail(err, DNN_EDATA, "%s: byte %llu: label %.0f of item %llu is %s", s->labels_path,
+                        (unsigned long long)(s->lab_h.header + item * s->lab_bytes), v[0],
+                        (unsigned long long)item,
+                        v[0] < 0 ? "negative (classes count from 0)" : "too large to be a class index");
+    *y = (int32_t)v[0];
+    return DNN_OK;
+}
+
+/* One IDX item's values into x8 or x (as floats, which must be finite). */
+static dnn_status idx_values(dnn_stream *s, const unsigned char *raw, uint64_t item, uint8_t *x8, float *x,
+                             dnn_error *err)
+{
+    const size_t d = s->img_h.item;
+    if (x8) {
+        memcpy(x8, raw, d);
+        return DNN_OK;
+    }
+    dnn_idx_to_float(s->img_h.type, raw, d, x);
+    for (size_t j = 0; j < d; j++)
+        if (!isfinite(x[j]))
+            return dnn_fail(err, DNN_EDATA, "%s: byte %llu: element %llu is not a finite number",
+                            s->src->images,
+                            (unsigned long long)(s->img_h.header + item * s->img_bytes +
+                                                 j * dnn_idx_type_size(s->img_h.type)),
+                            (unsigned long long)(item * d + j));
+    return DNN_OK;
+}
+
+static dnn_status rowsrc_seek(dnn_stream *s, rowsrc *rs, const chunk *c, dnn_error *err)
+{
+    if (s->src->format == DNN_FORMAT_CSV) {
+        if (!rs->csv) {
+            dnn_status st = dnn_csv_open(&rs->csv, s->src, s->task, NULL, err);
+            if (!st && s->cls && s->info.class_names)
+                st = dnn_csv_set_classes(rs->csv, s->info.class_names, s->info.n_classes, err);
+            if (st) return st;
+        }
+        return dnn_csv_seek(rs->csv, &c->pos, err);
+    }
+    dnn_idx_items_close(rs->img);
+    dnn_idx_items_close(rs->lab);
+    rs->img = rs->lab = NULL;
+    rs->item = c->first;
+    if (!rs->raw && !(rs->raw = malloc(s->img_bytes + s->lab_bytes + 1)))
+        return dnn_fail_oom(err, s->src->images, s->img_bytes);
+    dnn_status st = dnn_idx_items_open(&rs->img, s->src->images, &s->img_h, c->first, err);
+    if (!st && s->labels_path) st = dnn_idx_items_open(&rs->lab, s->labels_path, &s->lab_h, c->first, err);
+    return st;
+}
+
+/* The next row of the chunk rs is in, into row i of h (numbers filled from s->im, cells coded by s->enc). */
+static dnn_status rowsrc_read(dnn_stream *s, rowsrc *rs, dnn_dataset *h, size_t i, uint64_t *ordinal,
+                              dnn_error *err)
+{
+    const size_t dn = h->d_num, nc = (size_t)h->n_cat;
+    if (!rs->csv) {
+        dnn_status st = dnn_idx_items_read(rs->img, rs->raw, 1, err);
+        if (!st && rs->lab) st = dnn_idx_items_read(rs->lab, rs->raw + s->img_bytes, 1, err);
+        if (!st)
+            st = idx_values(s, rs->raw, rs->item, h->x8 ? h->x8 + i * dn : NULL,
+                            h->x32 ? h->x32 + i * dn : NULL, err);
+        if (!st && rs->lab)
+            st = idx_label(s, rs->raw + s->img_bytes, rs->item, h->y ? &h->y[i] : NULL,
+                           h->t ? h->t + i * s->k : NULL, err);
+        *ordinal = rs->item++;
+        return st;
+    }
+    const dnn_csv_row *row;
+    dnn_status st = dnn_csv_next(rs->csv, &row, err);
+    if (st) return st;
+    if (!row)
+        return dnn_fail(err, DNN_EDATA, "%s: fewer rows than the first pass counted: did the file change?",
+                        s->info.source);
+    float *x = h->x32 + i * dn;
+    for (size_t j = 0; j < dn; j++) x[j] = isnan(row->x[j]) && s->im ? s->im->fill[j] : row->x[j];
+    for (size_t c = 0; c < nc; c++) h->cat[i * nc + c] = dnn_catcol_code(&s->enc->cols[c], row->cat[c]);
+    if (h->y) h->y[i] = row->y;
+    if (h->t) memcpy(h->t + i * s->k, row->t, s->k * sizeof(float));
+    *ordinal = row->ordinal;
+    return DNN_OK;
+}
+
+/* ---- the first pass ---- */
+
+static dnn_status add_chunk(dnn_stream *s, const chunk *c, dnn_error *err)
+{
+    if (s->n_chunks == s->cap_chunks) {
+        size_t cap = s->cap_chunks ? s->cap_chunks * 2 : 256;
+        chunk *p = realloc(s->chunks, cap * sizeof *p);
+        if (!p) return dnn_fail_oom(err, "the chunk table", cap * sizeof *p);
+        s->chunks = p, s->cap_chunks = cap;
+    }
+    s->chunks[s->n_chunks++] = *c;
+    return DNN_OK;
+}
+
+static dnn_status stats_alloc(dnn_stream *s, dnn_error *err)
+{
+    const size_t dn = s->info.d_num;
+    s->num = calloc(dn + 1, sizeof *s->num);
+    s->train_missing = calloc(dn + 1, sizeof *s->train_missing);
+    s->tgt = calloc(s->k + 1, sizeof *s->tgt);
+    if (!s->num || !s->train_missing || !s->tgt) return dnn_fail_oom(err, "column statistics", dn * 48);
+    if (s->o.missing == DNN_MISSING_MEDIAN) {
+        if (!(s->med = calloc(dn + 1, sizeof *s->med))) return dnn_fail_oom(err, "medians", dn);
+        for (size_t j = 0; j < dn; j++) {
+            dnn_status st = dnn_gk_init(&s->med[j], DNN_MEDIAN_EPS, err);
+            if (st) return st;
+        }
+    }
+    return DNN_OK;
+}
+
+/* A training row's values into the statistics. */
+static dnn_status count_train(dnn_stream *s, const float *x, const uint8_t *x8, const float *t,
+                              dnn_error *err)
+{
+    const size_t dn = s->info.d_num;
+    for (size_t j = 0; j < dn; j++) {
+        double v = x8 ? x8[j] : x[j];
+        if (isnan(v)) {
+            s->train_missing[j]++;
+            continue;
+        }
+        dnn_welford_add(&s->num[j], v);
+        if (s->med) {
+            dnn_status st = dnn_gk_add(&s->med[j], v, err);
+            if (st) return st;
+        }
+    }
+    for (size_t j = 0; t && j < s->k; j++) dnn_welford_add(&s->tgt[j], t[j]);
+    s->n_train++;
+    return DNN_OK;
+}
+
+/* A validation row kept in memory, while they fit a quarter of the budget. */
+static void keep_val(dnn_stream *s, const float *x, const uint8_t *x8, const uint64_t *hash, int32_t y,
+                     const float *t)
+{
+    rowstore *v = &s->vstore;
+    const size_t dn = s->info.d_num, nc = (size_t)s->info.n_cat;
+    if (!s->val_in_memory) return;
+    if (rowstore_room(v, &s->info, s->cls, s->k, dnn_memory_budget(s->o.max_memory) / 4)) {
+        rowstore_free(v);
+        s->val_in_memory = 0; /* too many: validation will read them from the chunks */
+        return;
+    }
+    if (x8) memcpy(v->x8 + v->n * dn, x8, dn);
+    if (x) memcpy(v->x + v->n * dn, x, dn * sizeof(float));
+    if (nc) memcpy(v->hash + v->n * nc, hash, nc * sizeof(uint64_t));
+    if (v->y) v->y[v->n] = y;
+    if (v->t) memcpy(v->t + v->n * s->k, t, s->k * sizeof(float));
+    v->n++;
+}
+
+/* Start a new chunk at a row when the part changes, or a seekable part's chunk is full. */
+static dnn_status chunk_row(dnn_stream *s, const chunk *at, int seekable, int val, dnn_error *err)
+{
+    chunk *c = s->n_chunks ? &s->chunks[s->n_chunks - 1] : NULL;
+    int same_part = c && (s->src->format == DNN_FORMAT_IDX || c->pos.part == at->pos.part);
+    if (!c || !same_part || (seekable && c->rows == CHUNK_ROWS)) {
+        dnn_status st = add_chunk(s, at, err);
+        if (st) return st;
+        c = &s->chunks[s->n_chunks - 1];
+    }
+    c->rows++;
+    c->train += !val;
+    s->rows++;
+    return DNN_OK;
+}
+
+static dnn_status scan_csv_info(dnn_stream *s, dnn_csv *r, dnn_error *err)
+{
+    const dnn_csv_info *in = dnn_csv_info_of(r);
+    s->info.source = dnn_strdup(in->source);
+    s->info.d = s->info.d_num = (size_t)in->d_num;
+    s->info.n_cat = in->n_cat;
+    s->info.dtype = DNN_F32;
+    s->k = s->cls || !in->labelled ? 0 : (size_t)in->k;
+    s->info.n_targets = (int)s->k;
+    if (!s->info.source) return dnn_fail_oom(err, in->source, 0);
+    if (!in->labelled) return dnn_fail(err, DNN_EDATA, "%s: no label column to train on", in->source);
+    dnn_status st = stats_alloc(s, err);
+    if (!st && in->n_cat) {
+        s->levels = calloc((size_t)in->n_cat, sizeof *s->levels);
+        if (!s->levels) return dnn_fail_oom(err, in->source, (size_t)in->n_cat);
+        int cap = dnn_levels_cap(s->src->max_categories > 0 ? s->src->max_categories : 32);
+        for (int j = 0; j < in->n_cat && !st; j++) st = dnn_levels_init(&s->levels[j], cap, err);
+    }
+    return st;
+}
+
+static dnn_status scan_csv_rows(dnn_stream *s, dnn_csv *r, dnn_error *err)
+{
+    const dnn_csv_info *in = dnn_csv_info_of(r);
+    dnn_status st = DNN_OK;
+    const dnn_csv_row *row;
+    while (!st && !(st = dnn_csv_next(r, &row, err)) && row) {
+        const int val = dnn_stream_is_validation(s->o.seed, s->o.validation_split, row->ordinal);
+        chunk at = {{row->part, row->offset, row->line, row->ordinal}, 0, 0, 0};
+        st = chunk_row(s, &at, !in->parts[row->part].gzip, val, err); /* a gzip part is read whole */
+        for (int j = 0; !st && j < in->n_cat; j++)
+            st = dnn_levels_add(&s->levels[j], row->cat_text[j], row->cat_len[j], row->cat[j], err);
+        if (!st && val) {
+            s->n_val++;
+            keep_val(s, row->x, NULL, row->cat, row->y, row->t);
+        } else if (!st) {
+            st = count_train(s, row->x, NULL, s->k ? row->t : NULL, err);
+        }
+    }
+    return st;
+}
+
+/* What a CSV source's first pass leaves: names, classes sorted (with the map from their order of first
+ * appearance), vocabularies, missing counts. */
+static dnn_status scan_csv_finish(dnn_stream *s, dnn_csv *r, dnn_error *err)
+{
+    const dnn_csv_info *in = dnn_csv_info_of(r);
+    dnn_dataset *ds = &s->info;
+    const size_t ncol = ds->d_num + (size_t)ds->n_cat;
+    ds->missing = malloc((ncol + 1) * sizeof(size_t));
+    if (!ds->missing) return dnn_fail_oom(err, in->source, ncol);
+    memcpy(ds->missing, in->missing, ncol * sizeof(size_t));
+    for (size_t j = 0; j < ncol; j++) ds->missing_cells += ds->missing[j];
+    ds->dropped_label = in->dropped_label;
+    ds->dropped_feature = in->dropped_feature;
+    snprintf(ds->header_note, sizeof ds->header_note, "%s", in->header_note);
+    if (s->cls) {
+        ds->n_classes = in->n_classes;
+        ds->class_names = dnn_strings_copy(in->class_names, (size_t)in->n_classes);
+        s->class_rank = malloc(((size_t)in->n_classes + 1) * sizeof *s->class_rank);
+        if (!ds->class_names || !s->class_rank)
+            return dnn_fail_oom(err, "class names", (size_t)in->n_classes);
+        dnn_status st = dnn_csv_sort_classes(ds->class_names, ds->n_classes, s->class_rank, err);
+        if (st) return st;
+    }
+    if (ds->n_cat) {
+        ds->enc = calloc(1, sizeof *ds->enc);
+        if (ds->enc) ds->enc->cols = calloc((size_t)ds->n_cat, sizeof *ds->enc->cols);
+        ds->cat_width = malloc((size_t)ds->n_cat * sizeof(int));
+        if (!ds->enc || !ds->enc->cols || !ds->cat_width)
+            return dnn_fail_oom(err, in->source, (size_t)ds->n_cat);
+        int maxc = s->src->max_categories > 0 ? s->src->max_categories : 32;
+        for (int j = 0; j < ds->n_cat; j++, ds->enc->n_cat++) {
+            dnn_status st = dnn_catcol_fit(&ds->enc->cols[j], in->cat_names[j], in->cat_position[j],
+                                           &s->levels[j], maxc, err);
+            if (st) return st;
+            ds->cat_width[j] = ds->enc->cols[j].n_levels;
+        }
+        ds->d += dnn_encoding_width(ds->enc);
+    }
+    if (!in->has_header) return DNN_OK;
+    ds->column_names = calloc(ncol + 1, sizeof(char *));
+    if (!ds->column_names) return dnn_fail_oom(err, in->source, ncol);
+    for (size_t j = 0; j < ncol; j++)
+        if (!(ds->column_names[j] =
+                  dnn_strdup(j < ds->d_num ? in->num_names[j] : in->cat_names[j - ds->d_num])))
+            return dnn_fail_oom(err, in->source, ncol);
+    ds->feature_names = dnn_encoding_names(ds->enc, in->num_names, ds->d_num);
+    ds->label_names = dnn_strings_copy(in->label_names, (size_t)in->k);
+    ds->n_labels = ds->label_names ? in->k : 0;
+    if (s->k) ds->target_names = dnn_strings_copy(in->label_names, s->k);
+    if (!ds->feature_names || !ds->label_names || (s->k && !ds->target_names))
+        return dnn_fail_oom(err, in->source, ncol);
+    return DNN_OK;
+}
+
+static dnn_status scan_csv(dnn_stream *s, dnn_error *err)
+{
+    dnn_csv *r;
+    dnn_status st = dnn_csv_open(&r, s->src, s->task, NULL, err);
+    if (st) return st;
+    st = scan_csv_info(s, r, err);
+    if (!st) st = scan_csv_rows(s, r, err);
+    if (!st) st = scan_csv_finish(s, r, err);
+    dnn_csv_close(r);
+    return st;
+}
+
+/* IDX: the headers of the images and their labels; the values are read by the pass. */
+static dnn_status scan_idx_headers(dnn_stream *s, dnn_error *err)
+{
+    const dnn_source_config *src = s->src;
+    dnn_status st = dnn_idx_read_header(src->images, &s->img_h, err);
+    if (st) return st;
+    if (s->img_h.count == 0 || s->img_h.item == 0)
+        return dnn_fail(err, DNN_EDATA, "%s: no data (%zu items of %zu values)", src->images, s->img_h.count,
+                        s->img_h.item);
+    if (s->img_h.item > INT32_MAX)
+        return dnn_fail(err, DNN_EDATA, "%s: %zu values per item is more than a network input can take",
+                        src->images, s->img_h.item);
+    s->labels_path = src->labels ? dnn_strdup(src->labels) : dnn_idx_labels_path(src->images);
+    if (!s->labels_path)
+        return dnn_fail(err, DNN_ECONFIG,
+                        "%s: no labels file: its name does not pair as *-images-idx3-ubyte[.gz] -> "
+                        "*-labels-idx1-ubyte[.gz], so give \"labels\"",
+                        src->images);
+    if ((st = dnn_idx_read_header(s->labels_path, &s->lab_h, err))) return st;
+    if (s->lab_h.count != s->img_h.count)
+        return dnn_fail(err, DNN_EDATA, "%s: %zu labels for the %zu images of %s (the counts must match)",
+                        s->labels_path, s->lab_h.count, s->img_h.count, src->images);
+    int integer = s->lab_h.type == DNN_IDX_U8 || s->lab_h.type == DNN_IDX_I8 ||
+                  s->lab_h.type == DNN_IDX_I16 || s->lab_h.type == DNN_IDX_I32;
+    if (s->cls && (s->lab_h.item != 1 || !integer))
+        return dnn_fail(err, DNN_EDATA,
+                        "%s: expected one integer class label per item, got %zu %s value(s) per item",
+                        s->labels_path, s->lab_h.item, dnn_idx_type_name(s->lab_h.type));
+    if (!s->cls && (s->lab_h.item > 256))
+        return dnn_fail(err, DNN_EDATA, "%s: %zu targets per item is too many", s->labels_path,
+                        s->lab_h.item);
+    s->k = s->cls ? 0 : s->lab_h.item;
+    s->img_bytes = s->img_h.item * dnn_idx_type_size(s->img_h.type);
+    s->lab_bytes = s->lab_h.item * dnn_idx_type_size(s->lab_h.type);
+    dnn_dataset *ds = &s->info;
+    ds->source = dnn_strdup(src->images);
+    ds->label_source = dnn_strdup(s->labels_path);
+    ds->d = ds->d_num = s->img_h.item;
+    ds->n_targets = (int)s->k;
+    const int t = s->img_h.type;
+    ds->dtype = t == DNN_IDX_U8 ? DNN_U8 : DNN_F32;
+    ds->max_value = t == DNN_IDX_U8    ? 255.0f
+                    : t == DNN_IDX_I8  ? 127.0f
+                    : t == DNN_IDX_I16 ? 32767.0f
+                    : t == DNN_IDX_I32 ? 2147483647.0f
+                                       : 0.0f;
+    ds->label_offset = s->lab_h.header;
+    ds->label_stride = s->lab_bytes;
+    if (!ds->source || !ds->label_source) return dnn_fail_oom(err, src->images, 0);
+    return stats_alloc(s, err);
+}
+
+static dnn_status scan_idx(dnn_stream *s, dnn_error *err)
+{
+    dnn_status st = scan_idx_headers(s, err);
+    if (st) return st;
+    rowsrc rs = {0};
+    dnn_dataset one;
+    s->max_label = -1;
+    chunk start = {{0}, 0, 0, 0};
+    if (!(st = holder_alloc(&one, &s->info, s->cls, s->k, 1, err))) st = rowsrc_seek(s, &rs, &start, err);
+    const int seekable = !s->img_h.gzip && !s->lab_h.gzip;
+    for (uint64_t i = 0; !st && i < s->img_h.count; i++) {
+        uint64_t ordinal;
+        if ((st = rowsrc_read(s, &rs, &one, 0, &ordinal, err))) break;
+        const int val = dnn_stream_is_validation(s->o.seed, s->o.validation_split, ordinal);
+        chunk at = {{0}, i, 0, 0};
+        if ((st = chunk_row(s, &at, seekable, val, err))) break;
+        if (one.y && one.y[0] > s->max_label) s->max_label = one.y[0], s->max_label_item = i;
+        if (val) {
+            s->n_val++;
+            keep_val(s, one.x32, one.x8, NULL, one.y ? one.y[0] : 0, one.t);
+        } else {
+            st = count_train(s, one.x32, one.x8, one.t, err);
+        }
+    }
+    rowsrc_close(&rs);
+    dnn_dataset_free(&one);
+    return st;
+}
+
+dnn_status dnn_stream_open(dnn_stream **out, const dnn_source_config *src, dnn_task task,
+                           const dnn_stream_opts *o, dnn_error *err)
+{
+    *out = NULL;
+    dnn_stream *s = calloc(1, sizeof *s);
+    if (!s) return dnn_fail_oom(err, "a stream", sizeof *s);
+    s->src = src, s->task = task, s->o = *o;
+    if (s->o.ranks < 1) s->o.ranks = 1, s->o.rank = 0;
+    s->cls = task == DNN_TASK_CLASSIFICATION;
+    s->val_in_memory = 1;
+    dnn_status st = DNN_OK;
+    if (src->format == DNN_FORMAT_CSV && strcmp(src->path, "-") == 0)
+        st = dnn_fail(err, DNN_ECONFIG, "standard input cannot be streamed: it can be read only once");
+    if (!st) st = src->format == DNN_FORMAT_CSV ? scan_csv(s, err) : scan_idx(s, err);
+    if (!st && s->n_train == 0)
+        st = dnn_fail(err, DNN_EDATA, "%s: no training rows (%llu rows, all for validation or dropped)",
+                      s->info.source, (unsigned long long)s->rows);
+    if (st) {
+        dnn_stream_close(s);
+        return st;
+    }
+    *out = s;
+    return DNN_OK;
+}
+
+const dnn_dataset *dnn_stream_info(const dnn_stream *s)
+{
+    return &s->info;
+}
+
+void dnn_stream_counts(const dnn_stream *s, uint64_t *rows, uint64_t *train, uint64_t *val, size_t *chunks)
+{
+    if (rows) *rows = s->rows;
+    if (train) *train = s->n_train;
+    if (val) *val = s->n_val;
+    if (chunks) *chunks = s->n_chunks;
+}
+
+int32_t dnn_stream_max_label(const dnn_stream *s, char *where, size_t n)
+{
+    if (where && n)
+        snprintf(where, n, "%s: byte %llu: label of item %llu", s->labels_path ? s->labels_path : "",
+                 (unsigned long long)(s->lab_h.header + s->max_label_item * s->lab_bytes),
+                 (unsigned long long)s->max_label_item);
+    return s->src->format == DNN_FORMAT_IDX ? s->max_label : -1;
+}
+
+dnn_status dnn_stream_fit(const dnn_stream *s, dnn_missing policy, dnn_norm_kind kind, dnn_impute *im,
+                          dnn_norm *nm, dnn_error *err)
+{
+    const dnn_dataset *ds = &s->info;
+    const size_t dn = ds->d_num;
+    memset(im, 0, sizeof *im);
+    im->d = ds->d;
+    im->fill = calloc(ds->d + 1, sizeof(float));
+    if (!im->fill) return dnn_fail_oom(err, "imputation values", ds->d * sizeof(float));
+    for (size_t j = 0; j < dn && ds->missing; j++) {
+        if (!ds->missing[j] || s->num[j].n == 0) continue;
+        if (policy == DNN_MISSING_MEAN) im->fill[j] = (float)s->num[j].mean;
+        if (policy == DNN_MISSING_MEDIAN) im->fill[j] = (float)dnn_gk_query(&s->med[j], 0.5, err);
+    }
+    dnn_status st = dnn_norm_init(nm, ds->d, (int)s->k, err);
+    if (st) {
+        dnn_impute_free(im);
+        return st;
+    }
+    for (size_t j = 0; j < dn; j++) {
+        /* the training rows' statistics after imputation, as the data in memory would have them */
+        dnn_welford w = dnn_welford_with(s->num[j], (double)s->train_missing[j], im->fill[j]);
+        if (kind == DNN_NORM_SCALE && ds->max_value > 0) {
+            nm->mul[j] = 1.0f / ds->max_value;
+        } else if (kind == DNN_NORM_SCALE && w.n > 0) {
+            nm->shift[j] = (float)w.min;
+            nm->mul[j] = w.max > w.min ? (float)(1.0 / (w.max - w.min)) : 1.0f;
+        } else if (kind == DNN_NORM_STANDARDIZE && w.n > 0) {
+            double sd = sqrt(dnn_welford_var(&w));
+            nm->shift[j] = (float)w.mean;
+            nm->mul[j] = sd > 1e-12 * (fabs(w.mean) + 1.0) ? (float)(1.0 / sd) : 1.0f;
+        }
+    }
+    for (size_t j = 0; j < s->k; j++) {
+        double sd = sqrt(dnn_welford_var(&s->tgt[j]));
+        nm->tshift[j] = (float)s->tgt[j].mean;
+        nm->tmul[j] = sd > 1e-12 * (fabs(s->tgt[j].mean) + 1.0) ? (float)(1.0 / sd) : 1.0f;
+    }
+    return DNN_OK;
+}
+
+/* ---- dealing batches ---- */
+
+/* The validation rows kept by the first pass, coded and filled as training rows are. */
+static dnn_status build_val(dnn_stream *s, dnn_error *err)
+{
+    rowstore *v = &s->vstore;
+    dnn_status st = holder_alloc(&s->val, &s->info, s->cls, s->k, v->n, err);
+    if (st) return st;
+    const size_t dn = s->info.d_num, nc = (size_t)s->info.n_cat;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->x8) memcpy(s->val.x8 + i * dn, v->x8 + i * dn, dn);
+        for (size_t j = 0; v->x && j < dn; j++) {
+            float x = v->x[i * dn + j];
+            s->val.x32[i * dn + j] = isnan(x) && s->im ? s->im->fill[j] : x;
+        }
+        for (size_t c = 0; c < nc; c++)
+            s->val.cat[i * nc + c] = dnn_catcol_code(&s->enc->cols[c], v->hash[i * nc + c]);
+        if (s->val.y) s->val.y[i] = s->class_rank ? s->class_rank[v->y[i]] : v->y[i];
+        if (s->val.t) memcpy(s->val.t + i * s->k, v->t + i * s->k, s->k * sizeof(float));
+    }
+    rowstore_free(v);
+    return DNN_OK;
+}
+
+/* The next training row of the epoch into row i of h: from the open chunks in turn, opening the next chunk of
+ * the order in a slot that has finished; validation rows are read and passed over. *got is 0 at the end. */
+static dnn_status next_input(dnn_stream *s, dnn_dataset *h, size_t i, int *got, dnn_error *err)
+{
+    const int cycle = s->shuffle ? DNN_STREAM_CYCLE : 1;
+    *got = 0;
+    for (;;) {
+        slot *sl = NULL;
+        for (int tries = 0; tries < cycle && !sl; tries++) {
+            slot *c = &s->slots[s->cur];
+            if (!c->active && s->next_chunk < s->n_own) {
+                const chunk *ch = &s->chunks[s->order[s->next_chunk++]];
+                dnn_status st = rowsrc_seek(s, &c->rs, ch, err);
+                if (st) return st;
+                c->left = ch->rows;
+                c->active = c->left > 0;
+            }
+            if (c->active)
+                sl = c;
+            else
+                s->cur = (s->cur + 1) % cycle;
+        }
+        if (!sl) return DNN_OK;
+        uint64_t ordinal;
+        dnn_status st = rowsrc_read(s, &sl->rs, h, i, &ordinal, err);
+        if (st) return st;
+        sl->active = --sl->left > 0;
+        s->cur = (s->cur + 1) % cycle;
+        if (dnn_stream_is_validation(s->o.seed, s->o.validation_split, ordinal)) continue;
+        *got = 1;
+        return DNN_OK;
+    }
+}
+
+static void gather_one(const dnn_stream *s, const dnn_dataset *h, size_t j, const dnn_norm *nm, float *x,
+                       int32_t *y, float *t, size_t i)
+{
+    uint32_t r = (uint32_t)j;
+    dnn_gather(h, nm, &r, 1, x + i * h->d, y ? y + i : NULL, t ? t + i * s->k : NULL);
+}
+
+/* One row of the batch: tf.data's shuffle, a uniform pick among the buffer's rows, whose slot then takes the
+ * next input row; without shuffling, the rows in order. *got is 0 after the last. */
+static dnn_status deal_row(dnn_stream *s, const dnn_norm *nm, float *x, int32_t *y, float *t, size_t i,
+                           int *got, dnn_error *err)
+{
+    dnn_status st;
+    if (!s->shuffle) {
+        if ((st = next_input(s, &s->one, 0, got, err)) || !*got) return st;
+        if (x) gather_one(s, &s->one, 0, nm, x, y, t, i);
+        return DNN_OK;
+    }
+    int more = 1;
+    while (!s->input_done && s->fill < s->cap) {
+        if ((st = next_input(s, &s->buf, s->fill, &more, err))) return st;
+        if (more)
+            s->fill++;
+        else
+            s->input_done = 1;
+    }
+    *got = s->fill > 0;
+    if (!*got) return DNN_OK;
+    size_t j = (size_t)dnn_rng_below(&s->pick, s->fill);
+    if (x) gather_one(s, &s->buf, j, nm, x, y, t, i);
+    more = 0;
+    if (!s->input_done && (st = next_input(s, &s->buf, j, &more, err))) return st;
+    if (!more) { /* no row to take its place: the last one moves in */
+        s->input_done = 1;
+        if (j != s->fill - 1) holder_copy(&s->buf, j, s->fill - 1);
+        s->fill--;
+    }
+    return DNN_OK;
+}
+
+static dnn_status st_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, size_t *rows,
+                          dnn_error *err)
+{
+    dnn_stream *s = b->impl;
+    *rows = 0;
+    if (s->steps && s->dealt == s->steps) return DNN_OK;
+    size_t i = 0;
+    for (int got = 1; i < s->batch; i++) {
+        dnn_status st = deal_row(s, nm, x, y, t, i, &got, err);
+        if (st) return st;
+        if (!got) break;
+    }
+    *rows = i;
+    s->dealt += i > 0;
+    return DNN_OK;
+}
+
+static dnn_status st_epoch(dnn_batches *b, dnn_rng *rng, int shuffle, size_t skip, dnn_error *err)
+{
+    dnn_stream *s = b->impl;
+    s->shuffle = shuffle;
+    for (size_t i = 0; i < s->n_own; i++) s->order[i] = s->o.rank + i * (size_t)s->o.ranks;
+    if (shuffle) {
+        /* the chunks' order, then a generator of its own for the buffer's picks */
+        for (size_t i = s->n_own; i > 1; i--) {
+            size_t j = (size_t)dnn_rng_below(rng, i), tmp = s->order[i - 1];
+            s->order[i - 1] = s->order[j];
+            s->order[j] = tmp;
+        }
+        dnn_rng_seed(&s->pick, dnn_rng_u64(rng), DNN_STREAM_SHUFFLE);
+    }
+    for (int c = 0; c < DNN_STREAM_CYCLE; c++) s->slots[c].active = 0;
+    s->cur = 0, s->next_chunk = 0, s->fill = 0, s->input_done = 0, s->dealt = 0;
+    /* an epoch resumed part way deals its first batches again, to nobody: the same rows stay in the buffer */
+    for (size_t k = 0; k < skip; k++) {
+        size_t rows;
+        dnn_status st = st_next(b, NULL, NULL, NULL, NULL, &rows, err);
+        if (st) return st;
+        if (!rows) break;
+    }
+    return DNN_OK;
+}
+
+static dnn_status st_val_begin(dnn_batches *b, dnn_error *err)
+{
+    (void)err;
+    dnn_stream *s = b->impl;
+    s->val_at = 0;
+    s->vchunk = 0;
+    s->vslot.active = 0;
+    return DNN_OK;
+}
+
+/* The next validation row, read from the chunks in order (when they did not fit in memory). */
+static dnn_status next_val_row(dnn_stream *s, int *got, dnn_error *err)
+{
+    *got = 0;
+    for (;;) {
+        slot *sl = &s->vslot;
+        while (!sl->active && s->vchunk < s->n_own) {
+            const chunk *ch = &s->chunks[s->o.rank + s->vchunk++ * (size_t)s->o.ranks];
+            if (ch->rows == ch->train) continue; /* no validation row in it */
+            dnn_status st = rowsrc_seek(s, &sl->rs, ch, err);
+            if (st) return st;
+            sl->left = ch->rows;
+            sl->active = 1;
+        }
+        if (!sl->active) return DNN_OK;
+        uint64_t ordinal;
+        dnn_status st = rowsrc_read(s, &sl->rs, &s->one, 0, &ordinal, err);
+        if (st) return st;
+        sl->active = --sl->left > 0;
+        if (dnn_stream_is_validation(s->o.seed, s->o.validation_split, ordinal)) {
+            *got = 1;
+            return DNN_OK;
+        }
+    }
+}
+
+static dnn_status st_val_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t,
+                              size_t *rows, dnn_error *err)
+{
+    dnn_stream *s = b->impl;
+    size_t i = 0;
+    for (int got = 1; i < s->batch && got; i++) {
+        if (s->val.n) {
+            if (!(got = s->val_at < s->val.n)) break;
+            gather_one(s, &s->val, s->val_at++, nm, x, y, t, i);
+            continue;
+        }
+        dnn_status st = next_val_row(s, &got, err);
+        if (st) return st;
+        if (!got) break;
+        gather_one(s, &s->one, 0, nm, x, y, t, i);
+    }
+    *rows = i;
+    return DNN_OK;
+}
+
+/* The shuffle buffer's rows: data.shuffle_buffer (at most a quarter of the budget), else the default, or
+ * fewer when an eighth of the budget holds fewer. */
+static dnn_status buffer_rows(dnn_stream *s, size_t *cap, dnn_error *err)
+{
+    const double per = (double)row_bytes(&s->info, s->k), budget = (double)dnn_memory_budget(s->o.max_memory);
+    if (s->o.shuffle_buffer > 0) {
+        *cap = (size_t)s->o.shuffle_buffer;
+        if ((double)*cap * per > budget / 4) {
+            char a[32], c[32];
+            return dnn_fail(
+                err, DNN_ECONFIG,
+                "data.shuffle_buffer: %zu rows of %.0f bytes take %s, more than a quarter of the memory "
+                "limit (%s)",
+                *cap, per, dnn_format_bytes((double)*cap * per, a, sizeof a),
+                dnn_format_bytes(budget, c, sizeof c));
+        }
+        return DNN_OK;
+    }
+    double fit = budget / 8 / per;
+    *cap = fit < DNN_SHUFFLE_BUFFER ? (fit < 1 ? 1 : (size_t)fit) : DNN_SHUFFLE_BUFFER;
+    return DNN_OK;
+}
+
+/* How many batches each process deals an epoch: with several, the fewest whole batches any of them has, so
+ * they step together; alone, every row. */
+static void share(dnn_stream *s, dnn_batches *b)
+{
+    const size_t R = (size_t)s->o.ranks;
+    s->n_own = s->n_chunks > (size_t)s->o.rank ? (s->n_chunks - (size_t)s->o.rank + R - 1) / R : 0;
+    uint64_t own_val = 0, least = UINT64_MAX;
+    for (size_t r = 0; r < R; r++) {
+        uint64_t train = 0;
+        for (size_t c = r; c < s->n_chunks; c += R) {
+            train += s->chunks[c].train;
+            if (r == (size_t)s->o.rank) own_val += s->chunks[c].rows - s->chunks[c].train;
+        }
+        if (train / s->batch < least) least = train / s->batch;
+    }
+    s->steps = R > 1 ? least : 0;
+    b->n_train = R > 1 ? s->steps * s->batch : s->n_train;
+    b->n_val = own_val;
+}
+
+dnn_status dnn_stream_start(dnn_stream *s, const dnn_encoding *enc, const dnn_impute *im, size_t batch,
+                            dnn_batches *b, dnn_error *err)
+{
+    if ((enc ? enc->n_cat : 0) != s->info.n_cat)
+        return dnn_fail(err, DNN_EDATA, "%s: %d categorical columns, but the model has %d", s->info.source,
+                        s->info.n_cat, enc ? enc->n_cat : 0);
+    s->enc = enc, s->im = im, s->batch = batch ? batch : 1;
+    for (int c = 0; c < s->info.n_cat; c++) s->info.cat_width[c] = enc->cols[c].n_levels;
+    s->info.d = s->info.d_num + dnn_encoding_width(enc);
+    dnn_status st = s->val_in_memory && s->vstore.n ? build_val(s, err) : DNN_OK;
+    if (!st) st = buffer_rows(s, &s->cap, err);
+    if (!st) st = holder_alloc(&s->buf, &s->info, s->cls, s->k, s->cap, err);
+    if (!st) st = holder_alloc(&s->one, &s->info, s->cls, s->k, 1, err);
+    if (!st && !(s->order = malloc((s->n_chunks + 1) * sizeof *s->order)))
+        st = dnn_fail_oom(err, "the chunk order", s->n_chunks * sizeof *s->order);
+    if (st) return st;
+    *b = (dnn_batches){.d = s->info.d,
+                       .epoch = st_epoch,
+                       .next = st_next,
+                       .val_begin = st_val_begin,
+                       .val_next = st_val_next,
+                       .impl = s};
+    share(s, b);
+    return DNN_OK;
+}
+
+size_t dnn_stream_bytes(const dnn_stream *s)
+{
+    size_t per = row_bytes(&s->info, s->k), readers = (DNN_STREAM_CYCLE + 1) * (2u << 16);
+    size_t gk = 0;
+    for (size_t j = 0; s->med && j < s->info.d_num; j++) gk += dnn_gk_bytes(&s->med[j]);
+    return (s->cap + s->val.n + 1) * per + s->vstore.cap * (per + 8 * (size_t)s->info.n_cat) +
+           s->cap_chunks * sizeof(chunk) + readers + gk;
+}
+
+void dnn_stream_close(dnn_stream *s)
+{
+    if (!s) return;
+    for (int c = 0; c < DNN_STREAM_CYCLE; c++) rowsrc_close(&s->slots[c].rs);
+    rowsrc_close(&s->vslot.rs);
+    for (size_t j = 0; s->med && j < s->info.d_num; j++) dnn_gk_free(&s->med[j]);
+    for (int j = 0; s->levels && j < s->info.n_cat; j++) dnn_levels_free(&s->levels[j]);
+    dnn_dataset_free(&s->buf);
+    dnn_dataset_free(&s->one);
+    dnn_dataset_free(&s->val);
+    dnn_dataset_free(&s->info);
+    rowstore_free(&s->vstore);
+    free(s->med);
+    free(s->levels);
+    free(s->num);
+    free(s->tgt);
+    free(s->train_missing);
+    free(s->class_rank);
+    free(s->chunks);
+    free(s->order);
+    free(s->labels_path);
+    free(s);
+}
