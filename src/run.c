@@ -18,6 +18,7 @@
 #include "dnn/plot.h"
 #include "dnn/report.h"
 #include "dnn/runfolder.h"
+#include "dnn/stream.h"
 #include "dnn/util.h"
 
 typedef struct {
@@ -314,6 +315,97 @@ static void report_missing(const dnn_run_opts *o, const dnn_dataset *ds, const d
     }
 }
 
+/* ---- the training data: in memory, or streamed ---- */
+
+typedef struct {
+    int streamed;
+    dnn_dataset ds; /* in memory */
+    uint32_t *tr, *va;
+    size_t n_tr, n_va;
+    dnn_memory_batches mem;
+    dnn_stream *stream;
+    const dnn_dataset *info; /* what the model is built from: ds, or what the stream's first pass learnt */
+    dnn_batches b;
+} train_data;
+
+static void train_data_free(train_data *td)
+{
+    dnn_dataset_free(&td->ds);
+    free(td->tr);
+    free(td->va);
+    dnn_batches_memory_free(&td->mem);
+    dnn_stream_close(td->stream);
+}
+
+/* Read the training source: in memory with a seeded split, or (when it streams) by a first pass that
+ * chooses validation rows by a hash of their number. */
+static dnn_status open_train(const dnn_run_opts *o, const dnn_config *c, train_data *td, dnn_error *err)
+{
+    double bytes;
+    dnn_status st = dnn_source_should_stream(&c->train, c->task, o->max_memory, &td->streamed, &bytes, err);
+    if (st) return st;
+    if (!td->streamed) {
+        td->info = &td->ds;
+        st = dnn_load_source(&td->ds, &c->train, c->task, NULL, err);
+        if (!st)
+            st = dnn_split(c->file, td->ds.n, c->validation_split, c->seed, &td->tr, &td->n_tr, &td->va,
+                           &td->n_va, err);
+        return st;
+    }
+    const char *name = c->train.format == DNN_FORMAT_IDX ? c->train.images : c->train.path;
+    if (c->train.stream == -1) {
+        char a[32], b[32];
+        size_t budget = dnn_memory_budget(o->max_memory);
+        note(o, 0, "%s: about %s once read, more than half the memory limit of %s: streaming it", name,
+             dnn_format_bytes(bytes, a, sizeof a), dnn_format_bytes((double)budget, b, sizeof b));
+    }
+    dnn_stream_opts so = {.seed = c->seed,
+                          .validation_split = c->validation_split,
+                          .shuffle_buffer = c->shuffle_buffer,
+                          .missing = c->train.format == DNN_FORMAT_CSV ? c->train.missing : DNN_MISSING_ERROR,
+                          .max_memory = o->max_memory};
+    double t0 = dnn_now();
+    st = dnn_stream_open(&td->stream, &c->train, c->task, &so, err);
+    if (st) return st;
+    td->info = dnn_stream_info(td->stream);
+    uint64_t rows, tr, va;
+    size_t chunks;
+    dnn_stream_counts(td->stream, &rows, &tr, &va, &chunks);
+    td->n_tr = (size_t)tr, td->n_va = (size_t)va;
+    note(o, 1, "%s: first pass: %llu rows (%llu for training, %llu for validation) in %zu chunks, %.1f s", name,
+         (unsigned long long)rows, (unsigned long long)tr, (unsigned long long)va, chunks, dnn_now() - t0);
+    return DNN_OK;
+}
+
+/* The model's preprocessing from the training rows: imputation, then normalisation. */
+static dnn_status fit_train(dnn_model *m, train_data *td, dnn_error *err)
+{
+    if (!td->streamed) return dnn_model_fit_preprocessing(m, &td->ds, td->tr, td->n_tr, err);
+    dnn_missing policy = m->cfg.train.format == DNN_FORMAT_CSV ? m->cfg.train.missing : DNN_MISSING_ERROR;
+    return dnn_stream_fit(td->stream, policy, m->cfg.normalize, &m->impute, &m->norm, err);
+}
+
+/* Check the data against the model, then deal batches from it. */
+static dnn_status batches_for(dnn_model *m, train_data *td, int resumed, dnn_error *err)
+{
+    const size_t B = (size_t)m->cfg.batch_size;
+    dnn_status st;
+    if (!td->streamed) {
+        st = resumed ? dnn_model_prepare(m, &td->ds, err) : DNN_OK;
+        if (!st) st = dnn_model_check_data(m, &td->ds, err);
+        if (!st) st = dnn_batches_memory(&td->b, &td->mem, &td->ds, td->tr, td->n_tr, td->va, td->n_va, B, 0, 1, err);
+        return st;
+    }
+    st = dnn_stream_start(td->stream, m->enc, &m->impute, B, &td->b, err);
+    if (!st) st = dnn_model_check_data(m, td->info, err);
+    char where[600];
+    int32_t top = dnn_stream_max_label(td->stream, where, sizeof where);
+    if (!st && m->cfg.task == DNN_TASK_CLASSIFICATION && top >= m->n_classes)
+        st = dnn_fail(err, DNN_EDATA, "%s %d is out of range for a model with %d classes (0..%d)", where, top,
+                      m->n_classes, m->n_classes - 1);
+    return st;
+}
+
 /* --verbose: each categorical column's kept levels. */
 static void describe_categorical(const dnn_run_opts *o, const dnn_model *m)
 {
@@ -330,9 +422,10 @@ static void describe_categorical(const dnn_run_opts *o, const dnn_model *m)
 
 /* ---- the final report ---- */
 
-static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_metrics *test,
+static cJSON *final_report(const run_ctx *r, const train_data *td, const dnn_metrics *test,
                            const char *test_name)
 {
+    const dnn_batches *v = &td->b;
     const dnn_model *m = r->m;
     const dnn_train_state *s = r->s;
     cJSON *j = cJSON_CreateObject();
@@ -349,6 +442,7 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
                               cJSON_CreateStringArray((const char *const *)m->feature_names, m->net->n_in));
     cJSON_AddNumberToObject(j, "train_samples", (double)v->n_train);
     cJSON_AddNumberToObject(j, "validation_samples", (double)v->n_val);
+    cJSON_AddBoolToObject(j, "streamed", td->streamed);
     cJSON_AddNumberToObject(j, "epochs", m->cfg.epochs);
     cJSON_AddNumberToObject(j, "epochs_run", s->epoch);
     cJSON_AddBoolToObject(j, "stopped_early", s->stopped_early);
@@ -387,11 +481,10 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     res->test_accuracy = res->test_loss = NAN;
     dnn_model m = {0};
     dnn_train_state s = {0};
-    dnn_dataset train = {0}, test = {0};
+    dnn_dataset test = {0};
+    train_data td = {0};
     dnn_metrics tm = {0};
     int have_tm = 0;
-    uint32_t *tr_idx = NULL, *va_idx = NULL;
-    size_t n_tr = 0, n_va = 0;
     run_ctx r = {.o = o, .m = &m, .s = &s, .folder = {NULL, -1}};
     dnn_status st;
     dnn_config cfg = {0};
@@ -407,11 +500,10 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (st) goto done;
     dnn_config *c = resumed ? &m.cfg : &cfg;
     c->max_memory = c->train.max_memory = c->test.max_memory = o->max_memory;
-    st = dnn_load_source(&train, &c->train, c->task, NULL, err);
-    if (!st)
-        st = dnn_split(c->file, train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
+    st = open_train(o, c, &td, err);
     if (st) goto done;
-    if (c->early_stopping.enabled && n_va == 0 &&
+    const dnn_dataset *train = td.info;
+    if (c->early_stopping.enabled && td.n_va == 0 &&
         (c->early_stopping.monitor == DNN_MONITOR_VAL_LOSS ||
          c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY)) {
         st = dnn_fail(
@@ -421,17 +513,17 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             c->file, dnn_monitor_name(c->early_stopping.monitor));
         goto done;
     }
-    if (train.header_note[0]) note(o, 1, "%s: %s", train.source, train.header_note);
-    report_missing(o, &train, &c->train);
+    if (train->header_note[0]) note(o, 1, "%s: %s", train->source, train->header_note);
+    report_missing(o, train, &c->train);
     if (!resumed) {
-        if (train.d > INT32_MAX) {
-            st = dnn_fail(err, DNN_EDATA, "%s: too many features (%zu)", train.source, train.d);
+        if (train->d > INT32_MAX) {
+            st = dnn_fail(err, DNN_EDATA, "%s: too many features (%zu)", train->source, train->d);
             goto done;
         }
-        st = dnn_model_create(&m, &cfg, (int)train.d, err);
-        if (!st) st = dnn_model_set_names(&m, &train, err);
+        st = dnn_model_create(&m, &cfg, (int)train->d, err);
+        if (!st) st = dnn_model_set_names(&m, train, err);
         /* imputation and normalisation learn from the training split only */
-        if (!st) st = dnn_model_fit_preprocessing(&m, &train, tr_idx, n_tr, err);
+        if (!st) st = fit_train(&m, &td, err);
         if (!st) {
             dnn_rng init;
             dnn_rng_seed(&init, m.cfg.seed, DNN_STREAM_INIT);
@@ -439,11 +531,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             st = dnn_train_state_init(&s, &m, err);
         }
         if (st) goto done;
-    } else {
-        st = dnn_model_prepare(&m, &train, err);
-        if (st) goto done;
     }
-    st = dnn_model_check_data(&m, &train, err);
+    st = batches_for(&m, &td, resumed, err);
     if (!st && m.cfg.has_test) {
         dnn_schema sc = dnn_model_schema(&m, 0);
         st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);
@@ -455,8 +544,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         }
     }
     if (st) goto done;
-    note(o, 1, "%s: %zu training samples, %zu for validation, %d features, %zu parameters", r.dir, n_tr, n_va,
-         m.net->n_in, m.net->n_params);
+    note(o, 1, "%s: %llu training samples, %llu for validation, %d features, %zu parameters", r.dir,
+         (unsigned long long)td.b.n_train, (unsigned long long)td.b.n_val, m.net->n_in, m.net->n_params);
     describe_categorical(o, &m);
     if (resumed && s.epoch >= m.cfg.epochs) {
         note(o, 0,
@@ -479,9 +568,8 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         note(o, 0, "resuming %s at epoch %d of %d", o->resume_path, s.epoch + 1, m.cfg.epochs);
     }
 
-    dnn_split_view view = {&train, tr_idx, n_tr, va_idx, n_va};
     dnn_train_hooks hooks = {on_batch, on_epoch, &r, o->stop};
-    st = dnn_train(&m, &s, &view, &hooks, err);
+    st = dnn_train(&m, &s, &td.b, &hooks, err);
     if (st == DNN_EINTERRUPTED) {
         /* keep the interrupted state so --resume continues exactly where it stopped */
         dnn_error e2;
@@ -499,7 +587,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         res->test_accuracy = tm.accuracy;
         res->test_loss = tm.loss;
     }
-    cJSON *rep = final_report(&r, &view, have_tm ? &tm : NULL, m.cfg.has_test ? test.source : NULL);
+    cJSON *rep = final_report(&r, &td, have_tm ? &tm : NULL, m.cfg.has_test ? test.source : NULL);
     char *rpath = dnn_path_join(r.dir, "report.json"), *hpath = dnn_path_join(r.dir, "report.html");
     st = rep && rpath && hpath ? dnn_json_write(rpath, rep, err) : dnn_fail_oom(err, "the report", 0);
     if (!st) st = dnn_report_html(hpath, rep, s.history, s.n_history, have_tm ? &tm : NULL, &m, err);
@@ -513,9 +601,7 @@ done:
     dnn_run_folder_close(&r.folder);
     if (have_tm) dnn_metrics_free(&tm);
     dnn_config_free(&cfg);
-    free(tr_idx);
-    free(va_idx);
-    dnn_dataset_free(&train);
+    train_data_free(&td);
     dnn_dataset_free(&test);
     dnn_train_state_free(&s);
     dnn_model_free(&m);

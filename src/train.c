@@ -93,25 +93,26 @@ static int all_finite(const float *p, size_t n)
     return acc == 0.0f;
 }
 
-/* Mean loss and accuracy over rows idx[0..n), in evaluation mode, through the training loop's batch buffers.
- */
-static void validate(dnn_model *m, const dnn_dataset *ds, const uint32_t *idx, size_t n, const batch_bufs *bb,
-                     double *loss, double *accuracy)
+/* Mean loss and accuracy over the validation rows, in evaluation mode, through the training loop's batch
+ * buffers. */
+static dnn_status validate(dnn_model *m, dnn_batches *data, const batch_bufs *bb, double *loss, double *accuracy,
+                           dnn_error *err)
 {
     const dnn_layer *out = &m->net->layers[m->net->n_layers - 1];
-    const int B = m->cfg.batch_size, k = m->net->n_out;
+    const int k = m->net->n_out;
+    const uint64_t n = data->n_val;
     double sum = 0.0;
-    size_t correct = 0;
-    for (size_t start = 0; start < n; start += (size_t)B) {
-        int b = (int)(n - start < (size_t)B ? n - start : (size_t)B);
-        dnn_gather(ds, &m->norm, idx + start, (size_t)b, bb->x, bb->y, bb->t);
+    size_t correct = 0, rows;
+    dnn_status st = data->val_begin(data, err);
+    while (!st && !(st = data->val_next(data, &m->norm, bb->x, bb->y, bb->t, &rows, err)) && rows) {
+        const int b = (int)rows;
         const float *a = dnn_net_forward(m->net, bb->x, b, 0, NULL);
-        sum +=
-            dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb->y, bb->t, NULL);
+        sum += dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb->y, bb->t, NULL);
         if (m->cfg.task == DNN_TASK_CLASSIFICATION) correct += (size_t)dnn_count_correct(a, b, k, bb->y);
     }
     *loss = n ? sum / (double)n : NAN;
     *accuracy = n && m->cfg.task == DNN_TASK_CLASSIFICATION ? (double)correct / (double)n : NAN;
+    return st;
 }
 
 static dnn_status diverged(int epoch, size_t batch, const char *what, double lr, dnn_error *err)
@@ -146,8 +147,8 @@ dnn_monitor dnn_train_monitor(const dnn_config *c, size_t n_val)
     return n_val ? DNN_MONITOR_VAL_LOSS : DNN_MONITOR_LOSS;
 }
 
-dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
-                     const dnn_train_hooks *hooks, dnn_error *err)
+dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const dnn_train_hooks *hooks,
+                     dnn_error *err)
 {
     const dnn_config *c = &m->cfg;
     dnn_net *net = m->net;
@@ -164,9 +165,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
     const unsigned int mxcsr = _mm_getcsr();
     _mm_setcsr(mxcsr | 0x8040); /* FTZ | DAZ */
 #endif
-    uint32_t *order = malloc(n * sizeof(uint32_t) + 1);
-    dnn_status st =
-        order ? bufs_alloc(&bb, m, err) : dnn_fail_oom(err, "the epoch order", n * sizeof(uint32_t));
+    dnn_status st = bufs_alloc(&bb, m, err);
     if (st) goto done;
     dnn_epoch_log *hist =
         realloc(s->history, (size_t)(c->epochs > s->n_history ? c->epochs : s->n_history + 1) * sizeof *hist);
@@ -180,17 +179,18 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         const int epoch = s->epoch + 1;
         const double lr = dnn_schedule_lr(&s->sched, &c->optim, s->epoch, c->epochs);
         double t0 = dnn_now() - s->part_seconds;
-        /* A fresh epoch draws its order now; a resumed one deals the order it drew before. */
+        /* A fresh epoch draws its order now; a resumed one deals the order it drew before, from where it
+         * stopped. */
         if (s->batch == 0) s->epoch_rng = s->shuffle_rng;
         dnn_rng deal = s->epoch_rng;
-        memcpy(order, data->train, n * sizeof(uint32_t));
-        if (c->shuffle) dnn_rng_shuffle(&deal, order, n);
+        if ((st = data->epoch(data, &deal, c->shuffle, s->batch, err))) goto done;
         s->shuffle_rng = deal;
 
         for (; s->batch < batches; s->batch++) {
-            size_t start = s->batch * B;
-            int b = (int)(n - start < B ? n - start : B);
-            dnn_gather(data->ds, &m->norm, order + start, (size_t)b, bb.x, bb.y, bb.t);
+            dnn_batch_rows rows;
+            if ((st = data->next(data, &m->norm, bb.x, bb.y, bb.t, &rows, err))) goto done;
+            if (rows.total == 0) break;
+            const int b = (int)rows.rows;
             const float *a = dnn_net_forward(net, bb.x, b, 1, &s->dropout_rng);
             double loss = dnn_loss(c->loss, out->act, out->slope, dnn_net_logits(net), a, b, k, bb.y, bb.t,
                                    dnn_net_output_grad(net));
@@ -232,7 +232,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         log.loss = s->part_loss / (double)s->part_seen;
         log.accuracy =
             c->task == DNN_TASK_CLASSIFICATION ? (double)s->part_correct / (double)s->part_seen : NAN;
-        if (data->n_val) validate(m, data->ds, data->val, data->n_val, &bb, &log.val_loss, &log.val_accuracy);
+        if (data->n_val && (st = validate(m, data, &bb, &log.val_loss, &log.val_accuracy, err))) goto done;
         log.seconds = dnn_now() - t0;
         log.samples_per_second = train_seconds > 0 ? (double)n / train_seconds : 0;
         s->epoch = epoch;
@@ -262,6 +262,5 @@ done:
     _mm_setcsr(mxcsr);
 #endif
     bufs_free(&bb);
-    free(order);
     return st;
 }

@@ -17,14 +17,21 @@
 
 typedef struct dnn_batches dnn_batches;
 
+/* A batch as one process sees it: its rows, the whole batch's (all processes'), and where its rows start in
+ * the whole batch (what keys its dropout masks). Alone, rows == total and first == 0. */
+typedef struct {
+    size_t rows, total, first;
+} dnn_batch_rows;
+
 struct dnn_batches {
-    uint64_t n_train, n_val; /* rows per epoch, validation rows */
+    uint64_t n_train, n_val; /* rows per epoch (all processes'), validation rows (this process's) */
     size_t d;                /* features per row as the network sees them */
+    int rank, ranks;         /* this process and how many share the batches (0, 1: alone) */
     /* Begin an epoch: its order drawn from rng when shuffle is set, and the first skip batches passed over
      * (an epoch resumed part way). */
     dnn_status (*epoch)(dnn_batches *b, dnn_rng *rng, int shuffle, size_t skip, dnn_error *err);
-    /* The next batch into x [rows, d], y or t (either may be NULL); *rows is 0 after the epoch's last. */
-    dnn_status (*next)(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, size_t *rows,
+    /* The next batch into x [rows, d], y or t (either may be NULL); r->total is 0 after the epoch's last. */
+    dnn_status (*next)(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, dnn_batch_rows *r,
                        dnn_error *err);
     /* The validation rows, in order, batch by batch. */
     dnn_status (*val_begin)(dnn_batches *b, dnn_error *err);
@@ -35,7 +42,8 @@ struct dnn_batches {
 
 /* Batches of at most batch rows from a data set in memory: training rows train[0..n_train) dealt in a fresh
  * seeded order each epoch (as a Fisher-Yates shuffle of those indices), validation rows val[0..n_val). The
- * indices are borrowed; mem is the caller's storage for the state. */
+ * indices are borrowed; mem is the caller's storage for the state. With ranks > 1, process rank takes rows
+ * [total * rank / ranks, total * (rank + 1) / ranks) of every batch and of the validation rows. */
 typedef struct {
     const dnn_dataset *ds;
     const uint32_t *train, *val;
@@ -45,7 +53,7 @@ typedef struct {
 
 dnn_status dnn_batches_memory(dnn_batches *b, dnn_memory_batches *mem, const dnn_dataset *ds,
                               const uint32_t *train, size_t n_train, const uint32_t *val, size_t n_val,
-                              size_t batch, dnn_error *err);
+                              size_t batch, int rank, int ranks, dnn_error *err);
 void dnn_batches_memory_free(dnn_memory_batches *mem);
 
 #endif

@@ -72,6 +72,12 @@ const dnn_csv_info *dnn_csv_info_of(dnn_csv *r);
 dnn_status dnn_csv_set_classes(dnn_csv *r, char *const *names, int n, dnn_error *err);
 void dnn_csv_close(dnn_csv *r);
 
+/* How many rows src holds and how many bytes each of them takes once loaded, estimated from its first
+ * rows (exact when they are all): the first part's bytes per row against the parts' sizes, gzip parts by
+ * the first one's compression ratio. */
+dnn_status dnn_csv_estimate(const dnn_source_config *src, dnn_task task, double *rows, double *row_bytes,
+                            dnn_error *err);
+
 /* Sort class names as the classes of a model are: numerically when every name is a number, else by bytes.
  * rank[i] is the sorted place of names[i] before sorting. */
 dnn_status dnn_csv_sort_classes(char **names, int n, int *rank, dnn_error *err);

@@ -31,7 +31,8 @@ typedef struct {
 /* Whether row number ordinal belongs to the validation split of fraction under seed. */
 int dnn_stream_is_validation(uint64_t seed, double fraction, uint64_t ordinal);
 
-/* Open src for streaming and make the first pass over it. */
+/* Open src for streaming and make the first pass over it. The stream keeps a copy of *src, but not of the
+ * strings it points to (paths, column names), which must outlive it. */
 dnn_status dnn_stream_open(dnn_stream **s, const dnn_source_config *src, dnn_task task,
                            const dnn_stream_opts *o, dnn_error *err);
 /* What the first pass learnt, as a data set without rows: sizes, names, classes (sorted), the vocabularies

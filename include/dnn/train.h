@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnn/batches.h"
 #include "dnn/data.h"
 #include "dnn/error.h"
 #include "dnn/model.h"
@@ -68,21 +69,13 @@ typedef struct {
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop ends after the current batch */
 } dnn_train_hooks;
 
-/* The samples a run trains and validates on. */
-typedef struct {
-    const dnn_dataset *ds;
-    const uint32_t *train;
-    size_t n_train;
-    const uint32_t *val;
-    size_t n_val;
-} dnn_split_view;
-
-/* Train from s->epoch to the config's epochs (or until early stopping, or *stop). Returns DNN_EINTERRUPTED
+/* Train from s->epoch to the config's epochs (or until early stopping, or *stop), on the batches data deals
+ * (from memory or a stream). Returns DNN_EINTERRUPTED
  * when stopped mid-epoch (the model then holds the state after the last whole batch, and the hook has not
  * seen the partial epoch), DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is then
  * poisoned: the caller keeps its last checkpoint). */
-dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
-                     const dnn_train_hooks *hooks, dnn_error *err);
+dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const dnn_train_hooks *hooks,
+                     dnn_error *err);
 
 /* Put the best epoch's weights (kept by restore_best) into the model, for scoring it; no-op without them.
  * Training cannot continue exactly from the result. */

@@ -16,28 +16,33 @@ static dnn_status mem_epoch(dnn_batches *b, dnn_rng *rng, int shuffle, size_t sk
     return DNN_OK;
 }
 
-static size_t take(const dnn_memory_batches *m, const uint32_t *idx, size_t n, size_t at, const dnn_norm *nm,
-                   float *x, int32_t *y, float *t)
+/* This process's part of n rows: [n * rank / ranks, n * (rank + 1) / ranks). */
+static void part(const dnn_batches *b, size_t n, size_t *lo, size_t *hi)
 {
-    size_t rows = n - at < m->batch ? n - at : m->batch;
-    if (rows) dnn_gather(m->ds, nm, idx + at, rows, x, y, t);
-    return rows;
+    *lo = n * (size_t)b->rank / (size_t)b->ranks;
+    *hi = n * ((size_t)b->rank + 1) / (size_t)b->ranks;
 }
 
-static dnn_status mem_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, size_t *rows,
+static dnn_status mem_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, dnn_batch_rows *r,
                            dnn_error *err)
 {
     (void)err;
     dnn_memory_batches *m = b->impl;
-    *rows = take(m, m->order, (size_t)b->n_train, m->at, nm, x, y, t);
-    m->at += *rows;
+    const size_t n = (size_t)b->n_train, total = n - m->at < m->batch ? n - m->at : m->batch;
+    size_t lo, hi;
+    part(b, total, &lo, &hi);
+    if (hi > lo) dnn_gather(m->ds, nm, m->order + m->at + lo, hi - lo, x, y, t);
+    *r = (dnn_batch_rows){hi - lo, total, lo};
+    m->at += total;
     return DNN_OK;
 }
 
 static dnn_status mem_val_begin(dnn_batches *b, dnn_error *err)
 {
     (void)err;
-    ((dnn_memory_batches *)b->impl)->val_at = 0;
+    dnn_memory_batches *m = b->impl;
+    size_t hi;
+    part(b, (size_t)b->n_val, &m->val_at, &hi);
     return DNN_OK;
 }
 
@@ -46,14 +51,17 @@ static dnn_status mem_val_next(dnn_batches *b, const dnn_norm *nm, float *x, int
 {
     (void)err;
     dnn_memory_batches *m = b->impl;
-    *rows = take(m, m->val, (size_t)b->n_val, m->val_at, nm, x, y, t);
+    size_t lo, hi;
+    part(b, (size_t)b->n_val, &lo, &hi);
+    *rows = hi - m->val_at < m->batch ? hi - m->val_at : m->batch;
+    if (*rows) dnn_gather(m->ds, nm, m->val + m->val_at, *rows, x, y, t);
     m->val_at += *rows;
     return DNN_OK;
 }
 
 dnn_status dnn_batches_memory(dnn_batches *b, dnn_memory_batches *mem, const dnn_dataset *ds,
                               const uint32_t *train, size_t n_train, const uint32_t *val, size_t n_val,
-                              size_t batch, dnn_error *err)
+                              size_t batch, int rank, int ranks, dnn_error *err)
 {
     memset(mem, 0, sizeof *mem);
     mem->ds = ds, mem->train = train, mem->val = val, mem->batch = batch ? batch : 1;
@@ -62,6 +70,8 @@ dnn_status dnn_batches_memory(dnn_batches *b, dnn_memory_batches *mem, const dnn
     *b = (dnn_batches){.n_train = n_train,
                        .n_val = n_val,
                        .d = ds->d,
+                       .rank = ranks > 1 ? rank : 0,
+                       .ranks = ranks > 1 ? ranks : 1,
                        .epoch = mem_epoch,
                        .next = mem_next,
                        .val_begin = mem_val_begin,

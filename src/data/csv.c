@@ -1446,6 +1446,39 @@ dnn_status dnn_csv_next(dnn_csv *c, const dnn_csv_row **row, dnn_error *err)
     }
 }
 
+dnn_status dnn_csv_estimate(const dnn_source_config *src, dnn_task task, double *rows, double *row_bytes,
+                            dnn_error *err)
+{
+    enum { SAMPLE_ROWS = 2000 };
+    dnn_csv *c;
+    dnn_status st = dnn_csv_open(&c, src, task, NULL, err);
+    if (st) return st;
+    const dnn_csv_row *row = NULL;
+    uint64_t first = 0, last = 0, n = 0;
+    const int part = c->part;
+    while (n < SAMPLE_ROWS && !(st = dnn_csv_next(c, &row, err)) && row && row->part == part) {
+        if (n++ == 0) first = row->offset;
+        last = row->offset;
+    }
+    const layout *L = &c->L;
+    *row_bytes = (double)(L->d_num + L->k) * sizeof(float) + (double)L->n_cat * sizeof(uint64_t) + 12;
+    if (!st && !row) {
+        *rows = (double)n; /* all of it was read */
+    } else if (!st) {
+        const reader *r = &c->r;
+        double per_row = n > 1 ? (double)(last - first) / (double)(n - 1) : 64;
+        /* decompressed bytes delivered for compressed bytes consumed, in the first part */
+        double ratio = c->parts[part].gzip && c->part == part
+                           ? (double)(r->consumed + r->len) / (double)(dnn_input_consumed(r->in) + 1)
+                           : c->parts[part].gzip ? 4 : 1;
+        double bytes = 0;
+        for (int p = 0; p < c->n_parts; p++) bytes += (double)c->parts[p].size * (c->parts[p].gzip ? ratio : 1);
+        *rows = bytes / (per_row > 1 ? per_row : 1);
+    }
+    dnn_csv_close(c);
+    return st;
+}
+
 /* ---- classes ---- */
 
 typedef struct {

@@ -61,7 +61,8 @@ typedef struct {
 } rowstore;
 
 struct dnn_stream {
-    const dnn_source_config *src;
+    const dnn_source_config *src; /* &src_copy */
+    dnn_source_config src_copy;   /* the caller's struct may move; the strings it points to may not */
     dnn_task task;
     dnn_stream_opts o;
     dnn_dataset info; /* what the first pass learnt; n = 0 */
@@ -91,6 +92,7 @@ struct dnn_stream {
     const dnn_encoding *enc;
     const dnn_impute *im;
     size_t batch, cap;    /* rows per batch; shuffle buffer rows */
+    size_t local, first;  /* this process's rows of a batch, and where they start in it */
     dnn_dataset buf, one; /* the shuffle buffer; one row at a time (unshuffled, validation) */
     slot slots[DNN_STREAM_CYCLE];
     int cur;
@@ -583,7 +585,8 @@ dnn_status dnn_stream_open(dnn_stream **out, const dnn_source_config *src, dnn_t
     *out = NULL;
     dnn_stream *s = calloc(1, sizeof *s);
     if (!s) return dnn_fail_oom(err, "a stream", sizeof *s);
-    s->src = src, s->task = task, s->o = *o;
+    s->src_copy = *src;
+    s->src = &s->src_copy, s->task = task, s->o = *o;
     if (s->o.ranks < 1) s->o.ranks = 1, s->o.rank = 0;
     s->cls = task == DNN_TASK_CLASSIFICATION;
     s->val_in_memory = 1;
@@ -763,19 +766,20 @@ static dnn_status deal_row(dnn_stream *s, const dnn_norm *nm, float *x, int32_t 
     return DNN_OK;
 }
 
-static dnn_status st_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, size_t *rows,
+static dnn_status st_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, dnn_batch_rows *r,
                           dnn_error *err)
 {
     dnn_stream *s = b->impl;
-    *rows = 0;
+    *r = (dnn_batch_rows){0, 0, 0};
     if (s->steps && s->dealt == s->steps) return DNN_OK;
     size_t i = 0;
-    for (int got = 1; i < s->batch; i++) {
+    for (int got = 1; i < s->local; i++) {
         dnn_status st = deal_row(s, nm, x, y, t, i, &got, err);
         if (st) return st;
         if (!got) break;
     }
-    *rows = i;
+    /* with several processes every batch is whole (steps counts them), each process's part of it its own */
+    *r = (dnn_batch_rows){i, s->o.ranks > 1 ? s->batch : i, s->first};
     s->dealt += i > 0;
     return DNN_OK;
 }
@@ -798,10 +802,10 @@ static dnn_status st_epoch(dnn_batches *b, dnn_rng *rng, int shuffle, size_t ski
     s->cur = 0, s->next_chunk = 0, s->fill = 0, s->input_done = 0, s->dealt = 0;
     /* an epoch resumed part way deals its first batches again, to nobody: the same rows stay in the buffer */
     for (size_t k = 0; k < skip; k++) {
-        size_t rows;
-        dnn_status st = st_next(b, NULL, NULL, NULL, NULL, &rows, err);
+        dnn_batch_rows r;
+        dnn_status st = st_next(b, NULL, NULL, NULL, NULL, &r, err);
         if (st) return st;
-        if (!rows) break;
+        if (!r.total) break;
     }
     return DNN_OK;
 }
@@ -847,7 +851,7 @@ static dnn_status st_val_next(dnn_batches *b, const dnn_norm *nm, float *x, int3
 {
     dnn_stream *s = b->impl;
     size_t i = 0;
-    for (int got = 1; i < s->batch && got; i++) {
+    for (int got = 1; i < s->local && got; i++) {
         if (s->val.n) {
             if (!(got = s->val_at < s->val.n)) break;
             gather_one(s, &s->val, s->val_at++, nm, x, y, t, i);
@@ -885,24 +889,28 @@ static dnn_status buffer_rows(dnn_stream *s, size_t *cap, dnn_error *err)
     return DNN_OK;
 }
 
-/* How many batches each process deals an epoch: with several, the fewest whole batches any of them has, so
- * they step together; alone, every row. */
+/* How many batches each process deals an epoch: with several, the fewest whole parts any of them has, so
+ * they step together (each part being [batch * r / ranks, batch * (r + 1) / ranks) of a batch); alone,
+ * every row. */
 static void share(dnn_stream *s, dnn_batches *b)
 {
-    const size_t R = (size_t)s->o.ranks;
-    s->n_own = s->n_chunks > (size_t)s->o.rank ? (s->n_chunks - (size_t)s->o.rank + R - 1) / R : 0;
+    const size_t R = (size_t)s->o.ranks, me = (size_t)s->o.rank;
+    s->n_own = s->n_chunks > me ? (s->n_chunks - me + R - 1) / R : 0;
+    s->first = s->batch * me / R;
+    s->local = s->batch * (me + 1) / R - s->first;
     uint64_t own_val = 0, least = UINT64_MAX;
     for (size_t r = 0; r < R; r++) {
-        uint64_t train = 0;
+        uint64_t train = 0, local = s->batch * (r + 1) / R - s->batch * r / R;
         for (size_t c = r; c < s->n_chunks; c += R) {
             train += s->chunks[c].train;
-            if (r == (size_t)s->o.rank) own_val += s->chunks[c].rows - s->chunks[c].train;
+            if (r == me) own_val += s->chunks[c].rows - s->chunks[c].train;
         }
-        if (train / s->batch < least) least = train / s->batch;
+        if (local && train / local < least) least = train / local;
     }
     s->steps = R > 1 ? least : 0;
     b->n_train = R > 1 ? s->steps * s->batch : s->n_train;
     b->n_val = own_val;
+    b->rank = (int)me, b->ranks = (int)R;
 }
 
 dnn_status dnn_stream_start(dnn_stream *s, const dnn_encoding *enc, const dnn_impute *im, size_t batch,
