@@ -339,7 +339,8 @@ static void train_data_free(train_data *td)
 
 /* Read the training source: in memory with a seeded split, or (when it streams) by a first pass that
  * chooses validation rows by a hash of their number. */
-static dnn_status open_train(const dnn_run_opts *o, const dnn_config *c, train_data *td, dnn_error *err)
+static dnn_status open_train(const dnn_run_opts *o, const dnn_config *c, const char *dir, train_data *td,
+                             dnn_error *err)
 {
     double bytes;
     dnn_status st = dnn_source_should_stream(&c->train, c->task, o->max_memory, &td->streamed, &bytes, err);
@@ -364,16 +365,27 @@ static dnn_status open_train(const dnn_run_opts *o, const dnn_config *c, train_d
                           .shuffle_buffer = c->shuffle_buffer,
                           .missing = c->train.format == DNN_FORMAT_CSV ? c->train.missing : DNN_MISSING_ERROR,
                           .max_memory = o->max_memory};
+    /* "cache": true keeps it in the run folder, a path where the user says */
+    char *cache = NULL;
+    if (c->train.cache && c->train.format == DNN_FORMAT_CSV &&
+        !(cache = c->train.cache[0] ? dnn_strdup(c->train.cache) : dnn_path_join(dir, "data.cache")))
+        return dnn_fail_oom(err, "the cache's path", 0);
+    so.cache = cache;
     double t0 = dnn_now();
     st = dnn_stream_open(&td->stream, &c->train, c->task, &so, err);
+    if (!st && dnn_stream_cache_use(td->stream))
+        note(o, 0, "%s: %s the cache %s", name, dnn_stream_cache_use(td->stream) == 2 ? "read" : "wrote",
+             cache);
+    free(cache);
     if (st) return st;
     td->info = dnn_stream_info(td->stream);
     uint64_t rows, tr, va;
     size_t chunks;
     dnn_stream_counts(td->stream, &rows, &tr, &va, &chunks);
     td->n_tr = (size_t)tr, td->n_va = (size_t)va;
-    note(o, 1, "%s: first pass: %llu rows (%llu for training, %llu for validation) in %zu chunks, %.1f s", name,
-         (unsigned long long)rows, (unsigned long long)tr, (unsigned long long)va, chunks, dnn_now() - t0);
+    note(o, 1, "%s: first pass: %llu rows (%llu for training, %llu for validation) in %zu chunks, %.1f s",
+         name, (unsigned long long)rows, (unsigned long long)tr, (unsigned long long)va, chunks,
+         dnn_now() - t0);
     return DNN_OK;
 }
 
@@ -393,7 +405,9 @@ static dnn_status batches_for(dnn_model *m, train_data *td, int resumed, dnn_err
     if (!td->streamed) {
         st = resumed ? dnn_model_prepare(m, &td->ds, err) : DNN_OK;
         if (!st) st = dnn_model_check_data(m, &td->ds, err);
-        if (!st) st = dnn_batches_memory(&td->b, &td->mem, &td->ds, td->tr, td->n_tr, td->va, td->n_va, B, 0, 1, err);
+        if (!st)
+            st = dnn_batches_memory(&td->b, &td->mem, &td->ds, td->tr, td->n_tr, td->va, td->n_va, B, 0, 1,
+                                    err);
         return st;
     }
     st = dnn_stream_start(td->stream, m->enc, &m->impute, B, &td->b, err);
@@ -500,7 +514,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (st) goto done;
     dnn_config *c = resumed ? &m.cfg : &cfg;
     c->max_memory = c->train.max_memory = c->test.max_memory = o->max_memory;
-    st = open_train(o, c, &td, err);
+    st = open_train(o, c, r.dir, &td, err);
     if (st) goto done;
     const dnn_dataset *train = td.info;
     if (c->early_stopping.enabled && td.n_va == 0 &&

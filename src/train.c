@@ -95,8 +95,8 @@ static int all_finite(const float *p, size_t n)
 
 /* Mean loss and accuracy over the validation rows, in evaluation mode, through the training loop's batch
  * buffers. */
-static dnn_status validate(dnn_model *m, dnn_batches *data, const batch_bufs *bb, double *loss, double *accuracy,
-                           dnn_error *err)
+static dnn_status validate(dnn_model *m, dnn_batches *data, const batch_bufs *bb, double *loss,
+                           double *accuracy, dnn_error *err)
 {
     const dnn_layer *out = &m->net->layers[m->net->n_layers - 1];
     const int k = m->net->n_out;
@@ -107,7 +107,8 @@ static dnn_status validate(dnn_model *m, dnn_batches *data, const batch_bufs *bb
     while (!st && !(st = data->val_next(data, &m->norm, bb->x, bb->y, bb->t, &rows, err)) && rows) {
         const int b = (int)rows;
         const float *a = dnn_net_forward(m->net, bb->x, b, 0, NULL);
-        sum += dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb->y, bb->t, NULL);
+        sum +=
+            dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb->y, bb->t, NULL);
         if (m->cfg.task == DNN_TASK_CLASSIFICATION) correct += (size_t)dnn_count_correct(a, b, k, bb->y);
     }
     *loss = n ? sum / (double)n : NAN;

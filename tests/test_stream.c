@@ -461,6 +461,58 @@ static void test_corrupt_part(void)
     free(b);
 }
 
+/* The cache: written by a first pass, then read instead of the text (the same rows, dealt the same way);
+ * rebuilt when the source changes; a damaged one refused. */
+static void test_cache(void)
+{
+    enum { N = 4000 };
+    char *t = make_csv(N, 0, 1);
+    write_text("c.csv", t, strlen(t), 0);
+    dnn_source_config src = {.format = DNN_FORMAT_CSV, .header = -1, .path = (char *)path_of("c.csv")};
+    int *a = malloc(N * sizeof(int)), *b = malloc(N * sizeof(int));
+    size_t na = 0;
+    for (int run = 0; run < 4; run++) {
+        if (run == 2) { /* the source changes: same size, another time */
+            sleep(1);
+            write_text("c.csv", t, strlen(t), 0);
+        }
+        opened o;
+        dnn_error err;
+        memset(&o, 0, sizeof o);
+        src.categorical_auto = 1;
+        dnn_stream_opts so = {
+            .seed = 7, .validation_split = 0.2, .shuffle_buffer = 300, .cache = path_of("c.cache")};
+        dnn_status st = dnn_stream_open(&o.s, &src, DNN_TASK_CLASSIFICATION, &so, &err);
+        CHECK_MSG(st == DNN_OK, "%s", err.msg);
+        if (st) break;
+        CHECK_MSG(dnn_stream_cache_use(o.s) == (run == 0 || run == 2 ? 1 : 2), "run %d: cache use %d", run,
+                  dnn_stream_cache_use(o.s));
+        st = dnn_stream_fit(o.s, DNN_MISSING_ERROR, DNN_NORM_NONE, &o.im, &o.nm, &err);
+        if (!st) st = dnn_stream_start(o.s, dnn_stream_info(o.s)->enc, &o.im, 64, &o.b, &err);
+        o.x = malloc(64 * o.b.d * sizeof(float));
+        o.y = malloc(64 * sizeof(int32_t));
+        size_t n = deal(&o, 0, 3, 0, run ? b : a, N);
+        if (run == 0) na = n;
+        CHECK(n == na && (run == 0 || memcmp(a, b, n * sizeof(int)) == 0));
+        close_stream(&o);
+    }
+    /* a flipped byte in the rows: the first pass over the cache finds it */
+    FILE *f = fopen(path_of("c.cache"), "r+b");
+    fseek(f, 5000, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, 5000, SEEK_SET);
+    fputc(ch ^ 0x10, f);
+    fclose(f);
+    dnn_stream *s;
+    dnn_error err;
+    dnn_stream_opts so = {.seed = 7, .cache = path_of("c.cache")};
+    CHECK_ERR(dnn_stream_open(&s, &src, DNN_TASK_CLASSIFICATION, &so, &err), err, DNN_EDATA, "c.cache",
+              "damaged", "remove it");
+    free(a);
+    free(b);
+    free(t);
+}
+
 int main(void)
 {
     dir = check_tmpdir("test_stream");
@@ -473,6 +525,7 @@ int main(void)
     test_fit();
     test_idx();
     test_corrupt_part();
+    test_cache();
     check_rmdir();
     return check_done("test_stream");
 }

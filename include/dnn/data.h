@@ -14,7 +14,7 @@ dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
 /* Whether to stream src: "stream": true, or "auto" (the default) when its decoded data would take more than
  * half of the memory budget (the rest is for the model, batches and buffers). *bytes is that estimate (0
  * when none was needed). Standard input is never streamed: it can be read only once. */
-dnn_status dnn_source_should_stream(const dnn_source_config *src, dnn_task task, size_t max_memory, int *stream,
-                                    double *bytes, dnn_error *err);
+dnn_status dnn_source_should_stream(const dnn_source_config *src, dnn_task task, size_t max_memory,
+                                    int *stream, double *bytes, dnn_error *err);
 
 #endif

@@ -23,6 +23,7 @@ typedef struct {
     dnn_missing missing;     /* what the fill values will be (a median needs a summary) */
     size_t max_memory;       /* the budget (0: the default) */
     int rank, ranks;         /* this process's share of the chunks (0, 1: all) */
+    const char *cache; /* a CSV source's binary cache: used when it matches, else written (NULL: none) */
 } dnn_stream_opts;
 
 #define DNN_SHUFFLE_BUFFER 10000
@@ -51,6 +52,8 @@ int32_t dnn_stream_max_label(const dnn_stream *s, char *where, size_t n);
  * a checkpoint's), missing numbers filled from im. The stream then serves as b. */
 dnn_status dnn_stream_start(dnn_stream *s, const dnn_encoding *enc, const dnn_impute *im, size_t batch,
                             dnn_batches *b, dnn_error *err);
+/* How the first pass went: 0 read the text, 1 read the text and wrote the cache, 2 read the cache. */
+int dnn_stream_cache_use(const dnn_stream *s);
 /* Memory the stream holds (buffers, chunk table, validation rows), for messages. */
 size_t dnn_stream_bytes(const dnn_stream *s);
 void dnn_stream_close(dnn_stream *s);

@@ -23,8 +23,8 @@ static void part(const dnn_batches *b, size_t n, size_t *lo, size_t *hi)
     *hi = n * ((size_t)b->rank + 1) / (size_t)b->ranks;
 }
 
-static dnn_status mem_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, dnn_batch_rows *r,
-                           dnn_error *err)
+static dnn_status mem_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t,
+                           dnn_batch_rows *r, dnn_error *err)
 {
     (void)err;
     dnn_memory_batches *m = b->impl;

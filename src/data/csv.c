@@ -1470,9 +1470,11 @@ dnn_status dnn_csv_estimate(const dnn_source_config *src, dnn_task task, double 
         /* decompressed bytes delivered for compressed bytes consumed, in the first part */
         double ratio = c->parts[part].gzip && c->part == part
                            ? (double)(r->consumed + r->len) / (double)(dnn_input_consumed(r->in) + 1)
-                           : c->parts[part].gzip ? 4 : 1;
+                       : c->parts[part].gzip ? 4
+                                             : 1;
         double bytes = 0;
-        for (int p = 0; p < c->n_parts; p++) bytes += (double)c->parts[p].size * (c->parts[p].gzip ? ratio : 1);
+        for (int p = 0; p < c->n_parts; p++)
+            bytes += (double)c->parts[p].size * (c->parts[p].gzip ? ratio : 1);
         *rows = bytes / (per_row > 1 ? per_row : 1);
     }
     dnn_csv_close(c);

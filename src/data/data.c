@@ -28,8 +28,8 @@ static dnn_status idx_bytes(const dnn_source_config *src, double *bytes, dnn_err
     return DNN_OK;
 }
 
-dnn_status dnn_source_should_stream(const dnn_source_config *src, dnn_task task, size_t max_memory, int *stream,
-                                    double *bytes, dnn_error *err)
+dnn_status dnn_source_should_stream(const dnn_source_config *src, dnn_task task, size_t max_memory,
+                                    int *stream, double *bytes, dnn_error *err)
 {
     *bytes = 0;
     *stream = src->stream == 1;

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
+#include "dnn/cache.h"
 #include "dnn/csv.h"
 #include "dnn/idx.h"
 #include "dnn/stats.h"
@@ -35,13 +38,18 @@ typedef struct {
     uint64_t train;  /* of which training rows */
 } chunk;
 
-/* A reader of rows from chunks, of either format. */
+/* A reader of rows from chunks: CSV text, IDX items, or the cache's rows. */
 typedef struct {
     dnn_csv *csv;
     dnn_idx_items *img, *lab;
-    unsigned char *raw; /* one item's bytes */
-    uint64_t item;      /* IDX: the next item's number */
+    unsigned char *raw; /* IDX: one item's bytes; cache: a block of rows */
+    uint64_t item;      /* IDX, cache: the next row's number */
+    uint64_t end;       /* cache: the chunk's end; rows raw holds: [block, block + in_block) */
+    uint64_t block;
+    size_t in_block;
 } rowsrc;
+
+#define CACHE_BLOCK 256 /* rows read from the cache at a time */
 
 typedef struct {
     rowsrc rs;
@@ -74,6 +82,10 @@ struct dnn_stream {
     size_t img_bytes, lab_bytes; /* of one item */
     int32_t max_label;
     uint64_t max_label_item;
+    /* the binary cache: written by the first pass over the text, or read instead of it */
+    dnn_cache *cache;
+    dnn_cache_writer *writer;
+    int cache_use;
     /* the chunks */
     chunk *chunks;
     size_t n_chunks, cap_chunks;
@@ -249,6 +261,15 @@ static dnn_status idx_values(dnn_stream *s, const unsigned char *raw, uint64_t i
 
 static dnn_status rowsrc_seek(dnn_stream *s, rowsrc *rs, const chunk *c, dnn_error *err)
 {
+    if (s->cache) {
+        const size_t rb = dnn_cache_row_bytes(dnn_cache_shape_of(s->cache));
+        if (!rs->raw && !(rs->raw = malloc(CACHE_BLOCK * rb)))
+            return dnn_fail_oom(err, "cache rows", CACHE_BLOCK * rb);
+        rs->item = rs->block = c->first;
+        rs->end = c->first + c->rows;
+        rs->in_block = 0;
+        return DNN_OK;
+    }
     if (s->src->format == DNN_FORMAT_CSV) {
         if (!rs->csv) {
             dnn_status st = dnn_csv_open(&rs->csv, s->src, s->task, NULL, err);
@@ -270,10 +291,35 @@ static dnn_status rowsrc_seek(dnn_stream *s, rowsrc *rs, const chunk *c, dnn_err
 }
 
 /* The next row of the chunk rs is in, into row i of h (numbers filled from s->im, cells coded by s->enc). */
+/* The next row of the cache, coded as rowsrc_read codes a parsed one. */
+static dnn_status cache_read(dnn_stream *s, rowsrc *rs, dnn_dataset *h, size_t i, uint64_t *ordinal,
+                             dnn_error *err)
+{
+    const dnn_cache_shape *sh = dnn_cache_shape_of(s->cache);
+    const size_t rb = dnn_cache_row_bytes(sh), dn = h->d_num, nc = (size_t)h->n_cat;
+    if (rs->item >= rs->block + rs->in_block) {
+        uint64_t left = rs->end - rs->item;
+        rs->block = rs->item;
+        rs->in_block = left < CACHE_BLOCK ? (size_t)left : CACHE_BLOCK;
+        dnn_status st = dnn_cache_read(s->cache, rs->block, rs->in_block, rs->raw, err);
+        if (st) return st;
+    }
+    dnn_cache_row row;
+    dnn_cache_row_at(sh, rs->raw + (rs->item++ - rs->block) * rb, &row);
+    float *x = h->x32 + i * dn;
+    for (size_t j = 0; j < dn; j++) x[j] = isnan(row.x[j]) && s->im ? s->im->fill[j] : row.x[j];
+    for (size_t c = 0; c < nc; c++) h->cat[i * nc + c] = dnn_catcol_code(&s->enc->cols[c], row.cat[c]);
+    if (h->y) h->y[i] = s->class_rank[row.y];
+    if (h->t) memcpy(h->t + i * s->k, row.t, s->k * sizeof(float));
+    *ordinal = row.ordinal;
+    return DNN_OK;
+}
+
 static dnn_status rowsrc_read(dnn_stream *s, rowsrc *rs, dnn_dataset *h, size_t i, uint64_t *ordinal,
                               dnn_error *err)
 {
     const size_t dn = h->d_num, nc = (size_t)h->n_cat;
+    if (s->cache) return cache_read(s, rs, h, i, ordinal, err);
     if (!rs->csv) {
         dnn_status st = dnn_idx_items_read(rs->img, rs->raw, 1, err);
         if (!st && rs->lab) st = dnn_idx_items_read(rs->lab, rs->raw + s->img_bytes, 1, err);
@@ -368,18 +414,18 @@ static void keep_val(dnn_stream *s, const float *x, const uint8_t *x8, const uin
     }
     if (x8) memcpy(v->x8 + v->n * dn, x8, dn);
     if (x) memcpy(v->x + v->n * dn, x, dn * sizeof(float));
-    if (nc) memcpy(v->hash + v->n * nc, hash, nc * sizeof(uint64_t));
+    if (nc && hash) memcpy(v->hash + v->n * nc, hash, nc * sizeof(uint64_t));
     if (v->y) v->y[v->n] = y;
     if (v->t) memcpy(v->t + v->n * s->k, t, s->k * sizeof(float));
     v->n++;
 }
 
-/* Start a new chunk at a row when the part changes, or a seekable part's chunk is full. */
-static dnn_status chunk_row(dnn_stream *s, const chunk *at, int seekable, int val, dnn_error *err)
+/* Count a row into the chunks: a new chunk starts when the last is full (fixed: every CHUNK_ROWS rows, as a
+ * seekable file allows) or, with by_part, when the row is in another part. */
+static dnn_status chunk_row(dnn_stream *s, const chunk *at, int fixed, int by_part, int val, dnn_error *err)
 {
     chunk *c = s->n_chunks ? &s->chunks[s->n_chunks - 1] : NULL;
-    int same_part = c && (s->src->format == DNN_FORMAT_IDX || c->pos.part == at->pos.part);
-    if (!c || !same_part || (seekable && c->rows == CHUNK_ROWS)) {
+    if (!c || (by_part && c->pos.part != at->pos.part) || (fixed && c->rows == CHUNK_ROWS)) {
         dnn_status st = add_chunk(s, at, err);
         if (st) return st;
         c = &s->chunks[s->n_chunks - 1];
@@ -418,10 +464,14 @@ static dnn_status scan_csv_rows(dnn_stream *s, dnn_csv *r, dnn_error *err)
     const dnn_csv_row *row;
     while (!st && !(st = dnn_csv_next(r, &row, err)) && row) {
         const int val = dnn_stream_is_validation(s->o.seed, s->o.validation_split, row->ordinal);
-        chunk at = {{row->part, row->offset, row->line, row->ordinal}, 0, 0, 0};
-        st = chunk_row(s, &at, !in->parts[row->part].gzip, val, err); /* a gzip part is read whole */
+        /* the text's chunks: a gzip part whole, a plain one cut; or, when a cache is written, its rows */
+        chunk at = {{row->part, row->offset, row->line, row->ordinal}, s->rows, 0, 0};
+        st = s->writer ? chunk_row(s, &at, 1, 0, val, err)
+                       : chunk_row(s, &at, !in->parts[row->part].gzip, 1, val, err);
         for (int j = 0; !st && j < in->n_cat; j++)
             st = dnn_levels_add(&s->levels[j], row->cat_text[j], row->cat_len[j], row->cat[j], err);
+        if (!st && s->writer)
+            st = dnn_cache_write(s->writer, row->x, row->cat, row->y, row->t, row->ordinal, err);
         if (!st && val) {
             s->n_val++;
             keep_val(s, row->x, NULL, row->cat, row->y, row->t);
@@ -486,15 +536,198 @@ static dnn_status scan_csv_finish(dnn_stream *s, dnn_csv *r, dnn_error *err)
     return DNN_OK;
 }
 
-static dnn_status scan_csv(dnn_stream *s, dnn_error *err)
+/* ---- the cache's trailer: what a first pass over it needs besides the rows ---- */
+
+static cJSON *strings_json(char *const *v, size_t n)
+{
+    return v ? cJSON_CreateStringArray((const char *const *)v, (int)n) : cJSON_CreateNull();
+}
+
+/* Names, classes in order of first appearance (the rows' class numbers), vocabularies, missing counts. */
+static cJSON *trailer_of(const dnn_stream *s, const dnn_csv_info *in)
+{
+    const dnn_dataset *ds = &s->info;
+    cJSON *j = cJSON_CreateObject(), *lv = cJSON_CreateArray(), *pos = cJSON_CreateArray(),
+          *miss = cJSON_CreateArray();
+    if (!j || !lv || !pos || !miss) {
+        cJSON_Delete(j), cJSON_Delete(lv), cJSON_Delete(pos), cJSON_Delete(miss);
+        return NULL;
+    }
+    cJSON_AddStringToObject(j, "source", ds->source);
+    cJSON_AddBoolToObject(j, "has_header", in->has_header);
+    cJSON_AddStringToObject(j, "header_note", ds->header_note);
+    cJSON_AddItemToObject(j, "num_names", strings_json(in->num_names, (size_t)in->d_num));
+    cJSON_AddItemToObject(j, "cat_names", strings_json(in->cat_names, (size_t)in->n_cat));
+    cJSON_AddItemToObject(j, "label_names", strings_json(in->label_names, (size_t)in->k));
+    cJSON_AddItemToObject(j, "classes", strings_json(in->class_names, (size_t)in->n_classes));
+    for (int c = 0; c < ds->n_cat; c++) {
+        cJSON_AddItemToArray(lv, strings_json(ds->enc->cols[c].levels, (size_t)ds->enc->cols[c].n_levels));
+        cJSON_AddItemToArray(pos, cJSON_CreateNumber(in->cat_position[c]));
+    }
+    cJSON_AddItemToObject(j, "levels", lv);
+    cJSON_AddItemToObject(j, "cat_position", pos);
+    for (size_t c = 0; c < ds->d_num + (size_t)ds->n_cat; c++)
+        cJSON_AddItemToArray(miss, cJSON_CreateNumber((double)ds->missing[c]));
+    cJSON_AddItemToObject(j, "missing", miss);
+    cJSON_AddNumberToObject(j, "dropped_label", (double)ds->dropped_label);
+    cJSON_AddNumberToObject(j, "dropped_feature", (double)ds->dropped_feature);
+    return j;
+}
+
+static dnn_status scan_csv(dnn_stream *s, uint64_t key, dnn_error *err)
 {
     dnn_csv *r;
     dnn_status st = dnn_csv_open(&r, s->src, s->task, NULL, err);
     if (st) return st;
     st = scan_csv_info(s, r, err);
+    const dnn_csv_info *in = dnn_csv_info_of(r);
+    dnn_cache_shape sh = {(uint32_t)in->d_num, (uint32_t)in->n_cat, (uint32_t)s->k};
+    if (!st && s->o.cache) st = dnn_cache_create(&s->writer, s->o.cache, key, &sh, err);
     if (!st) st = scan_csv_rows(s, r, err);
     if (!st) st = scan_csv_finish(s, r, err);
+    if (!st && s->writer) {
+        cJSON *t = trailer_of(s, dnn_csv_info_of(r));
+        st = t ? dnn_cache_finish(s->writer, t, err) : dnn_fail_oom(err, s->o.cache, 0);
+        s->writer = NULL;
+        s->cache_use = 1;
+        cJSON_Delete(t);
+        /* the epochs read the rows just written, as a later run will */
+        int usable = 0;
+        if (!st) st = dnn_cache_open(&s->cache, s->o.cache, key, &usable, err);
+        if (!st && !usable)
+            st = dnn_fail(err, DNN_EIO, "%s: the cache just written does not read back", s->o.cache);
+    }
+    dnn_cache_abort(s->writer); /* an error stopped it: no half cache */
+    s->writer = NULL;
     dnn_csv_close(r);
+    return st;
+}
+
+/* ---- a first pass over the cache instead of the text ---- */
+
+static char **strings_from(const cJSON *a, size_t n, int *ok)
+{
+    if (cJSON_IsNull(a) || !a) return NULL;
+    if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) != n) {
+        *ok = 0;
+        return NULL;
+    }
+    char **v = calloc(n + 1, sizeof *v);
+    size_t i = 0;
+    for (const cJSON *e = a->child; v && e; e = e->next, i++)
+        if (!cJSON_IsString(e) || !(v[i] = dnn_strdup(e->valuestring))) {
+            dnn_strings_free(v, i);
+            *ok = 0;
+            return NULL;
+        }
+    if (!v) *ok = 0;
+    return v;
+}
+
+/* The first pass's findings as the trailer has them. */
+static dnn_status cache_info(dnn_stream *s, dnn_error *err)
+{
+    const cJSON *t = dnn_cache_trailer(s->cache);
+    const dnn_cache_shape *sh = dnn_cache_shape_of(s->cache);
+    dnn_dataset *ds = &s->info;
+    const size_t dn = sh->d_num, nc = sh->n_cat, ncol = dn + nc;
+    int ok = 1, hdr = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "has_header"));
+#define ITEM(name) cJSON_GetObjectItemCaseSensitive(t, name)
+    ds->source = dnn_strdup(s->src->path);
+    ds->d = ds->d_num = dn, ds->n_cat = (int)nc, ds->dtype = DNN_F32;
+    s->k = sh->k, ds->n_targets = (int)sh->k;
+    const cJSON *cls = ITEM("classes"), *lv = ITEM("levels"), *pos = ITEM("cat_position"),
+                *miss = ITEM("missing");
+    char **num = strings_from(ITEM("num_names"), dn, &ok), **cat = strings_from(ITEM("cat_names"), nc, &ok),
+         **lab = strings_from(ITEM("label_names"), s->k ? s->k : 1, &ok);
+    ds->n_classes = s->cls && cJSON_IsArray(cls) ? cJSON_GetArraySize(cls) : 0;
+    ds->class_names = s->cls ? strings_from(cls, (size_t)ds->n_classes, &ok) : NULL;
+    ds->missing = calloc(ncol + 1, sizeof(size_t));
+    ok &= ds->source && ds->missing && (!hdr || (num && lab)) && (!nc || cat) && cJSON_IsArray(miss) &&
+          (size_t)cJSON_GetArraySize(miss) == ncol && (!s->cls || ds->n_classes > 0) &&
+          (size_t)cJSON_GetArraySize(lv) == nc && (size_t)cJSON_GetArraySize(pos) == nc;
+    size_t j = 0;
+    for (const cJSON *m = ok ? miss->child : NULL; m; m = m->next, j++)
+        ds->missing_cells += ds->missing[j] = (size_t)m->valuedouble;
+    ds->dropped_label = (size_t)cJSON_GetNumberValue(ITEM("dropped_label"));
+    ds->dropped_feature = (size_t)cJSON_GetNumberValue(ITEM("dropped_feature"));
+    const cJSON *note = ITEM("header_note");
+    if (cJSON_IsString(note)) snprintf(ds->header_note, sizeof ds->header_note, "%s", note->valuestring);
+#undef ITEM
+    dnn_status st = ok ? stats_alloc(s, err) : DNN_OK;
+    if (ok && !st && nc) {
+        ds->enc = calloc(1, sizeof *ds->enc);
+        if (ds->enc) ds->enc->cols = calloc(nc, sizeof *ds->enc->cols);
+        ds->cat_width = malloc(nc * sizeof(int));
+        ok &= ds->enc && ds->enc->cols && ds->cat_width;
+        const cJSON *l = lv->child, *p = pos->child;
+        for (size_t c = 0; ok && !st && c < nc; c++, l = l->next, p = p->next, ds->enc->n_cat++) {
+            int n = cJSON_IsArray(l) ? cJSON_GetArraySize(l) : 0, good = 1;
+            char **levels = n > 0 ? strings_from(l, (size_t)n, &good) : NULL;
+            ok &= good && levels && cJSON_IsNumber(p);
+            if (ok) st = dnn_catcol_make(&ds->enc->cols[c], cat[c], (int)p->valuedouble, levels, n, err);
+            dnn_strings_free(levels, levels ? (size_t)n : 0);
+            if (ok && !st) ds->cat_width[c] = n;
+        }
+        if (ok && !st) ds->d += dnn_encoding_width(ds->enc);
+    }
+    if (ok && !st && s->cls) {
+        s->class_rank = malloc(((size_t)ds->n_classes + 1) * sizeof *s->class_rank);
+        st = s->class_rank ? dnn_csv_sort_classes(ds->class_names, ds->n_classes, s->class_rank, err)
+                           : dnn_fail_oom(err, "class names", (size_t)ds->n_classes);
+    }
+    if (ok && !st && hdr) {
+        ds->column_names = calloc(ncol + 1, sizeof(char *));
+        for (size_t c = 0; ds->column_names && c < ncol; c++)
+            ds->column_names[c] = dnn_strdup(c < dn ? num[c] : cat[c - dn]);
+        ds->feature_names = dnn_encoding_names(ds->enc, num, dn);
+        ds->label_names = dnn_strings_copy(lab, s->k ? s->k : 1);
+        ds->n_labels = ds->label_names ? (int)(s->k ? s->k : 1) : 0;
+        if (s->k) ds->target_names = dnn_strings_copy(lab, s->k);
+        ok &= ds->column_names && ds->feature_names && ds->label_names;
+    }
+    dnn_strings_free(num, num ? dn : 0);
+    dnn_strings_free(cat, cat ? nc : 0);
+    dnn_strings_free(lab, lab ? (s->k ? s->k : 1) : 0);
+    if (!st && !ok)
+        st = dnn_fail(err, DNN_EDATA, "%s: a damaged cache (its trailer): remove it to have it rebuilt",
+                      dnn_cache_path(s->cache));
+    return st;
+}
+
+/* The statistics, chunks and validation rows from the cache's rows, checking their CRC on the way. */
+static dnn_status scan_cache(dnn_stream *s, dnn_error *err)
+{
+    dnn_status st = cache_info(s, err);
+    const dnn_cache_shape *sh = dnn_cache_shape_of(s->cache);
+    const size_t rb = dnn_cache_row_bytes(sh), rows = (size_t)dnn_cache_rows(s->cache);
+    unsigned char *block = st ? NULL : malloc(CACHE_BLOCK * rb);
+    if (!st && !block) st = dnn_fail_oom(err, "cache rows", CACHE_BLOCK * rb);
+    for (size_t at = 0; !st && at < rows; at += CACHE_BLOCK) {
+        size_t n = rows - at < CACHE_BLOCK ? rows - at : CACHE_BLOCK;
+        if ((st = dnn_cache_read(s->cache, at, n, block, err))) break;
+        dnn_cache_crc_add(s->cache, block, n);
+        for (size_t i = 0; !st && i < n; i++) {
+            dnn_cache_row row;
+            dnn_cache_row_at(sh, block + i * rb, &row);
+            if (s->cls && (row.y < 0 || row.y >= s->info.n_classes)) {
+                st = dnn_fail(err, DNN_EDATA, "%s: a damaged cache (a class out of range at row %zu)",
+                              dnn_cache_path(s->cache), at + i);
+                break;
+            }
+            const int val = dnn_stream_is_validation(s->o.seed, s->o.validation_split, row.ordinal);
+            chunk c = {{0}, at + i, 0, 0};
+            st = chunk_row(s, &c, 1, 0, val, err);
+            if (!st && val) {
+                s->n_val++;
+                keep_val(s, row.x, NULL, row.cat, row.y, row.t);
+            } else if (!st) {
+                st = count_train(s, row.x, NULL, row.t, err);
+            }
+        }
+    }
+    free(block);
+    if (!st) st = dnn_cache_crc_check(s->cache, err);
     return st;
 }
 
@@ -565,7 +798,7 @@ static dnn_status scan_idx(dnn_stream *s, dnn_error *err)
         if ((st = rowsrc_read(s, &rs, &one, 0, &ordinal, err))) break;
         const int val = dnn_stream_is_validation(s->o.seed, s->o.validation_split, ordinal);
         chunk at = {{0}, i, 0, 0};
-        if ((st = chunk_row(s, &at, seekable, val, err))) break;
+        if ((st = chunk_row(s, &at, seekable, 0, val, err))) break;
         if (one.y && one.y[0] > s->max_label) s->max_label = one.y[0], s->max_label_item = i;
         if (val) {
             s->n_val++;
@@ -577,6 +810,34 @@ static dnn_status scan_idx(dnn_stream *s, dnn_error *err)
     rowsrc_close(&rs);
     dnn_dataset_free(&one);
     return st;
+}
+
+/* A CSV source: its cache when one matches, else its text (writing a cache when asked to). */
+static dnn_status scan_source(dnn_stream *s, dnn_error *err)
+{
+    if (s->src->format == DNN_FORMAT_IDX) return scan_idx(s, err);
+    uint64_t key = 0;
+    if (s->o.cache) {
+        dnn_part *parts;
+        int n, usable;
+        char *const one[] = {s->src->path};
+        dnn_status st = dnn_parts_find(s->src->paths ? s->src->paths : one,
+                                       s->src->paths ? s->src->n_paths : 1, &parts, &n, err);
+        if (st) return st;
+        key = dnn_cache_key(s->src, s->task, parts, n);
+        dnn_parts_free(parts, n);
+        if ((st = dnn_cache_open(&s->cache, s->o.cache, key, &usable, err))) return st;
+        if (usable) {
+            s->cache_use = 2;
+            return scan_cache(s, err);
+        }
+    }
+    return scan_csv(s, key, err);
+}
+
+int dnn_stream_cache_use(const dnn_stream *s)
+{
+    return s->cache_use;
 }
 
 dnn_status dnn_stream_open(dnn_stream **out, const dnn_source_config *src, dnn_task task,
@@ -593,7 +854,7 @@ dnn_status dnn_stream_open(dnn_stream **out, const dnn_source_config *src, dnn_t
     dnn_status st = DNN_OK;
     if (src->format == DNN_FORMAT_CSV && strcmp(src->path, "-") == 0)
         st = dnn_fail(err, DNN_ECONFIG, "standard input cannot be streamed: it can be read only once");
-    if (!st) st = src->format == DNN_FORMAT_CSV ? scan_csv(s, err) : scan_idx(s, err);
+    if (!st) st = scan_source(s, err);
     if (!st && s->n_train == 0)
         st = dnn_fail(err, DNN_EDATA, "%s: no training rows (%llu rows, all for validation or dropped)",
                       s->info.source, (unsigned long long)s->rows);
@@ -766,8 +1027,8 @@ static dnn_status deal_row(dnn_stream *s, const dnn_norm *nm, float *x, int32_t 
     return DNN_OK;
 }
 
-static dnn_status st_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, dnn_batch_rows *r,
-                          dnn_error *err)
+static dnn_status st_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t,
+                          dnn_batch_rows *r, dnn_error *err)
 {
     dnn_stream *s = b->impl;
     *r = (dnn_batch_rows){0, 0, 0};
@@ -969,5 +1230,7 @@ void dnn_stream_close(dnn_stream *s)
     free(s->chunks);
     free(s->order);
     free(s->labels_path);
+    dnn_cache_close(s->cache);
+    dnn_cache_abort(s->writer);
     free(s);
 }
