@@ -33,13 +33,17 @@ static void print_history(const dnn_train_state *s)
     }
 }
 
-/* A --data argument is CSV when it is "-" or ends in .csv, .tsv or .txt; anything else is IDX. */
+/* A --data argument is CSV when it is "-", a glob, or ends in .csv, .tsv or .txt (or those with .gz); anything
+ * else is IDX. */
 static int is_csv(const char *data)
 {
-    if (strcmp(data, "-") == 0) return 1;
-    const char *dot = strrchr(data, '.');
-    return dot &&
-           (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0 || strcasecmp(dot, ".txt") == 0);
+    if (strcmp(data, "-") == 0 || strpbrk(data, "*?[")) return 1;
+    size_t n = strlen(data);
+    if (n > 3 && strcasecmp(data + n - 3, ".gz") == 0) n -= 3;
+    static const char *const ext[] = {".csv", ".tsv", ".txt"};
+    for (int i = 0; i < 3; i++)
+        if (n >= 4 && strncasecmp(data + n - 4, ext[i], 4) == 0) return 1;
+    return 0;
 }
 
 /* Apply --header, --delimiter and --label to a CSV source. */
