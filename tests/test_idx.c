@@ -286,12 +286,15 @@ static void test_split(void)
     for (int i = 0; i < 1000; i++) ok &= seen[i] == 1;
     for (size_t i = 1; i < nva; i++) ok &= va[i - 1] < va[i];
     CHECK(ok);
-    CHECK(dnn_split("c.json", 1000, 0.1, 7, &tr2, &ntr, &va2, &nva, &err) == DNN_OK && memcmp(va, va2, 100 * 4) == 0);
+    CHECK(dnn_split("c.json", 1000, 0.1, 7, &tr2, &ntr, &va2, &nva, &err) == DNN_OK &&
+          memcmp(va, va2, 100 * 4) == 0);
     free(tr2);
     free(va2);
-    CHECK(dnn_split("c.json", 1000, 0.1, 8, &tr2, &ntr, &va2, &nva, &err) == DNN_OK && memcmp(va, va2, 100 * 4) != 0);
+    CHECK(dnn_split("c.json", 1000, 0.1, 8, &tr2, &ntr, &va2, &nva, &err) == DNN_OK &&
+          memcmp(va, va2, 100 * 4) != 0);
     free(tr), free(va), free(tr2), free(va2);
-    CHECK_ERR(dnn_split("c.json", 1, 0.5, 7, &tr, &ntr, &va, &nva, &err), err, DNN_ECONFIG, "c.json: data.validation_split");
+    CHECK_ERR(dnn_split("c.json", 1, 0.5, 7, &tr, &ntr, &va, &nva, &err), err, DNN_ECONFIG,
+              "c.json: data.validation_split");
 }
 
 int main(void)

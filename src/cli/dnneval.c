@@ -33,8 +33,8 @@ static void print_history(const dnn_train_state *s)
     }
 }
 
-/* A --data argument is CSV when it is "-", a glob, or ends in .csv, .tsv or .txt (or those with .gz); anything
- * else is IDX. */
+/* A --data argument is CSV when it is "-", a glob, or ends in .csv, .tsv or .txt (or those with .gz);
+ * anything else is IDX. */
 static int is_csv(const char *data)
 {
     if (strcmp(data, "-") == 0 || strpbrk(data, "*?[")) return 1;

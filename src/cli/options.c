@@ -21,7 +21,8 @@ const cli_option DNNTRAIN_OPTIONS[] = {
 };
 
 const char DNNTRAIN_USAGE[] =
-    "Usage: dnntrain --config FILE.json [--out DIR] [--overwrite] [--set KEY=VALUE]... [--threads N] [--seed N]\n"
+    "Usage: dnntrain --config FILE.json [--out DIR] [--overwrite] [--set KEY=VALUE]... [--threads N] [--seed "
+    "N]\n"
     "       dnntrain --resume CKPT [--config FILE.json] [--out DIR] [--set KEY=VALUE]...\n"
     "Train the network a JSON config describes; write ckpt.bin, train.jsonl and report.json into one "
     "folder.\n";

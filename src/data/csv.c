@@ -490,10 +490,12 @@ int dnn_csv_sniff_header(const char *text, size_t n, int complete, char delim, c
     return header;
 }
 
-/* The columns whose sampled values (below the header, if any) are not all numbers or missing: what
- * data.categorical "auto" encodes. Flags for the first 65536 columns (later ones count as numeric). */
-static unsigned char *text_columns(const char *t, size_t n, int complete, char d,
-                                   const dnn_source_config *src, int header)
+/* What the first lines say besides the header: whether every line ends in an empty field after a delimiter
+ * (a trailing delimiter, as Excel writes: then the last column is no column), and which columns' values
+ * (below the header, if any) are not all numbers or missing, which data.categorical "auto" encodes. text
+ * gets flags for the first 65536 columns (later ones count as numeric); NULL when memory runs out. */
+static unsigned char *sample_facts(const char *t, size_t n, int complete, char d,
+                                   const dnn_source_config *src, int header, int *trailing)
 {
     enum { LINES = 65, FIELDS = 1 << 16 };
     span *f = malloc(FIELDS * sizeof *f);
@@ -504,12 +506,15 @@ static unsigned char *text_columns(const char *t, size_t n, int complete, char d
         return NULL;
     }
     int nf[LINES], lines = sample_lines(t, n, complete, d, f, FIELDS, nf, LINES);
+    int empty = lines > 0 && nf[0] >= 2;
     size_t at = 0;
     for (int l = 0; l < lines; at += (size_t)nf[l], l++) {
+        empty = empty && nf[l] == nf[0] && at + (size_t)nf[l] <= FIELDS && f[at + (size_t)nf[l] - 1].n == 0;
         if ((l == 0 && header) || nf[l] != nf[0]) continue;
         for (int c = 0; c < nf[l] && at + (size_t)c < FIELDS; c++)
             text[c] |= classify(src, f[at + (size_t)c].s, f[at + (size_t)c].n) == F_TEXT;
     }
+    *trailing = empty;
     free(f);
     return text;
 }
@@ -873,21 +878,6 @@ static dnn_status unique_names(const reader *hdr, dnn_error *err)
     return st;
 }
 
-/* Whether every sampled line ends in an empty field after a delimiter (a trailing delimiter, as Excel
- * writes): then the last column is no column. */
-static int trailing_delimiter(const char *text, size_t n, int complete, char delim)
-{
-    enum { LINES = 65, FIELDS = 1 << 16 };
-    span *f = malloc(FIELDS * sizeof *f);
-    int nf[LINES], lines = f ? sample_lines(text, n, complete, delim, f, FIELDS, nf, LINES) : 0;
-    int empty = lines > 0 && nf[0] >= 2;
-    size_t at = 0;
-    for (int l = 0; l < lines && empty; at += (size_t)nf[l], l++)
-        empty = nf[l] == nf[0] && at + (size_t)nf[l] <= FIELDS && f[at + (size_t)nf[l] - 1].n == 0;
-    free(f);
-    return empty;
-}
-
 /* Columns without a name: empty header names, or without a header a trailing delimiter's empty column. */
 static unsigned char *find_unnamed(const reader *hdr, int has_header, int trailing)
 {
@@ -1038,8 +1028,7 @@ static dnn_status open_first(dnn_csv *c, dnn_error *err)
         snprintf(c->header_note, sizeof c->header_note, "the first row is %s: %s",
                  c->has_header ? "a header" : "data", why);
     }
-    c->trailing = trailing_delimiter(sample, n, r->eof, r->delim);
-    c->text_col = text_columns(sample, n, r->eof, r->delim, c->src, c->has_header);
+    c->text_col = sample_facts(sample, n, r->eof, r->delim, c->src, c->has_header, &c->trailing);
     if (!c->text_col) return dnn_fail_oom(err, r->name, n);
     c->first = (dnn_csv_pos){c->part, r->consumed + r->pos, r->line, 0};
     return DNN_OK;

@@ -32,7 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* as data for a model with named features and classes */
     char *feats[] = {"a", "b"}, *classes[] = {"x", "z"};
-    dnn_schema sc = {2, feats, 2, classes, 0, 1};
+    dnn_schema sc = {.n_features = 2,
+                     .feature_names = feats,
+                     .n_classes = 2,
+                     .class_names = classes,
+                     .labels_optional = 1};
     if (dnn_load_source(&ds, &src, DNN_TASK_CLASSIFICATION, &sc, &err) == DNN_OK) dnn_dataset_free(&ds);
     unlink(path);
     return 0;
