@@ -624,71 +624,96 @@ static char **strings_from(const cJSON *a, size_t n, int *ok)
     return v;
 }
 
+/* The vocabularies the trailer holds ("levels", "cat_position"): the rows' categorical cells are coded by
+ * them. */
+static int cache_levels(dnn_stream *s, const cJSON *t, char *const *cat, dnn_error *err)
+{
+    dnn_dataset *ds = &s->info;
+    const size_t nc = (size_t)ds->n_cat;
+    const cJSON *lv = cJSON_GetObjectItemCaseSensitive(t, "levels"),
+                *pos = cJSON_GetObjectItemCaseSensitive(t, "cat_position");
+    if ((size_t)cJSON_GetArraySize(lv) != nc || (size_t)cJSON_GetArraySize(pos) != nc || (nc && !cat))
+        return 0;
+    if (!nc) return 1;
+    ds->enc = calloc(1, sizeof *ds->enc);
+    if (ds->enc) ds->enc->cols = calloc(nc, sizeof *ds->enc->cols);
+    ds->cat_width = malloc(nc * sizeof(int));
+    if (!ds->enc || !ds->enc->cols || !ds->cat_width) return 0;
+    const cJSON *l = lv->child, *p = pos->child;
+    for (size_t c = 0; c < nc; c++, l = l->next, p = p->next, ds->enc->n_cat++) {
+        int n = cJSON_IsArray(l) ? cJSON_GetArraySize(l) : 0, good = 1;
+        char **levels = n > 0 ? strings_from(l, (size_t)n, &good) : NULL;
+        int ok = good && levels && cJSON_IsNumber(p) &&
+                 !dnn_catcol_make(&ds->enc->cols[c], cat[c], (int)p->valuedouble, levels, n, err);
+        dnn_strings_free(levels, levels ? (size_t)n : 0);
+        if (!ok) return 0;
+        ds->cat_width[c] = n;
+    }
+    ds->d += dnn_encoding_width(ds->enc);
+    return 1;
+}
+
+/* The counts the trailer holds: missing cells per column, dropped rows, and how the header was read. */
+static int cache_counts(dnn_dataset *ds, const cJSON *t, size_t ncol)
+{
+    const cJSON *miss = cJSON_GetObjectItemCaseSensitive(t, "missing"),
+                *note = cJSON_GetObjectItemCaseSensitive(t, "header_note");
+    ds->missing = calloc(ncol + 1, sizeof(size_t));
+    if (!ds->missing || !cJSON_IsArray(miss) || (size_t)cJSON_GetArraySize(miss) != ncol) return 0;
+    size_t j = 0;
+    for (const cJSON *m = miss->child; m; m = m->next, j++)
+        ds->missing_cells += ds->missing[j] = (size_t)m->valuedouble;
+    ds->dropped_label = (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "dropped_label"));
+    ds->dropped_feature =
+        (size_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "dropped_feature"));
+    if (cJSON_IsString(note)) snprintf(ds->header_note, sizeof ds->header_note, "%s", note->valuestring);
+    return 1;
+}
+
+/* Names from the header, when the file had one. */
+static int cache_names(dnn_stream *s, char *const *num, char *const *cat, char *const *lab)
+{
+    dnn_dataset *ds = &s->info;
+    const size_t dn = ds->d_num, ncol = dn + (size_t)ds->n_cat, nl = s->k ? s->k : 1;
+    if (!num || !lab) return 0;
+    ds->column_names = calloc(ncol + 1, sizeof(char *));
+    for (size_t c = 0; ds->column_names && c < ncol; c++)
+        if (!(ds->column_names[c] = dnn_strdup(c < dn ? num[c] : cat[c - dn]))) return 0;
+    ds->feature_names = dnn_encoding_names(ds->enc, num, dn);
+    ds->label_names = dnn_strings_copy(lab, nl);
+    ds->n_labels = ds->label_names ? (int)nl : 0;
+    if (s->k) ds->target_names = dnn_strings_copy(lab, s->k);
+    return ds->column_names && ds->feature_names && ds->label_names && (!s->k || ds->target_names);
+}
+
 /* The first pass's findings as the trailer has them. */
 static dnn_status cache_info(dnn_stream *s, dnn_error *err)
 {
     const cJSON *t = dnn_cache_trailer(s->cache);
     const dnn_cache_shape *sh = dnn_cache_shape_of(s->cache);
     dnn_dataset *ds = &s->info;
-    const size_t dn = sh->d_num, nc = sh->n_cat, ncol = dn + nc;
-    int ok = 1, hdr = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "has_header"));
-#define ITEM(name) cJSON_GetObjectItemCaseSensitive(t, name)
+    const size_t dn = sh->d_num, nc = sh->n_cat, nl = sh->k ? sh->k : 1;
     ds->source = dnn_strdup(s->src->path);
     ds->d = ds->d_num = dn, ds->n_cat = (int)nc, ds->dtype = DNN_F32;
     s->k = sh->k, ds->n_targets = (int)sh->k;
-    const cJSON *cls = ITEM("classes"), *lv = ITEM("levels"), *pos = ITEM("cat_position"),
-                *miss = ITEM("missing");
-    char **num = strings_from(ITEM("num_names"), dn, &ok), **cat = strings_from(ITEM("cat_names"), nc, &ok),
-         **lab = strings_from(ITEM("label_names"), s->k ? s->k : 1, &ok);
+    int ok = 1, hdr = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "has_header"));
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(t, "classes");
+    char **num = strings_from(cJSON_GetObjectItemCaseSensitive(t, "num_names"), dn, &ok),
+         **cat = strings_from(cJSON_GetObjectItemCaseSensitive(t, "cat_names"), nc, &ok),
+         **lab = strings_from(cJSON_GetObjectItemCaseSensitive(t, "label_names"), nl, &ok);
     ds->n_classes = s->cls && cJSON_IsArray(cls) ? cJSON_GetArraySize(cls) : 0;
     ds->class_names = s->cls ? strings_from(cls, (size_t)ds->n_classes, &ok) : NULL;
-    ds->missing = calloc(ncol + 1, sizeof(size_t));
-    ok &= ds->source && ds->missing && (!hdr || (num && lab)) && (!nc || cat) && cJSON_IsArray(miss) &&
-          (size_t)cJSON_GetArraySize(miss) == ncol && (!s->cls || ds->n_classes > 0) &&
-          (size_t)cJSON_GetArraySize(lv) == nc && (size_t)cJSON_GetArraySize(pos) == nc;
-    size_t j = 0;
-    for (const cJSON *m = ok ? miss->child : NULL; m; m = m->next, j++)
-        ds->missing_cells += ds->missing[j] = (size_t)m->valuedouble;
-    ds->dropped_label = (size_t)cJSON_GetNumberValue(ITEM("dropped_label"));
-    ds->dropped_feature = (size_t)cJSON_GetNumberValue(ITEM("dropped_feature"));
-    const cJSON *note = ITEM("header_note");
-    if (cJSON_IsString(note)) snprintf(ds->header_note, sizeof ds->header_note, "%s", note->valuestring);
-#undef ITEM
+    ok = ok && ds->source && (!s->cls || ds->n_classes > 0) && cache_counts(ds, t, dn + nc) &&
+         cache_levels(s, t, cat, err) && (!hdr || cache_names(s, num, cat, lab));
     dnn_status st = ok ? stats_alloc(s, err) : DNN_OK;
-    if (ok && !st && nc) {
-        ds->enc = calloc(1, sizeof *ds->enc);
-        if (ds->enc) ds->enc->cols = calloc(nc, sizeof *ds->enc->cols);
-        ds->cat_width = malloc(nc * sizeof(int));
-        ok &= ds->enc && ds->enc->cols && ds->cat_width;
-        const cJSON *l = lv->child, *p = pos->child;
-        for (size_t c = 0; ok && !st && c < nc; c++, l = l->next, p = p->next, ds->enc->n_cat++) {
-            int n = cJSON_IsArray(l) ? cJSON_GetArraySize(l) : 0, good = 1;
-            char **levels = n > 0 ? strings_from(l, (size_t)n, &good) : NULL;
-            ok &= good && levels && cJSON_IsNumber(p);
-            if (ok) st = dnn_catcol_make(&ds->enc->cols[c], cat[c], (int)p->valuedouble, levels, n, err);
-            dnn_strings_free(levels, levels ? (size_t)n : 0);
-            if (ok && !st) ds->cat_width[c] = n;
-        }
-        if (ok && !st) ds->d += dnn_encoding_width(ds->enc);
-    }
     if (ok && !st && s->cls) {
         s->class_rank = malloc(((size_t)ds->n_classes + 1) * sizeof *s->class_rank);
         st = s->class_rank ? dnn_csv_sort_classes(ds->class_names, ds->n_classes, s->class_rank, err)
                            : dnn_fail_oom(err, "class names", (size_t)ds->n_classes);
     }
-    if (ok && !st && hdr) {
-        ds->column_names = calloc(ncol + 1, sizeof(char *));
-        for (size_t c = 0; ds->column_names && c < ncol; c++)
-            ds->column_names[c] = dnn_strdup(c < dn ? num[c] : cat[c - dn]);
-        ds->feature_names = dnn_encoding_names(ds->enc, num, dn);
-        ds->label_names = dnn_strings_copy(lab, s->k ? s->k : 1);
-        ds->n_labels = ds->label_names ? (int)(s->k ? s->k : 1) : 0;
-        if (s->k) ds->target_names = dnn_strings_copy(lab, s->k);
-        ok &= ds->column_names && ds->feature_names && ds->label_names;
-    }
     dnn_strings_free(num, num ? dn : 0);
     dnn_strings_free(cat, cat ? nc : 0);
-    dnn_strings_free(lab, lab ? (s->k ? s->k : 1) : 0);
+    dnn_strings_free(lab, lab ? nl : 0);
     if (!st && !ok)
         st = dnn_fail(err, DNN_EDATA, "%s: a damaged cache (its trailer): remove it to have it rebuilt",
                       dnn_cache_path(s->cache));
