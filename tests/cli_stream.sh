@@ -97,11 +97,7 @@ cmp -s whole/ckpt.bin split/ckpt.bin || fail "a streamed run resumed at an epoch
 t0=$(date +%s%N)
 "$DNNTRAIN" --config res.json --out timing --threads 1 --quiet
 half=$(( ($(date +%s%N) - t0) / 2000 ))
-"$DNNTRAIN" --config res.json --out cut --threads 1 2>cut.err &
-pid=$!
-sleep "$(awk -v us=$half 'BEGIN { printf "%.3f", us / 1e6 }')"
-kill -INT $pid
-wait $pid
+interrupt_after $half cut.err -- "$DNNTRAIN" --config res.json --out cut --threads 1
 rc=$?
 if [ $rc -eq 130 ]; then
     grep -q "interrupted at epoch [0-9]*, batch" cut.err || echo "note: interrupted between epochs" >&2

@@ -43,11 +43,7 @@ sed 's/"epochs": 4/"epochs": 150/' ctl.json >long.json
 t0=$(date +%s%N)
 expect 0 "an uninterrupted run" -- "$DNNTRAIN" --config long.json --threads 1 --out full --quiet
 half=$(( ($(date +%s%N) - t0) / 2000 )) # microseconds: signal the second run half way through
-"$DNNTRAIN" --config long.json --threads 1 --out cut 2>cut.err &
-pid=$!
-sleep "$(awk -v us=$half 'BEGIN { printf "%.3f", us / 1e6 }')"
-kill -INT $pid
-wait $pid
+interrupt_after $half cut.err -- "$DNNTRAIN" --config long.json --threads 1 --out cut
 rc=$?
 if [ $rc -eq 130 ]; then
     pass "SIGINT exits 130"
