@@ -44,6 +44,8 @@ dnn_status dnn_idx_check_budget(const char *path, const dnn_idx *header, size_t 
 typedef struct dnn_idx_items dnn_idx_items;
 dnn_status dnn_idx_items_open(dnn_idx_items **it, const char *path, const dnn_idx *header, uint64_t first,
                               dnn_error *err);
+/* Go to item first. */
+dnn_status dnn_idx_items_seek(dnn_idx_items *it, uint64_t first, dnn_error *err);
 /* Read the next n items' raw bytes (n * item * type size) into raw; fewer is a truncation error. */
 dnn_status dnn_idx_items_read(dnn_idx_items *it, void *raw, size_t n, dnn_error *err);
 void dnn_idx_items_close(dnn_idx_items *it);

@@ -969,8 +969,11 @@ static dnn_status open_part(dnn_csv *c, int p, uint64_t offset, unsigned long li
                             int *empty, dnn_error *err)
 {
     reader *r = &c->r;
-    dnn_input_close(r->in);
-    r->in = NULL;
+    const int again = r->in && c->part == p && strcmp(c->parts[p].path, "-") != 0;
+    if (!again) {
+        dnn_input_close(r->in);
+        r->in = NULL;
+    }
     r->name = c->part_names[p];
     r->len = r->pos = 0;
     r->eof = 0;
@@ -979,7 +982,9 @@ static dnn_status open_part(dnn_csv *c, int p, uint64_t offset, unsigned long li
     r->consumed = offset;
     r->line = line;
     c->part = p;
-    dnn_status st = dnn_input_open(&r->in, c->parts[p].path, offset, err);
+    /* the same part again (a stream's next chunk): reposition rather than reopen */
+    dnn_status st =
+        again ? dnn_input_seek(r->in, offset, err) : dnn_input_open(&r->in, c->parts[p].path, offset, err);
     if (st) return st;
     refill(r);
     if (r->fail) return r->fail;

@@ -352,14 +352,25 @@ dnn_status dnn_idx_items_open(dnn_idx_items **out, const char *path, const dnn_i
         return dnn_fail(err, DNN_EIO, "%s: cannot open: %s", path, strerror(errno));
     }
     gzbuffer(it->f, 1u << 17);
-    /* a seek in a gzip file inflates everything before it: that is what a gzip file allows */
-    if (gzseek(it->f, (z_off_t)(h->header + first * it->item_bytes), SEEK_SET) < 0) {
-        dnn_status st = gz_failure(it->f, path, "the data", err);
+    dnn_status st = dnn_idx_items_seek(it, first, err);
+    if (st) {
         dnn_idx_items_close(it);
-        return st ? st
-                  : dnn_fail(err, DNN_EDATA, "%s: cannot reach item %llu", path, (unsigned long long)first);
+        return st;
     }
     *out = it;
+    return DNN_OK;
+}
+
+dnn_status dnn_idx_items_seek(dnn_idx_items *it, uint64_t first, dnn_error *err)
+{
+    /* zlib seeks a plain file; in a gzip one it inflates forward, or from the start to go back */
+    if (gzseek(it->f, (z_off_t)(it->header + first * it->item_bytes), SEEK_SET) < 0) {
+        dnn_status st = gz_failure(it->f, it->path, "the data", err);
+        return st ? st
+                  : dnn_fail(err, DNN_EDATA, "%s: cannot reach item %llu", it->path,
+                             (unsigned long long)first);
+    }
+    it->next = first;
     return DNN_OK;
 }
 

@@ -111,9 +111,10 @@ struct dnn_input {
     z_stream z;
     int zinit;
     unsigned char *zbuf;
-    int raw_eof;       /* the file has no more bytes */
-    int member_done;   /* the current gzip member ended; another may follow */
-    uint64_t consumed; /* bytes read from the file */
+    int raw_eof;            /* the file has no more bytes */
+    int member_done;        /* the current gzip member ended; another may follow */
+    uint64_t consumed;      /* bytes read from the file */
+    unsigned char *scratch; /* where skipped content is inflated to */
 };
 
 static dnn_status read_raw(dnn_input *in, void *buf, size_t n, size_t *got, dnn_error *err)
@@ -223,18 +224,16 @@ static dnn_status skip_to(dnn_input *in, uint64_t offset, dnn_error *err)
         in->consumed = offset;
         return DNN_OK;
     }
-    unsigned char *tmp = malloc(ZBUF_BYTES);
-    if (!tmp) return dnn_fail_oom(err, in->path, ZBUF_BYTES);
+    if (!in->scratch && !(in->scratch = malloc(ZBUF_BYTES))) return dnn_fail_oom(err, in->path, ZBUF_BYTES);
     dnn_status st = DNN_OK;
     while (offset > 0 && !st) {
         size_t got;
-        st = dnn_input_read(in, tmp, offset < ZBUF_BYTES ? (size_t)offset : ZBUF_BYTES, &got, err);
+        st = dnn_input_read(in, in->scratch, offset < ZBUF_BYTES ? (size_t)offset : ZBUF_BYTES, &got, err);
         if (!st && got == 0)
             st = dnn_fail(err, DNN_EDATA, "%s: the file is shorter than it was (it changed while being read)",
                           in->path);
         offset -= got;
     }
-    free(tmp);
     return st;
 }
 
@@ -285,6 +284,20 @@ dnn_status dnn_input_open(dnn_input **out, const char *path, uint64_t offset, dn
     return DNN_OK;
 }
 
+dnn_status dnn_input_seek(dnn_input *in, uint64_t offset, dnn_error *err)
+{
+    if (!in->own_fd) return dnn_fail(err, DNN_EINTERNAL, "%s: standard input cannot go back", in->path);
+    /* from the start: a gzip stream inflates up to offset again, a plain file seeks there */
+    if (lseek(in->fd, 0, SEEK_SET) != 0)
+        return dnn_fail(err, DNN_EIO, "%s: cannot go back in it: %s", in->path, strerror(errno));
+    if (in->zinit && inflateReset(&in->z) != Z_OK)
+        return dnn_fail(err, DNN_EINTERNAL, "%s: inflateReset failed", in->path);
+    in->consumed = 0, in->raw_eof = 0, in->member_done = 0;
+    in->z.next_in = in->zbuf;
+    in->z.avail_in = 0;
+    return skip_to(in, offset, err);
+}
+
 int dnn_input_gzip(const dnn_input *in)
 {
     return in->gzip;
@@ -301,6 +314,7 @@ void dnn_input_close(dnn_input *in)
     if (in->zinit) inflateEnd(&in->z);
     if (in->own_fd && in->fd >= 0) close(in->fd);
     free(in->zbuf);
+    free(in->scratch);
     free(in->path);
     free(in);
 }

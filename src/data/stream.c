@@ -279,10 +279,11 @@ static dnn_status rowsrc_seek(dnn_stream *s, rowsrc *rs, const chunk *c, dnn_err
         }
         return dnn_csv_seek(rs->csv, &c->pos, err);
     }
-    dnn_idx_items_close(rs->img);
-    dnn_idx_items_close(rs->lab);
-    rs->img = rs->lab = NULL;
     rs->item = c->first;
+    if (rs->img) { /* open already: go there */
+        dnn_status st = dnn_idx_items_seek(rs->img, c->first, err);
+        return st || !rs->lab ? st : dnn_idx_items_seek(rs->lab, c->first, err);
+    }
     if (!rs->raw && !(rs->raw = malloc(s->img_bytes + s->lab_bytes + 1)))
         return dnn_fail_oom(err, s->src->images, s->img_bytes);
     dnn_status st = dnn_idx_items_open(&rs->img, s->src->images, &s->img_h, c->first, err);
