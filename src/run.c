@@ -364,7 +364,8 @@ static dnn_status open_train(const dnn_run_opts *o, const dnn_config *c, const c
                           .validation_split = c->validation_split,
                           .shuffle_buffer = c->shuffle_buffer,
                           .missing = c->train.format == DNN_FORMAT_CSV ? c->train.missing : DNN_MISSING_ERROR,
-                          .max_memory = o->max_memory};
+                          .max_memory = o->max_memory,
+                          .scratch = dir};
     /* "cache": true keeps it in the run folder, a path where the user says */
     char *cache = NULL;
     if (c->train.cache && c->train.format == DNN_FORMAT_CSV &&

@@ -13,6 +13,7 @@
 #include "dnn/stream.h"
 
 static const char *dir;
+static size_t budget; /* the streams' memory budget (0: the default) */
 
 static const char *path_of(const char *name)
 {
@@ -147,7 +148,9 @@ static dnn_status open_stream(opened *o, dnn_source_config *src, double val, int
                           .shuffle_buffer = buffer,
                           .missing = DNN_MISSING_ERROR,
                           .rank = rank,
-                          .ranks = ranks};
+                          .ranks = ranks,
+                          .max_memory = budget,
+                          .scratch = dir};
     dnn_status st = dnn_stream_open(&o->s, src, DNN_TASK_CLASSIFICATION, &so, err);
     if (st) return st;
     const dnn_dataset *in = dnn_stream_info(o->s);
@@ -260,6 +263,23 @@ static void test_csv_epochs(void)
         }
         close_stream(&o);
     }
+    /* validation rows past a quarter of the budget are spilled to a file in the scratch folder, and read
+     * back the same */
+    budget = 64 << 10;
+    dnn_source_config src = {.format = DNN_FORMAT_CSV, .header = -1, .path = (char *)path_of("all.csv")};
+    opened o;
+    dnn_error err;
+    dnn_status st = open_stream(&o, &src, 0.2, 100, 0, 1, &err);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    char spill[300];
+    snprintf(spill, sizeof spill, "%s/.validation.tmp.%ld", dir, (long)getpid());
+    if (!st) {
+        CHECK(access(spill, F_OK) == 0);
+        check_epoch(&o, N, 0.2, "spilled validation rows");
+    }
+    close_stream(&o);
+    CHECK(access(spill, F_OK) != 0);
+    budget = 0;
     free(t);
     free(a);
     free(b);

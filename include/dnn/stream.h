@@ -23,7 +23,8 @@ typedef struct {
     dnn_missing missing;     /* what the fill values will be (a median needs a summary) */
     size_t max_memory;       /* the budget (0: the default) */
     int rank, ranks;         /* this process's share of the chunks (0, 1: all) */
-    const char *cache; /* a CSV source's binary cache: used when it matches, else written (NULL: none) */
+    const char *cache;   /* a CSV source's binary cache: used when it matches, else written (NULL: none) */
+    const char *scratch; /* a folder for temporary files (validation rows past the budget; NULL: $TMPDIR) */
 } dnn_stream_opts;
 
 #define DNN_SHUFFLE_BUFFER 10000

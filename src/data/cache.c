@@ -140,7 +140,10 @@ dnn_status dnn_cache_create(dnn_cache_writer **out, const char *path, uint64_t k
         dnn_cache_abort(w);
         return dnn_fail_oom(err, path, 0);
     }
-    sprintf(w->tmp, "%s.tmp.%ld", path, (long)getpid());
+    /* ".NAME.tmp.PID" beside it: what a run folder clears after a killed run */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    sprintf(w->tmp, "%.*s.%s.tmp.%ld", (int)(base - path), path, base, (long)getpid());
     w->f = fopen(w->tmp, "wb");
     if (!w->f) {
         dnn_status st = dnn_fail(err, DNN_EIO, "%s: cannot write the cache: %s", w->tmp, strerror(errno));
@@ -172,7 +175,7 @@ dnn_status dnn_cache_write(dnn_cache_writer *w, const float *x, const uint64_t *
     unsigned char *p = w->row;
     memset(p, 0, rb);
     memcpy(p, &ordinal, 8);
-    memcpy(p + 8, cat, 8 * nc);
+    if (nc) memcpy(p + 8, cat, 8 * nc);
     memcpy(p + 8 + 8 * nc, x, 4 * dn);
     if (w->h.k)
         memcpy(p + 8 + 8 * nc + 4 * dn, t, 4 * (size_t)w->h.k);

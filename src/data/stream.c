@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -65,6 +66,7 @@ typedef struct {
     uint64_t *hash;
     int32_t *y;
     float *t;
+    uint64_t *ordinal;
     size_t n, cap;
 } rowstore;
 
@@ -96,10 +98,15 @@ struct dnn_stream {
     dnn_gk *med;
     dnn_level_counter *levels;
     int32_t *class_rank; /* first appearance -> sorted */
-    /* validation rows: collected while they fit a quarter of the budget, else read from the chunks */
+    /* validation rows: collected while they fit a quarter of the budget, then (CSV) spilled to a temporary
+     * rows file, which validation reads; IDX validation reads its chunks */
     rowstore vstore;
     int val_in_memory;
     dnn_dataset val;
+    dnn_cache_writer *vwriter;
+    dnn_cache *vcache;
+    char *vpath;
+    rowsrc vrs;
     /* dealing */
     const dnn_encoding *enc;
     const dnn_impute *im;
@@ -167,6 +174,7 @@ static void rowstore_free(rowstore *v)
     free(v->hash);
     free(v->y);
     free(v->t);
+    free(v->ordinal);
     memset(v, 0, sizeof *v);
 }
 
@@ -191,6 +199,7 @@ static int rowstore_room(rowstore *v, const dnn_dataset *info, int cls, size_t k
     if (nc) GROW(v->hash, nc * sizeof(uint64_t));
     if (cls) GROW(v->y, sizeof(int32_t));
     if (k) GROW(v->t, k * sizeof(float));
+    GROW(v->ordinal, sizeof(uint64_t));
 #undef GROW
     if (!ok) return -1;
     v->cap = cap;
@@ -259,17 +268,21 @@ static dnn_status idx_values(dnn_stream *s, const unsigned char *raw, uint64_t i
     return DNN_OK;
 }
 
+/* Rows [c->first, c->first + c->rows) of a rows file, read CACHE_BLOCK at a time. */
+static dnn_status cache_seek(const dnn_cache *cache, rowsrc *rs, const chunk *c, dnn_error *err)
+{
+    const size_t rb = dnn_cache_row_bytes(dnn_cache_shape_of(cache));
+    if (!rs->raw && !(rs->raw = malloc(CACHE_BLOCK * rb)))
+        return dnn_fail_oom(err, "cache rows", CACHE_BLOCK * rb);
+    rs->item = rs->block = c->first;
+    rs->end = c->first + c->rows;
+    rs->in_block = 0;
+    return DNN_OK;
+}
+
 static dnn_status rowsrc_seek(dnn_stream *s, rowsrc *rs, const chunk *c, dnn_error *err)
 {
-    if (s->cache) {
-        const size_t rb = dnn_cache_row_bytes(dnn_cache_shape_of(s->cache));
-        if (!rs->raw && !(rs->raw = malloc(CACHE_BLOCK * rb)))
-            return dnn_fail_oom(err, "cache rows", CACHE_BLOCK * rb);
-        rs->item = rs->block = c->first;
-        rs->end = c->first + c->rows;
-        rs->in_block = 0;
-        return DNN_OK;
-    }
+    if (s->cache) return cache_seek(s->cache, rs, c, err);
     if (s->src->format == DNN_FORMAT_CSV) {
         if (!rs->csv) {
             dnn_status st = dnn_csv_open(&rs->csv, s->src, s->task, NULL, err);
@@ -293,16 +306,16 @@ static dnn_status rowsrc_seek(dnn_stream *s, rowsrc *rs, const chunk *c, dnn_err
 
 /* The next row of the chunk rs is in, into row i of h (numbers filled from s->im, cells coded by s->enc). */
 /* The next row of the cache, coded as rowsrc_read codes a parsed one. */
-static dnn_status cache_read(dnn_stream *s, rowsrc *rs, dnn_dataset *h, size_t i, uint64_t *ordinal,
-                             dnn_error *err)
+static dnn_status cache_read(dnn_stream *s, const dnn_cache *cache, rowsrc *rs, dnn_dataset *h, size_t i,
+                             uint64_t *ordinal, dnn_error *err)
 {
-    const dnn_cache_shape *sh = dnn_cache_shape_of(s->cache);
+    const dnn_cache_shape *sh = dnn_cache_shape_of(cache);
     const size_t rb = dnn_cache_row_bytes(sh), dn = h->d_num, nc = (size_t)h->n_cat;
     if (rs->item >= rs->block + rs->in_block) {
         uint64_t left = rs->end - rs->item;
         rs->block = rs->item;
         rs->in_block = left < CACHE_BLOCK ? (size_t)left : CACHE_BLOCK;
-        dnn_status st = dnn_cache_read(s->cache, rs->block, rs->in_block, rs->raw, err);
+        dnn_status st = dnn_cache_read(cache, rs->block, rs->in_block, rs->raw, err);
         if (st) return st;
     }
     dnn_cache_row row;
@@ -310,7 +323,7 @@ static dnn_status cache_read(dnn_stream *s, rowsrc *rs, dnn_dataset *h, size_t i
     float *x = h->x32 + i * dn;
     for (size_t j = 0; j < dn; j++) x[j] = isnan(row.x[j]) && s->im ? s->im->fill[j] : row.x[j];
     for (size_t c = 0; c < nc; c++) h->cat[i * nc + c] = dnn_catcol_code(&s->enc->cols[c], row.cat[c]);
-    if (h->y) h->y[i] = s->class_rank[row.y];
+    if (h->y) h->y[i] = s->class_rank ? s->class_rank[row.y] : row.y;
     if (h->t) memcpy(h->t + i * s->k, row.t, s->k * sizeof(float));
     *ordinal = row.ordinal;
     return DNN_OK;
@@ -320,7 +333,7 @@ static dnn_status rowsrc_read(dnn_stream *s, rowsrc *rs, dnn_dataset *h, size_t 
                               dnn_error *err)
 {
     const size_t dn = h->d_num, nc = (size_t)h->n_cat;
-    if (s->cache) return cache_read(s, rs, h, i, ordinal, err);
+    if (s->cache) return cache_read(s, s->cache, rs, h, i, ordinal, err);
     if (!rs->csv) {
         dnn_status st = dnn_idx_items_read(rs->img, rs->raw, 1, err);
         if (!st && rs->lab) st = dnn_idx_items_read(rs->lab, rs->raw + s->img_bytes, 1, err);
@@ -401,24 +414,67 @@ static dnn_status count_train(dnn_stream *s, const float *x, const uint8_t *x8, 
     return DNN_OK;
 }
 
-/* A validation row kept in memory, while they fit a quarter of the budget. */
-static void keep_val(dnn_stream *s, const float *x, const uint8_t *x8, const uint64_t *hash, int32_t y,
-                     const float *t)
+/* Validation rows past a quarter of the budget go to a temporary rows file (in the cache's format), those
+ * kept so far first. */
+static dnn_status spill_val(dnn_stream *s, dnn_error *err)
 {
     rowstore *v = &s->vstore;
     const size_t dn = s->info.d_num, nc = (size_t)s->info.n_cat;
-    if (!s->val_in_memory) return;
+    const char *dir = s->o.scratch ? s->o.scratch : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char name[64];
+    snprintf(name, sizeof name, ".validation.tmp.%ld", (long)getpid());
+    dnn_cache_shape sh = {(uint32_t)dn, (uint32_t)nc, (uint32_t)s->k};
+    s->val_in_memory = 0;
+    if (!(s->vpath = dnn_path_join(dir, name))) return dnn_fail_oom(err, name, 0);
+    dnn_status st = dnn_cache_create(&s->vwriter, s->vpath, 0, &sh, err);
+    for (size_t i = 0; !st && i < v->n; i++)
+        st = dnn_cache_write(s->vwriter, v->x + i * dn, nc ? v->hash + i * nc : NULL, v->y ? v->y[i] : 0,
+                             v->t ? v->t + i * s->k : NULL, v->ordinal[i], err);
+    rowstore_free(v);
+    return st;
+}
+
+/* A validation row: kept in memory while they fit a quarter of the budget, then spilled (CSV) or left in the
+ * chunks for validation to read (IDX, whose chunks are cheap to read). */
+static dnn_status keep_val(dnn_stream *s, const float *x, const uint8_t *x8, const uint64_t *hash, int32_t y,
+                           const float *t, uint64_t ordinal, dnn_error *err)
+{
+    rowstore *v = &s->vstore;
+    const size_t dn = s->info.d_num, nc = (size_t)s->info.n_cat;
+    if (s->vwriter) return dnn_cache_write(s->vwriter, x, hash, y, t, ordinal, err);
+    if (!s->val_in_memory) return DNN_OK;
     if (rowstore_room(v, &s->info, s->cls, s->k, dnn_memory_budget(s->o.max_memory) / 4)) {
+        if (s->src->format == DNN_FORMAT_CSV) {
+            dnn_status st = spill_val(s, err);
+            return st ? st : dnn_cache_write(s->vwriter, x, hash, y, t, ordinal, err);
+        }
         rowstore_free(v);
-        s->val_in_memory = 0; /* too many: validation will read them from the chunks */
-        return;
+        s->val_in_memory = 0;
+        return DNN_OK;
     }
     if (x8) memcpy(v->x8 + v->n * dn, x8, dn);
     if (x) memcpy(v->x + v->n * dn, x, dn * sizeof(float));
     if (nc && hash) memcpy(v->hash + v->n * nc, hash, nc * sizeof(uint64_t));
     if (v->y) v->y[v->n] = y;
     if (v->t) memcpy(v->t + v->n * s->k, t, s->k * sizeof(float));
+    v->ordinal[v->n] = ordinal;
     v->n++;
+    return DNN_OK;
+}
+
+/* The spilled validation rows, ready to read. */
+static dnn_status finish_spill(dnn_stream *s, dnn_error *err)
+{
+    if (!s->vwriter) return DNN_OK;
+    cJSON *t = cJSON_CreateObject();
+    dnn_status st = t ? dnn_cache_finish(s->vwriter, t, err) : dnn_fail_oom(err, s->vpath, 0);
+    s->vwriter = NULL;
+    cJSON_Delete(t);
+    int usable = 0;
+    if (!st) st = dnn_cache_open(&s->vcache, s->vpath, 0, &usable, err);
+    if (!st && !usable)
+        st = dnn_fail(err, DNN_EIO, "%s: the validation rows just written do not read back", s->vpath);
+    return st;
 }
 
 /* Count a row into the chunks: a new chunk starts when the last is full (fixed: every CHUNK_ROWS rows, as a
@@ -475,7 +531,7 @@ static dnn_status scan_csv_rows(dnn_stream *s, dnn_csv *r, dnn_error *err)
             st = dnn_cache_write(s->writer, row->x, row->cat, row->y, row->t, row->ordinal, err);
         if (!st && val) {
             s->n_val++;
-            keep_val(s, row->x, NULL, row->cat, row->y, row->t);
+            st = keep_val(s, row->x, NULL, row->cat, row->y, row->t, row->ordinal, err);
         } else if (!st) {
             st = count_train(s, row->x, NULL, s->k ? row->t : NULL, err);
         }
@@ -746,7 +802,7 @@ static dnn_status scan_cache(dnn_stream *s, dnn_error *err)
             st = chunk_row(s, &c, 1, 0, val, err);
             if (!st && val) {
                 s->n_val++;
-                keep_val(s, row.x, NULL, row.cat, row.y, row.t);
+                st = keep_val(s, row.x, NULL, row.cat, row.y, row.t, row.ordinal, err);
             } else if (!st) {
                 st = count_train(s, row.x, NULL, row.t, err);
             }
@@ -828,7 +884,7 @@ static dnn_status scan_idx(dnn_stream *s, dnn_error *err)
         if (one.y && one.y[0] > s->max_label) s->max_label = one.y[0], s->max_label_item = i;
         if (val) {
             s->n_val++;
-            keep_val(s, one.x32, one.x8, NULL, one.y ? one.y[0] : 0, one.t);
+            st = keep_val(s, one.x32, one.x8, NULL, one.y ? one.y[0] : 0, one.t, ordinal, err);
         } else {
             st = count_train(s, one.x32, one.x8, one.t, err);
         }
@@ -881,6 +937,7 @@ dnn_status dnn_stream_open(dnn_stream **out, const dnn_source_config *src, dnn_t
     if (src->format == DNN_FORMAT_CSV && strcmp(src->path, "-") == 0)
         st = dnn_fail(err, DNN_ECONFIG, "standard input cannot be streamed: it can be read only once");
     if (!st) st = scan_source(s, err);
+    if (!st) st = finish_spill(s, err);
     if (!st && s->n_train == 0)
         st = dnn_fail(err, DNN_EDATA, "%s: no training rows (%llu rows, all for validation or dropped)",
                       s->info.source, (unsigned long long)s->rows);
@@ -1099,18 +1156,23 @@ static dnn_status st_epoch(dnn_batches *b, dnn_rng *rng, int shuffle, size_t ski
 
 static dnn_status st_val_begin(dnn_batches *b, dnn_error *err)
 {
-    (void)err;
     dnn_stream *s = b->impl;
     s->val_at = 0;
     s->vchunk = 0;
     s->vslot.active = 0;
-    return DNN_OK;
+    chunk all = {{0}, 0, s->vcache ? dnn_cache_rows(s->vcache) : 0, 0};
+    return s->vcache ? cache_seek(s->vcache, &s->vrs, &all, err) : DNN_OK;
 }
 
-/* The next validation row, read from the chunks in order (when they did not fit in memory). */
+/* The next validation row: from the spilled rows, or read from the chunks in order. */
 static dnn_status next_val_row(dnn_stream *s, int *got, dnn_error *err)
 {
     *got = 0;
+    if (s->vcache) {
+        if (!(*got = s->vrs.item < s->vrs.end)) return DNN_OK;
+        uint64_t ordinal;
+        return cache_read(s, s->vcache, &s->vrs, &s->one, 0, &ordinal, err);
+    }
     for (;;) {
         slot *sl = &s->vslot;
         while (!sl->active && s->vchunk < s->n_own) {
@@ -1258,5 +1320,10 @@ void dnn_stream_close(dnn_stream *s)
     free(s->labels_path);
     dnn_cache_close(s->cache);
     dnn_cache_abort(s->writer);
+    dnn_cache_abort(s->vwriter);
+    dnn_cache_close(s->vcache);
+    rowsrc_close(&s->vrs);
+    if (s->vpath) unlink(s->vpath); /* the spilled validation rows are the run's alone */
+    free(s->vpath);
     free(s);
 }
