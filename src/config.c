@@ -549,6 +549,13 @@ static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *
     c->normalize = (dnn_norm_kind)norm;
     if (!st) st = get_enum(v, data, "task", task_names, COUNT(task_names), -1, task);
     if (!st) st = categorical(v, c, data);
+    /* a test set is scored in memory: a setting for streaming it would do nothing, which must not pass */
+    if (!st && c->has_test && (c->test.stream == 1 || c->test.cache)) {
+        size_t mt = vpush(v, "test", 0);
+        vpush(v, c->test.cache ? "cache" : "stream", 0);
+        st = vfail(v, "the test set is read into memory: \"stream\" and \"cache\" apply to data.train");
+        vpop(v, mt);
+    }
     const cJSON *cl = member(data, "classes");
     if (!st && cl) {
         int n = cJSON_IsArray(cl) ? cJSON_GetArraySize(cl) : 0;

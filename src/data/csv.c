@@ -1610,10 +1610,12 @@ static dnn_status table_room(table *T, const dnn_csv_info *in, const dnn_csv_row
     const size_t budget = dnn_memory_budget(max_memory);
     if (bytes > (double)budget) {
         char a[32], b[32];
-        return dnn_fail(err, DNN_EDATA,
-                        "%s:%lu: %zu rows so far, and growing to %s would pass the memory limit of %s (%s)",
-                        part, row->line, T->n, dnn_format_bytes(bytes, a, sizeof a),
-                        dnn_format_bytes((double)budget, b, sizeof b), dnn_memory_budget_source(max_memory));
+        return dnn_fail(
+            err, DNN_EDATA,
+            "%s:%lu: %zu rows so far, and growing to %s would pass the memory limit of %s (%s); a "
+            "training source too large for memory can stream (\"stream\": true)",
+            part, row->line, T->n, dnn_format_bytes(bytes, a, sizeof a),
+            dnn_format_bytes((double)budget, b, sizeof b), dnn_memory_budget_source(max_memory));
     }
     return table_grow(T) ? dnn_fail_oom(err, in->source, T->cap * T->d * sizeof(float)) : DNN_OK;
 }

@@ -318,10 +318,13 @@ dnn_status dnn_idx_check_budget(const char *path, const dnn_idx *h, size_t max_m
         h->type == DNN_IDX_U8 ? bytes : bytes * ((double)dnn_idx_type_size(h->type) + sizeof(float));
     if (need <= (double)dnn_memory_budget(max_memory)) return DNN_OK;
     char a[32], b[32];
-    return dnn_fail(err, DNN_EDATA, "%s: %zu items take %s in memory, more than the memory limit of %s (%s)",
-                    path, h->count, dnn_format_bytes(need, a, sizeof a),
-                    dnn_format_bytes((double)dnn_memory_budget(max_memory), b, sizeof b),
-                    dnn_memory_budget_source(max_memory));
+    return dnn_fail(
+        err, DNN_EDATA,
+        "%s: %zu items take %s in memory, more than the memory limit of %s (%s); a training source too "
+        "large for memory can stream (\"stream\": true)",
+        path, h->count, dnn_format_bytes(need, a, sizeof a),
+        dnn_format_bytes((double)dnn_memory_budget(max_memory), b, sizeof b),
+        dnn_memory_budget_source(max_memory));
 }
 
 /* ---- items one after another, for streaming ---- */
