@@ -46,9 +46,11 @@ run() { # OUT LOG ARGS...: a timed run; prints peak RSS in MiB and wall seconds
     local out=$1 log=$2
     shift 2
     /usr/bin/time -f "%M %e" -o "$DATA/time" build/dnntrain --config "$DATA/bench.json" --out "$DATA/$out" \
-        --overwrite --threads "$THREADS" --verbose "$@" 2>"$DATA/$log"
-    awk '{ printf "%.0f %s", $1 / 1024, $2 }' "$DATA/time"
+        --overwrite --threads "$THREADS" --verbose "$@" >"$DATA/$log.out" 2>"$DATA/$log"
+    awk '{ printf "%.0f %s\n", $1 / 1024, $2 }' "$DATA/time"
 }
+median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ROUNDS=${ROUNDS:-3}
 first_pass() { sed -n 's/.*first pass: .* chunks, \([0-9.]*\) s$/\1/p' "$DATA/$1"; }
 epoch_s() { $q - seconds <<<"$(sed -n "${2}p" "$DATA/$1/train.jsonl")"; }
 
@@ -64,25 +66,36 @@ done
 
 g=$(echo "$SIZES" | awk '{ print $1 }')
 echo
-echo "the $g GB file, 3 epochs: in memory against streamed (median of epochs 2 and 3)"
-printf "| | epoch | peak RSS |\n| --- | --- | --- |\n"
+echo "the $g GB file, 3 epochs, $ROUNDS rounds of the three in turn: in memory against streamed (median over the"
+echo "rounds of epochs 2 and 3; the cache built beforehand)"
+run ecache ecache.log --max-memory 8G --set training.epochs=1 --set "data.train.path=\"g$g.csv\"" \
+    --set data.train.stream=true --set data.train.cache=\""$DATA/g$g.cache"\" >/dev/null
+: >"$DATA/ememory.s" && : >"$DATA/etext.s" && : >"$DATA/ecache.s"
+for r in $(seq "$ROUNDS"); do
+    for mode in memory text cache; do
+        case $mode in
+        memory) args=(--set data.train.stream=false) ;;
+        text) args=(--set data.train.stream=true) ;;
+        cache) args=(--set data.train.stream=true --set data.train.cache=\""$DATA/g$g.cache"\") ;;
+        esac
+        read -r rss wall < <(run "e$mode" "e$mode.log" --max-memory 8G --set training.epochs=3 \
+            --set "data.train.path=\"g$g.csv\"" "${args[@]}")
+        echo "$rss" >"$DATA/e$mode.rss"
+        { epoch_s "e$mode" 2; epoch_s "e$mode" 3; } >>"$DATA/e$mode.s"
+    done
+done
+printf "| | epoch | against memory | peak RSS |\n| --- | --- | --- | --- |\n"
+base=$(median <"$DATA/ememory.s")
 for mode in memory text cache; do
-    case $mode in
-    memory) args=(--set data.train.stream=false) ;;
-    text) args=(--set data.train.stream=true) ;;
-    cache) args=(--set data.train.stream=true --set data.train.cache=\""$DATA/g$g.cache"\") ;;
-    esac
-    read -r rss wall < <(run "e$mode" "e$mode.log" --max-memory 8G --set training.epochs=3 \
-        --set "data.train.path=\"g$g.csv\"" "${args[@]}")
-    printf "| %s | %.2f s | %s MiB |\n" "$mode" \
-        "$(awk -v a="$(epoch_s "e$mode" 2)" -v b="$(epoch_s "e$mode" 3)" 'BEGIN { print (a + b) / 2 }')" "$rss"
+    m=$(median <"$DATA/e$mode.s")
+    printf "| %s | %.2f s | %.2fx | %s MiB |\n" "$mode" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN { print a / b }')" \
+        "$(cat "$DATA/e$mode.rss")"
 done
 
 echo
-echo "first pass over the 1 GB file (parsing, statistics, chunks), MB/s of text:"
-gzip -6 -c "$DATA/g1.csv" >"$DATA/g1.csv.gz"
+echo "first pass over the 1 GB file (parsing, statistics, chunks), MB/s of its text, median of $ROUNDS runs:"
+[ -s "$DATA/g1.csv.gz" ] || gzip -6 -c "$DATA/g1.csv" >"$DATA/g1.csv.gz"
+cmake --build build --target csv_bench >/dev/null
 for f in g1.csv g1.csv.gz; do
-    run "p$f" "p$f.log" --max-memory 256M --set "data.train.path=\"$f\"" --set training.epochs=1 >/dev/null
-    printf "| %s | %s s | %.0f MB/s |\n" "$f" "$(first_pass "p$f.log")" \
-        "$(awk -v b="$(stat -c %s "$DATA/g1.csv")" -v s="$(first_pass "p$f.log")" 'BEGIN { print b / 1e6 / s }')"
+    printf "| %s | %s |\n" "$f" "$(build/tests/csv_bench "$DATA/$f" "$ROUNDS" --first-pass 2>/dev/null)"
 done

@@ -399,7 +399,8 @@ static dnn_status fit_train(dnn_model *m, train_data *td, dnn_error *err)
 }
 
 /* Check the data against the model, then deal batches from it. */
-static dnn_status batches_for(dnn_model *m, train_data *td, int resumed, dnn_error *err)
+static dnn_status batches_for(const dnn_run_opts *o, dnn_model *m, train_data *td, int resumed,
+                              dnn_error *err)
 {
     const size_t B = (size_t)m->cfg.batch_size;
     dnn_status st;
@@ -413,6 +414,11 @@ static dnn_status batches_for(dnn_model *m, train_data *td, int resumed, dnn_err
     }
     st = dnn_stream_start(td->stream, m->enc, &m->impute, B, &td->b, err);
     if (!st) st = dnn_model_check_data(m, td->info, err);
+    if (!st && o) {
+        char a[32];
+        note(o, 1, "%s: streaming in %s (shuffle buffer, chunk table, readers, validation rows kept)",
+             td->info->source, dnn_format_bytes((double)dnn_stream_bytes(td->stream), a, sizeof a));
+    }
     char where[600];
     int32_t top = dnn_stream_max_label(td->stream, where, sizeof where);
     if (!st && m->cfg.task == DNN_TASK_CLASSIFICATION && top >= m->n_classes)
@@ -547,7 +553,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         }
         if (st) goto done;
     }
-    st = batches_for(&m, &td, resumed, err);
+    st = batches_for(o, &m, &td, resumed, err);
     if (!st && m.cfg.has_test) {
         dnn_schema sc = dnn_model_schema(&m, 0);
         st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);

@@ -576,6 +576,8 @@ static dnn_status scan_csv_finish(dnn_stream *s, dnn_csv *r, dnn_error *err)
             ds->cat_width[j] = ds->enc->cols[j].n_levels;
         }
         ds->d += dnn_encoding_width(ds->enc);
+        /* the counts served their purpose: the epochs need the vocabularies only */
+        for (int j = 0; j < ds->n_cat; j++) dnn_levels_free(&s->levels[j]);
     }
     if (!in->has_header) return DNN_OK;
     ds->column_names = calloc(ncol + 1, sizeof(char *));
