@@ -43,5 +43,8 @@ dnn_status dnn_model_fit_preprocessing(dnn_model *m, dnn_dataset *ds, const uint
 /* Apply the fitted imputation to other data (validation, test, new data), and recode its categorical
  * columns to the model's levels when it chose its own (read without the model's schema). */
 dnn_status dnn_model_prepare(const dnn_model *m, dnn_dataset *ds, dnn_error *err);
+/* Whether the model fills a missing value (data.missing mean, median or zero) rather than refusing or
+ * dropping its row. */
+int dnn_model_fills_missing(const dnn_model *m);
 
 #endif
