@@ -312,35 +312,56 @@ static void test_determinism(void)
     free(c);
 }
 
-/* Two processes: each deals its own chunks, the same number of batches, together every row at most once. */
+/* Parts of n rows over p processes: in order, covering [0, n), the first n % p one row longer. */
+static void test_parts(void)
+{
+    for (size_t n = 0; n < 40; n++)
+        for (int p = 1; p <= 5; p++) {
+            size_t at = 0;
+            for (int r = 0; r < p; r++) {
+                size_t lo, hi;
+                dnn_batch_part(n, r, p, &lo, &hi);
+                CHECK_MSG(lo == at && hi - lo == n / (size_t)p + ((size_t)r < n % (size_t)p),
+                          "n %zu, process %d of %d: [%zu, %zu)", n, r, p, lo, hi);
+                at = hi;
+            }
+            CHECK(at == n);
+        }
+}
+
+/* Two and three processes: each deals its own chunks and its part of every batch of 64 (32 each; 22, 21,
+ * 21), the same number of batches, together every row at most once. */
 static void test_shards(void)
 {
     enum { N = 9000 };
     char *t = make_csv(N, 0, 1);
     write_text("s.csv", t, strlen(t), 0);
     dnn_source_config src = {.format = DNN_FORMAT_CSV, .header = -1, .path = (char *)path_of("s.csv")};
-    int *ids[2], *seen = calloc(N, sizeof(int));
-    size_t n[2];
-    for (int r = 0; r < 2; r++) {
-        opened o;
-        dnn_error err;
-        CHECK(open_stream(&o, &src, 0.1, 200, r, 2, &err) == DNN_OK);
-        ids[r] = malloc(N * sizeof(int));
-        n[r] = deal(&o, 0, 5, 0, ids[r], N);
-        CHECK(n[r] == o.b.n_train / 2 && n[r] % 32 == 0);
-        for (size_t i = 0; i < n[r]; i++) {
-            CHECK(((size_t)ids[r][i] / 1024) % 2 == (size_t)r); /* its own chunks */
-            seen[ids[r][i]]++;
+    static const size_t local[2][3] = {{32, 32, 0}, {22, 21, 21}};
+    for (int R = 2; R <= 3; R++) {
+        int *ids[3], *seen = calloc(N, sizeof(int));
+        size_t n[3];
+        for (int r = 0; r < R; r++) {
+            opened o;
+            dnn_error err;
+            CHECK(open_stream(&o, &src, 0.1, 200, r, R, &err) == DNN_OK);
+            ids[r] = malloc(N * sizeof(int));
+            n[r] = deal(&o, 0, 5, 0, ids[r], N);
+            CHECK_MSG(n[r] == o.b.n_train / 64 * local[R - 2][r], "%d processes, rank %d: %zu rows of %llu",
+                      R, r, n[r], (unsigned long long)o.b.n_train);
+            for (size_t i = 0; i < n[r]; i++) {
+                CHECK(((size_t)ids[r][i] / 1024) % (size_t)R == (size_t)r); /* its own chunks */
+                seen[ids[r][i]]++;
+            }
+            close_stream(&o);
         }
-        close_stream(&o);
+        CHECK(n[0] / local[R - 2][0] == n[R - 1] / local[R - 2][R - 1] && n[0] > 3500 / (size_t)(R - 1));
+        int twice = 0;
+        for (int i = 0; i < N; i++) twice += seen[i] > 1;
+        CHECK(twice == 0);
+        for (int r = 0; r < R; r++) free(ids[r]);
+        free(seen);
     }
-    CHECK(n[0] == n[1] && n[0] > 3500);
-    int twice = 0;
-    for (int i = 0; i < N; i++) twice += seen[i] > 1;
-    CHECK(twice == 0);
-    free(ids[0]);
-    free(ids[1]);
-    free(seen);
     free(t);
 }
 
@@ -541,6 +562,7 @@ int main(void)
     test_split();
     test_csv_epochs();
     test_determinism();
+    test_parts();
     test_shards();
     test_fit();
     test_idx();

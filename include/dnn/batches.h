@@ -40,10 +40,14 @@ struct dnn_batches {
     void *impl;
 };
 
+/* Process rank's part [lo, hi) of n rows shared by ranks processes in order: parts differ by at most one
+ * row, the first n % ranks processes taking one more. */
+void dnn_batch_part(size_t n, int rank, int ranks, size_t *lo, size_t *hi);
+
 /* Batches of at most batch rows from a data set in memory: training rows train[0..n_train) dealt in a fresh
  * seeded order each epoch (as a Fisher-Yates shuffle of those indices), validation rows val[0..n_val). The
- * indices are borrowed; mem is the caller's storage for the state. With ranks > 1, process rank takes rows
- * [total * rank / ranks, total * (rank + 1) / ranks) of every batch and of the validation rows. */
+ * indices are borrowed; mem is the caller's storage for the state. With ranks > 1, process rank takes its
+ * part (dnn_batch_part) of every batch and of the validation rows. */
 typedef struct {
     const dnn_dataset *ds;
     const uint32_t *train, *val;

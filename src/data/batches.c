@@ -16,11 +16,17 @@ static dnn_status mem_epoch(dnn_batches *b, dnn_rng *rng, int shuffle, size_t sk
     return DNN_OK;
 }
 
-/* This process's part of n rows: [n * rank / ranks, n * (rank + 1) / ranks). */
+void dnn_batch_part(size_t n, int rank, int ranks, size_t *lo, size_t *hi)
+{
+    const size_t p = ranks > 1 ? (size_t)ranks : 1, r = ranks > 1 ? (size_t)rank : 0;
+    const size_t q = n / p, extra = n % p; /* the first n % p processes take one more */
+    *lo = r * q + (r < extra ? r : extra);
+    *hi = *lo + q + (r < extra);
+}
+
 static void part(const dnn_batches *b, size_t n, size_t *lo, size_t *hi)
 {
-    *lo = n * (size_t)b->rank / (size_t)b->ranks;
-    *hi = n * ((size_t)b->rank + 1) / (size_t)b->ranks;
+    dnn_batch_part(n, b->rank, b->ranks, lo, hi);
 }
 
 static dnn_status mem_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t,

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GK_HEAD 4096
+#define GK_HEAD 1024 /* values buffered before a merge: 8 KiB a column, for files of many columns */
 
 void dnn_welford_add(dnn_welford *w, double x)
 {

@@ -1241,17 +1241,19 @@ static dnn_status buffer_rows(dnn_stream *s, size_t *cap, dnn_error *err)
 }
 
 /* How many batches each process deals an epoch: with several, the fewest whole parts any of them has, so
- * they step together (each part being [batch * r / ranks, batch * (r + 1) / ranks) of a batch); alone,
- * every row. */
+ * they step together (each part of a batch being dnn_batch_part's); alone, every row. */
 static void share(dnn_stream *s, dnn_batches *b)
 {
     const size_t R = (size_t)s->o.ranks, me = (size_t)s->o.rank;
     s->n_own = s->n_chunks > me ? (s->n_chunks - me + R - 1) / R : 0;
-    s->first = s->batch * me / R;
-    s->local = s->batch * (me + 1) / R - s->first;
+    size_t hi;
+    dnn_batch_part(s->batch, (int)me, (int)R, &s->first, &hi);
+    s->local = hi - s->first;
     uint64_t own_val = 0, least = UINT64_MAX;
     for (size_t r = 0; r < R; r++) {
-        uint64_t train = 0, local = s->batch * (r + 1) / R - s->batch * r / R;
+        size_t lo, up;
+        dnn_batch_part(s->batch, (int)r, (int)R, &lo, &up);
+        uint64_t train = 0, local = up - lo;
         for (size_t c = r; c < s->n_chunks; c += R) {
             train += s->chunks[c].train;
             if (r == me) own_val += s->chunks[c].rows - s->chunks[c].train;
