@@ -324,6 +324,7 @@ typedef struct {
     size_t n_tr, n_va;
     dnn_memory_batches mem;
     dnn_stream *stream;
+    dnn_prefetch *ahead;     /* the stream's next batch, read while the network trains */
     const dnn_dataset *info; /* what the model is built from: ds, or what the stream's first pass learnt */
     dnn_batches b;
 } train_data;
@@ -334,6 +335,7 @@ static void train_data_free(train_data *td)
     free(td->tr);
     free(td->va);
     dnn_batches_memory_free(&td->mem);
+    dnn_prefetch_free(td->ahead);
     dnn_stream_close(td->stream);
 }
 
@@ -414,6 +416,7 @@ static dnn_status batches_for(const dnn_run_opts *o, dnn_model *m, train_data *t
     }
     st = dnn_stream_start(td->stream, m->enc, &m->impute, B, &td->b, err);
     if (!st) st = dnn_model_check_data(m, td->info, err);
+    if (!st) st = dnn_batches_prefetch(&td->b, &td->ahead, B, (size_t)m->net->n_out, err);
     if (!st && o) {
         char a[32];
         note(o, 1, "%s: streaming in %s (shuffle buffer, chunk table, readers, validation rows kept)",

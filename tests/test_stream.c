@@ -129,6 +129,15 @@ static char *make_csv(int n, int from, int header)
     return t;
 }
 
+/* A source of one CSV file of n rows (make_csv's), written as name. */
+static dnn_source_config csv_file(const char *name, int n)
+{
+    char *t = make_csv(n, 0, 1);
+    write_text(name, t, strlen(t), 0);
+    free(t);
+    return (dnn_source_config){.format = DNN_FORMAT_CSV, .header = -1, .path = (char *)path_of(name)};
+}
+
 typedef struct {
     dnn_stream *s;
     dnn_batches b;
@@ -290,9 +299,7 @@ static void test_csv_epochs(void)
 static void test_determinism(void)
 {
     enum { N = 3000 };
-    char *t = make_csv(N, 0, 1);
-    write_text("d.csv", t, strlen(t), 0);
-    dnn_source_config src = {.format = DNN_FORMAT_CSV, .header = -1, .path = (char *)path_of("d.csv")};
+    dnn_source_config src = csv_file("d.csv", N);
     opened o1, o2;
     dnn_error err;
     CHECK(open_stream(&o1, &src, 0.1, 500, 0, 1, &err) == DNN_OK);
@@ -306,10 +313,50 @@ static void test_determinism(void)
     CHECK_MSG(nr == na - 640 && memcmp(a + 640, b, nr * sizeof(int)) == 0, "resumed: %zu rows", nr);
     close_stream(&o1);
     close_stream(&o2);
-    free(t);
     free(a);
     free(b);
     free(c);
+}
+
+/* Batches read ahead by a thread are the stream's own, in its order: whole epochs, an epoch left part way
+ * (what was read ahead is dropped), validation between batches, and a resumed epoch. */
+static void test_prefetch(void)
+{
+    enum { N = 5000 };
+    dnn_source_config src = csv_file("p.csv", N);
+    opened plain, ahead;
+    dnn_error err;
+    dnn_prefetch *p;
+    CHECK(open_stream(&plain, &src, 0.1, 300, 0, 1, &err) == DNN_OK);
+    CHECK(open_stream(&ahead, &src, 0.1, 300, 0, 1, &err) == DNN_OK);
+    CHECK(dnn_batches_prefetch(&ahead.b, &p, 64, 1, &err) == DNN_OK);
+    int *a = malloc(N * sizeof(int)), *b = malloc(N * sizeof(int));
+    for (uint64_t seed = 3; seed < 5; seed++) {
+        size_t na = deal(&plain, 0, seed, 0, a, N), nb = deal(&ahead, 0, seed, 0, b, N);
+        CHECK_MSG(na == plain.b.n_train && nb == na && memcmp(a, b, na * sizeof(int)) == 0,
+                  "seed %llu: %zu rows read ahead, %zu not", (unsigned long long)seed, nb, na);
+        /* five batches, then validation, then the sixth: as without reading ahead */
+        dnn_rng r;
+        dnn_rng_seed(&r, seed, DNN_STREAM_SHUFFLE);
+        CHECK(ahead.b.epoch(&ahead.b, &r, 1, 0, &err) == DNN_OK);
+        dnn_batch_rows br;
+        for (int k = 0; k < 5; k++)
+            CHECK(ahead.b.next(&ahead.b, &ahead.nm, ahead.x, ahead.y, NULL, &br, &err) == 0);
+        size_t nv = deal(&ahead, 1, 0, 0, b, N), nv_plain = deal(&plain, 1, 0, 0, a, N);
+        CHECK(nv == nv_plain && nv == plain.b.n_val && memcmp(a, b, nv * sizeof(int)) == 0);
+        CHECK(ahead.b.next(&ahead.b, &ahead.nm, ahead.x, ahead.y, NULL, &br, &err) == DNN_OK &&
+              br.rows == 64);
+        na = deal(&plain, 0, seed, 0, a, N);
+        CHECK((int)ahead.x[0] == a[5 * 64] && (int)ahead.x[63 * ahead.b.d] == a[6 * 64 - 1]);
+        /* resumed after 7 batches, having left the last epoch part way */
+        nb = deal(&ahead, 0, seed, 7, b, N);
+        CHECK(nb == na - 7 * 64 && memcmp(a + 7 * 64, b, nb * sizeof(int)) == 0);
+    }
+    dnn_prefetch_free(p);
+    close_stream(&plain);
+    close_stream(&ahead);
+    free(a);
+    free(b);
 }
 
 /* Parts of n rows over p processes: in order, covering [0, n), the first n % p one row longer. */
@@ -334,9 +381,7 @@ static void test_parts(void)
 static void test_shards(void)
 {
     enum { N = 9000 };
-    char *t = make_csv(N, 0, 1);
-    write_text("s.csv", t, strlen(t), 0);
-    dnn_source_config src = {.format = DNN_FORMAT_CSV, .header = -1, .path = (char *)path_of("s.csv")};
+    dnn_source_config src = csv_file("s.csv", N);
     static const size_t local[2][3] = {{32, 32, 0}, {22, 21, 21}};
     for (int R = 2; R <= 3; R++) {
         int *ids[3], *seen = calloc(N, sizeof(int));
@@ -362,7 +407,6 @@ static void test_shards(void)
         for (int r = 0; r < R; r++) free(ids[r]);
         free(seen);
     }
-    free(t);
 }
 
 /* Statistics of the training rows as in memory: means and scales exact, medians within their rank error. */
@@ -507,15 +551,13 @@ static void test_corrupt_part(void)
 static void test_cache(void)
 {
     enum { N = 4000 };
-    char *t = make_csv(N, 0, 1);
-    write_text("c.csv", t, strlen(t), 0);
-    dnn_source_config src = {.format = DNN_FORMAT_CSV, .header = -1, .path = (char *)path_of("c.csv")};
+    dnn_source_config src = csv_file("c.csv", N);
     int *a = malloc(N * sizeof(int)), *b = malloc(N * sizeof(int));
     size_t na = 0;
     for (int run = 0; run < 4; run++) {
         if (run == 2) { /* the source changes: same size, another time */
             sleep(1);
-            write_text("c.csv", t, strlen(t), 0);
+            src = csv_file("c.csv", N);
         }
         opened o;
         dnn_error err;
@@ -551,7 +593,6 @@ static void test_cache(void)
               "damaged", "remove it");
     free(a);
     free(b);
-    free(t);
 }
 
 int main(void)
@@ -562,6 +603,7 @@ int main(void)
     test_split();
     test_csv_epochs();
     test_determinism();
+    test_prefetch();
     test_parts();
     test_shards();
     test_fit();

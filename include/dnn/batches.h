@@ -60,4 +60,12 @@ dnn_status dnn_batches_memory(dnn_batches *b, dnn_memory_batches *mem, const dnn
                               size_t batch, int rank, int ranks, dnn_error *err);
 void dnn_batches_memory_free(dnn_memory_batches *mem);
 
+/* Batches read ahead (tf.data's prefetch): b, whose next batch a thread reads and parses while the caller
+ * trains on the one before, becomes its prefetching self in place; batch and k size its rows and targets.
+ * The rows dealt are b's, in b's order, so results do not change. dnn_prefetch_free (after the last use of b)
+ * stops the thread; b's source is still the caller's to close. */
+typedef struct dnn_prefetch dnn_prefetch;
+dnn_status dnn_batches_prefetch(dnn_batches *b, dnn_prefetch **p, size_t batch, size_t k, dnn_error *err);
+void dnn_prefetch_free(dnn_prefetch *p);
+
 #endif
