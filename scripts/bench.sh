@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Speed of the reference job (784-256-256-10, Adam, batch 100) on all 60,000 Fashion-MNIST training samples:
-# median seconds per epoch, samples/s, achieved GFLOP/s and peak RSS of dnn, against, in the same run,
-# the sgemm lower bound for these shapes and PyTorch (when Debian's python3-torch is installed).
+# Speed of the reference jobs on all 60,000 Fashion-MNIST training samples: the MLP (784-256-256-10, Adam,
+# batch 100) and the CNN (configs/cnn.json). Median seconds per epoch, samples/s, achieved GFLOP/s and peak RSS
+# of dnn, against, in the same run, the sgemm lower bound for their products and PyTorch (when Debian's
+# python3-torch is installed); for the CNN also where a training step's time goes. Then the CSV reader against
+# pandas.
 #
-# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; THREADS (default: all cores) and BENCH_DIR (the folder with
-# torch_mlp.py and sgemm_peak.c, default ../shared/bench) from the environment.
+# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; from the environment THREADS (default: all cores), CNN_EPOCHS
+# (default 2; BENCH_CNN=0 skips the CNN) and BENCH_DIR (the folder with torch_mlp.py, torch_cnn.py and
+# sgemm_peak.c, default ../shared/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -15,6 +18,7 @@ EPOCHS=${1:-5}
 RUNS=${2:-3}
 THREADS=${THREADS:-$(nproc)}
 BENCH_DIR=${BENCH_DIR:-../shared/bench}
+CNN_EPOCHS=${CNN_EPOCHS:-2}
 FLOPS_PER_SAMPLE=1211392 # matrix products of one training sample: forward, weight and input gradients
 N=60000
 tmp=$(mktemp -d)
@@ -22,6 +26,29 @@ trap 'rm -rf "$tmp"' EXIT
 q=build/tests/json_query
 calc() { awk "BEGIN { print $* }"; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# header; row LABEL NAME FLOPS_PER_SAMPLE: a results table, a row from the medians in $tmp/NAME.s, .rss and .acc
+header() { printf '\n%-8s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"; }
+row() {
+    local s
+    s=$(median <"$tmp/$2.s")
+    printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' "$1" "$s" "$(calc "$N / $s")" "$(calc "$N * $3 / $s / 1e9")" \
+        "$(median <"$tmp/$2.rss")" "$(median <"$tmp/$2.acc")"
+}
+# dnn_run CONFIG NAME EPOCHS RUN [--set ...]: train on all samples (no validation split, no early stopping) and
+# append each epoch's seconds (samples / samples_per_second: the training loop's time), the peak RSS and the
+# test accuracy to $tmp/NAME.s, .rss and .acc
+dnn_run() {
+    local config=$1 name=$2 epochs=$3 r=$4
+    shift 4
+    build/dnntrain --config "$config" --threads "$THREADS" --out "$tmp/$name$r" --quiet \
+        --set data.validation_split=0 --set training.early_stopping=null \
+        --set training.epochs="$epochs" --set output.save_best=false "$@"
+    while read -r line; do
+        echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/$name.s"
+    done <"$tmp/$name$r/train.jsonl"
+    $q "$tmp/$name$r/report.json" peak_rss_mib >>"$tmp/$name.rss"
+    $q "$tmp/$name$r/report.json" test.accuracy >>"$tmp/$name.acc"
+}
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); threads $THREADS"
 echo "dnn: $(build/dnntrain --threads "$THREADS" --version | tail -1)"
@@ -39,15 +66,7 @@ have_torch=0
 : >"$tmp/dnn.s"
 : >"$tmp/torch.s"
 for r in $(seq "$RUNS"); do
-    # dnn: the epoch's training loop time is samples / samples_per_second (validation is off here anyway)
-    build/dnntrain --config configs/mlp.json --threads "$THREADS" --out "$tmp/run$r" --quiet \
-        --set data.validation_split=0 --set training.early_stopping=null \
-        --set training.epochs="$EPOCHS" --set output.save_best=false
-    while read -r line; do
-        echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/dnn.s"
-    done <"$tmp/run$r/train.jsonl"
-    $q "$tmp/run$r/report.json" peak_rss_mib >>"$tmp/dnn.rss"
-    $q "$tmp/run$r/report.json" test.accuracy >>"$tmp/dnn.acc"
+    dnn_run configs/mlp.json dnn "$EPOCHS" "$r"
     if [ $have_torch = 1 ]; then
         # PyTorch at its best setting here: torch on 1 thread, OpenBLAS (its GEMMs) on all
         OPENBLAS_NUM_THREADS=$THREADS /usr/bin/python3 "$BENCH_DIR/torch_mlp.py" --epochs "$EPOCHS" --threads 1 \
@@ -60,17 +79,60 @@ for r in $(seq "$RUNS"); do
 done
 
 dnn_s=$(median <"$tmp/dnn.s")
-printf '\n%-8s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"
-printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' dnn "$dnn_s" "$(calc "$N / $dnn_s")" \
-    "$(calc "$N * $FLOPS_PER_SAMPLE / $dnn_s / 1e9")" "$(median <"$tmp/dnn.rss")" "$(median <"$tmp/dnn.acc")"
+header
+row dnn dnn "$FLOPS_PER_SAMPLE"
 if [ $have_torch = 1 ]; then
     torch_s=$(median <"$tmp/torch.s")
-    printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' PyTorch "$torch_s" "$(calc "$N / $torch_s")" \
-        "$(calc "$N * $FLOPS_PER_SAMPLE / $torch_s / 1e9")" "$(median <"$tmp/torch.rss")" "$(median <"$tmp/torch.acc")"
+    row PyTorch torch "$FLOPS_PER_SAMPLE"
     printf '\ndnn / PyTorch epoch time: %.2f\n' "$(calc "$dnn_s / $torch_s")"
 fi
 [ -n "$bound" ] && printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
 echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs)"
+
+# ---- the CNN, configs/cnn.json: conv 32 3x3, maxpool 2, conv 64 3x3, maxpool 2, dense 128, dense 10 ----
+# without its two dropout layers, as PyTorch's peer has none: the same products and the same layers
+CNN_LAYERS='[{"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": "same", "activation": "relu"},
+  {"type": "maxpool2d"}, {"type": "conv2d", "filters": 64, "kernel_size": 3, "padding": "same", "activation": "relu"},
+  {"type": "maxpool2d"}, {"type": "flatten"}, {"type": "dense", "units": 128, "activation": "relu"},
+  {"type": "dense", "units": 10, "activation": "softmax"}]'
+if [ "${BENCH_CNN:-1}" = 1 ]; then
+    echo
+    echo "CNN (configs/cnn.json) on all $N samples, $RUNS runs x $CNN_EPOCHS epochs, batch 100, threads $THREADS"
+    # where a step's time goes, and its products alone at their shapes: the sgemm bound
+    build/tests/net_bench configs/cnn.json 30 "$THREADS" model.layers="$CNN_LAYERS" | tee "$tmp/cnn.profile"
+    read -r cnn_bound_ms cnn_flops_step < <(awk '/^RESULT/ {print $7, $11}' "$tmp/cnn.profile")
+    cnn_fps=$(calc "$cnn_flops_step / 100") # products per training sample (the input's gradient is not computed)
+    cnn_torch=0
+    /usr/bin/python3 -c 'import torch' 2>/dev/null && [ -f "$BENCH_DIR/torch_cnn.py" ] && cnn_torch=1
+    : >"$tmp/cnn.s"
+    : >"$tmp/cnnt.s"
+    for r in $(seq "$RUNS"); do
+        dnn_run configs/cnn.json cnn "$CNN_EPOCHS" "$r" --set model.layers="$CNN_LAYERS"
+        if [ $cnn_torch = 1 ]; then
+            # PyTorch at its best setting here: its OpenMP pool (oneDNN convolutions) on all threads,
+            # OpenBLAS (its dense layers) on one, so the two pools do not fight over the cores
+            OPENBLAS_NUM_THREADS=1 /usr/bin/python3 "$BENCH_DIR/torch_cnn.py" --arch small --epochs "$CNN_EPOCHS" \
+                --threads "$THREADS" --seed "$r" --eval-every-epoch 0 --json "$tmp/cnnt$r.json" >/dev/null
+            /usr/bin/python3 -c "import json,sys; print('\n'.join(str(s) for s in json.load(open(sys.argv[1]))['epoch_seconds']))" \
+                "$tmp/cnnt$r.json" >>"$tmp/cnnt.s"
+            $q "$tmp/cnnt$r.json" peak_rss_mb >>"$tmp/cnnt.rss"
+            $q "$tmp/cnnt$r.json" test_accuracy >>"$tmp/cnnt.acc"
+        fi
+    done
+    cnn_s=$(median <"$tmp/cnn.s")
+    cnn_b=$(calc "$cnn_bound_ms / 1000 * $N / 100")
+    header
+    row dnn cnn "$cnn_fps"
+    if [ $cnn_torch = 1 ]; then
+        cnnt_s=$(median <"$tmp/cnnt.s")
+        row PyTorch cnnt "$cnn_fps"
+    fi
+    printf '%-8s %10.3f %12s %10.1f\n' "sgemm" "$cnn_b" "" "$(calc "$N * $cnn_fps / $cnn_b / 1e9")"
+    [ $cnn_torch = 1 ] && printf '\ndnn / PyTorch epoch time: %.2f\n' "$(calc "$cnn_s / $cnnt_s")"
+    printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$cnn_s / $cnn_b")"
+    echo "(medians over $RUNS runs x $CNN_EPOCHS epochs; test accuracy after $CNN_EPOCHS epochs; GFLOP/s of the same"
+    echo " $(calc "$cnn_fps / 1e6") MFLOP of products per training sample for all three)"
+fi
 
 # CSV parsing: a generated 1,000,000 x 20 numeric file, dnn's reader against pandas' C engine
 echo

@@ -181,6 +181,11 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
     put_u32(&w, (uint32_t)net->n_out);
     put_u64(&w, net->n_params);
     put_u64(&w, net->n_state);
+    /* one input sample's shape, C x H x W: what image layers need to be rebuilt (later than the rest, so
+     * a checkpoint without it still reads, as a vector input) */
+    put_u32(&w, (uint32_t)net->in_shape.c);
+    put_u32(&w, (uint32_t)net->in_shape.h);
+    put_u32(&w, (uint32_t)net->in_shape.w);
     end_section(&w, at);
 
     at = begin_section(&w, "NORM", &count);
@@ -420,6 +425,7 @@ typedef struct {
     dnn_train_state *s; /* NULL: the model to score; else the model to continue training, and its state */
     uint32_t n_in, n_out;
     uint64_t n_params, n_state;
+    dnn_shape shape;      /* one input sample's: channels x height x width */
     int have[N_SECTIONS]; /* which sections the file holds */
     dnn_error *err;
 } decoder;
@@ -431,7 +437,17 @@ static dnn_status read_modl(decoder *d, rcur *c)
 {
     d->n_in = get_u32(c), d->n_out = get_u32(c);
     d->n_params = get_u64(c), d->n_state = get_u64(c);
-    if (c->bad || d->n_in == 0 || d->n_in > INT32_MAX) return corrupt(d->err, d->name, "bad model sizes");
+    d->shape = (dnn_shape){(int)(d->n_in & INT32_MAX), 1, 1};
+    if (c->n - c->at >= 12) { /* the input's shape, whose size must be n_in */
+        uint32_t sc = get_u32(c), sh = get_u32(c), sw = get_u32(c);
+        d->shape = (dnn_shape){(int)(sc & INT32_MAX), (int)(sh & INT32_MAX), (int)(sw & INT32_MAX)};
+        size_t size;
+        if (sc > INT32_MAX || sh > INT32_MAX || sw > INT32_MAX || dnn_mul_size((size_t)sc * sh, sw, &size) ||
+            size != d->n_in)
+            return corrupt(d->err, d->name, "the input's shape does not match its size");
+    }
+    if (c->bad || c->at != c->n || d->n_in == 0 || d->n_in > INT32_MAX)
+        return corrupt(d->err, d->name, "bad model sizes");
     return DNN_OK;
 }
 
@@ -449,12 +465,12 @@ static dnn_status read_conf(decoder *d, rcur *c)
         dnn_config_free(&cfg);
         return d->err->code = DNN_EIO;
     }
-    if (dnn_net_count_params(&cfg, (int)d->n_in) != d->n_params) {
+    if (dnn_net_count_params(&cfg, d->shape) != d->n_params) {
         dnn_config_free(&cfg);
         return corrupt(d->err, d->name, "the parameter count does not match the embedded config's network");
     }
     cfg.max_memory = d->max_memory;
-    dnn_status st = dnn_model_create(d->m, &cfg, (int)d->n_in, d->err); /* may refuse it for --max-memory */
+    dnn_status st = dnn_model_create(d->m, &cfg, d->shape, d->err); /* may refuse it for --max-memory */
     dnn_config_free(&cfg);
     if (st) return st;
     const dnn_net *net = d->m->net;

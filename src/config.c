@@ -17,6 +17,13 @@ static const char *const optim_names[] = {"sgd", "adam", "adamw", "rmsprop"};
 static const char *const monitor_names[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
 static const char *const task_names[] = {"classification", "regression"};
 
+static const char *const layer_types[] = {"dense",     "dropout",   "batchnorm", "conv2d",
+                                          "maxpool2d", "avgpool2d", "flatten",   "global_avgpool"};
+
+const char *dnn_layer_name(dnn_layer_kind k)
+{
+    return layer_types[k];
+}
 const char *dnn_act_name(dnn_act a)
 {
     return act_names[a];
@@ -282,6 +289,35 @@ static dnn_status get_enum(vctx *v, const cJSON *obj, const char *key, const cha
     return expected(v, key, what, it);
 }
 
+/* Largest kernel, stride or padding: far beyond any image, and small enough that no geometry sum overflows.
+ */
+#define MAX_WINDOW 65536
+
+/* A number in [lo, MAX_WINDOW] for both height and width, or [height, width] of them (kernel sizes, strides,
+ * padding); what names the accepted forms in messages. */
+static dnn_status get_pair(vctx *v, const cJSON *obj, const char *key, long lo, int def, const char *what,
+                           int out[2])
+{
+    const cJSON *it = member(obj, key);
+    out[0] = out[1] = def;
+    if (!it) return DNN_OK;
+    double d[2] = {NAN, NAN};
+    if (cJSON_IsNumber(it))
+        d[0] = d[1] = it->valuedouble;
+    else if (cJSON_IsArray(it) && cJSON_GetArraySize(it) == 2 && cJSON_IsNumber(it->child) &&
+             cJSON_IsNumber(it->child->next))
+        d[0] = it->child->valuedouble, d[1] = it->child->next->valuedouble;
+    for (int i = 0; i < 2; i++) {
+        if (!(d[i] == floor(d[i]) && d[i] >= (double)lo && d[i] <= MAX_WINDOW)) {
+            char w[160];
+            snprintf(w, sizeof w, "%s (at most %d)", what, MAX_WINDOW);
+            return expected(v, key, w, it);
+        }
+        out[i] = (int)d[i];
+    }
+    return DNN_OK;
+}
+
 /* A non-empty string; *out points into the tree (NULL when absent and not required). */
 static dnn_status get_string(vctx *v, const cJSON *obj, const char *key, int required, const char **out)
 {
@@ -505,8 +541,9 @@ static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base
     return st;
 }
 
-static const char *const data_keys[] = {"train",   "test",        "validation_split", "normalize",     "task",
-                                        "classes", "categorical", "max_categories",   "shuffle_buffer"};
+static const char *const data_keys[] = {"train",          "test",          "validation_split", "normalize",
+                                        "task",           "shape",         "classes",          "categorical",
+                                        "max_categories", "shuffle_buffer"};
 
 /* data.categorical ("auto", or column names or indices), data.max_categories; every source shares them. */
 static dnn_status categorical(vctx *v, dnn_config *c, const cJSON *data)
@@ -532,6 +569,26 @@ static dnn_status categorical(vctx *v, dnn_config *c, const cJSON *data)
     }
     return st;
 }
+
+/* data.shape: [C, H, W], each positive, with a product a network input can take. */
+static dnn_status data_shape(vctx *v, dnn_config *c, const cJSON *data)
+{
+    const cJSON *it = member(data, "shape");
+    if (!it) return DNN_OK;
+    double d[3] = {0, 0, 0}, n = 1;
+    int ok = cJSON_IsArray(it) && cJSON_GetArraySize(it) == 3;
+    const cJSON *e = ok ? it->child : NULL;
+    for (int i = 0; ok && i < 3; i++, e = e->next) {
+        d[i] = cJSON_IsNumber(e) ? e->valuedouble : 0;
+        ok = d[i] == floor(d[i]) && d[i] >= 1 && d[i] <= INT32_MAX;
+        n *= d[i];
+    }
+    if (!ok) return expected(v, "shape", "[C, H, W]: three positive integers (channels, height, width)", it);
+    if (n > INT32_MAX) return expected(v, "shape", "[C, H, W] of at most 2147483647 values in all", it);
+    c->shape = (dnn_shape){(int)d[0], (int)d[1], (int)d[2]};
+    c->has_shape = 1;
+    return DNN_OK;
+}
 static const char *const norm_names[] = {"none", "scale", "standardize"};
 
 static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *base_dir, int *task)
@@ -556,6 +613,7 @@ static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *
         st = vfail(v, "the test set is read into memory: \"stream\" and \"cache\" apply to data.train");
         vpop(v, mt);
     }
+    if (!st) st = data_shape(v, c, data);
     const cJSON *cl = member(data, "classes");
     if (!st && cl) {
         int n = cJSON_IsArray(cl) ? cJSON_GetArraySize(cl) : 0;
@@ -581,10 +639,66 @@ static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *
     return st;
 }
 
-static const char *const layer_types[] = {"dense", "dropout", "batchnorm"};
 static const char *const dense_keys[] = {"type", "units", "activation", "l2", "negative_slope"};
 static const char *const dropout_keys[] = {"type", "rate"};
 static const char *const batchnorm_keys[] = {"type", "momentum", "epsilon"};
+static const char *const conv_keys[] = {"type",    "filters",    "kernel_size", "stride",
+                                        "padding", "activation", "l2",          "negative_slope"};
+static const char *const pool_keys[] = {"type", "pool_size", "stride"};
+static const char *const type_keys[] = {"type"};
+static const char *const pad_names[] = {"valid", "same"};
+
+/* activation, l2 and negative_slope, as dense and conv2d take them */
+static dnn_status activation(vctx *v, const cJSON *o, dnn_layer_config *l)
+{
+    int act = 0;
+    double x = 0;
+    dnn_status st = get_enum(v, o, "activation", act_names, COUNT(act_names), DNN_ACT_LINEAR, &act);
+    l->activation = (dnn_act)act;
+    if (!st) st = get_num(v, o, "l2", 0, 0, INFINITY, 0, 0.0, &x);
+    l->l2 = (float)x;
+    if (!st) st = get_num(v, o, "negative_slope", 0, 0, 1, 0, 0.01, &x);
+    l->negative_slope = (float)x;
+    if (!st && member(o, "negative_slope") && l->activation != DNN_ACT_LEAKY_RELU)
+        st = vfail(v, "negative_slope applies only to activation \"leaky_relu\"");
+    return st;
+}
+
+static dnn_status conv2d(vctx *v, const cJSON *o, dnn_layer_config *l)
+{
+    dnn_status st = check_keys(v, o, conv_keys, COUNT(conv_keys));
+    if (!st && !member(o, "filters")) st = missing(v, "filters", "a positive integer");
+    if (!st) st = get_int32(v, o, "filters", 1, 0, &l->filters);
+    if (!st && !member(o, "kernel_size"))
+        st = missing(v, "kernel_size", "a positive integer or [height, width]");
+    if (!st) st = get_pair(v, o, "kernel_size", 1, 1, "a positive integer or [height, width]", l->kernel);
+    if (!st) st = get_pair(v, o, "stride", 1, 1, "a positive integer or [height, width]", l->stride);
+    const cJSON *pad = member(o, "padding");
+    l->padding = DNN_PAD_VALID;
+    if (!st && cJSON_IsString(pad)) {
+        int p = 0;
+        st = get_enum(v, o, "padding", pad_names, COUNT(pad_names), DNN_PAD_VALID, &p);
+        l->padding = (dnn_padding)p;
+    } else if (!st && pad) {
+        l->padding = DNN_PAD_EXPLICIT;
+        st = get_pair(v, o, "padding", 0, 0,
+                      "\"valid\", \"same\", a non-negative integer or [rows, columns] added on each side",
+                      l->pad);
+    }
+    if (!st) st = activation(v, o, l);
+    return st;
+}
+
+static dnn_status pooling(vctx *v, const cJSON *o, dnn_layer_config *l)
+{
+    dnn_status st = check_keys(v, o, pool_keys, COUNT(pool_keys));
+    if (!st) st = get_pair(v, o, "pool_size", 1, 2, "a positive integer or [height, width]", l->kernel);
+    /* the stride defaults to the pool size: windows side by side, as in Keras and PyTorch */
+    if (!st) st = get_pair(v, o, "stride", 1, 0, "a positive integer or [height, width]", l->stride);
+    for (int i = 0; i < 2; i++)
+        if (l->stride[i] == 0) l->stride[i] = l->kernel[i];
+    return st;
+}
 static const char *const model_keys[] = {"layers", "init"};
 static const char *const init_names[] = {"auto", "he", "he_uniform", "xavier", "xavier_normal"};
 
@@ -592,9 +706,12 @@ static dnn_status layer(vctx *v, const cJSON *o, dnn_layer_config *l)
 {
     if (!cJSON_IsObject(o))
         return expected(v, NULL, "a layer object such as {\"type\": \"dense\", \"units\": 10}", o);
-    int type = 0, act = 0;
+    int type = 0;
     double x = 0;
-    if (!member(o, "type")) return missing(v, "type", "\"dense\", \"dropout\" or \"batchnorm\"");
+    if (!member(o, "type"))
+        return missing(v, "type",
+                       "\"dense\", \"conv2d\", \"maxpool2d\", \"avgpool2d\", \"flatten\", "
+                       "\"global_avgpool\", \"dropout\" or \"batchnorm\"");
     dnn_status st = get_enum(v, o, "type", layer_types, COUNT(layer_types), 0, &type);
     if (st) return st;
     l->kind = (dnn_layer_kind)type;
@@ -603,14 +720,7 @@ static dnn_status layer(vctx *v, const cJSON *o, dnn_layer_config *l)
         st = check_keys(v, o, dense_keys, COUNT(dense_keys));
         if (!st && !member(o, "units")) st = missing(v, "units", "a positive integer");
         if (!st) st = get_int32(v, o, "units", 1, 0, &l->units);
-        if (!st) st = get_enum(v, o, "activation", act_names, COUNT(act_names), DNN_ACT_LINEAR, &act);
-        l->activation = (dnn_act)act;
-        if (!st) st = get_num(v, o, "l2", 0, 0, INFINITY, 0, 0.0, &x);
-        l->l2 = (float)x;
-        if (!st) st = get_num(v, o, "negative_slope", 0, 0, 1, 0, 0.01, &x);
-        l->negative_slope = (float)x;
-        if (!st && member(o, "negative_slope") && l->activation != DNN_ACT_LEAKY_RELU)
-            st = vfail(v, "negative_slope applies only to activation \"leaky_relu\"");
+        if (!st) st = activation(v, o, l);
         break;
     case DNN_LAYER_DROPOUT:
         st = check_keys(v, o, dropout_keys, COUNT(dropout_keys));
@@ -625,6 +735,11 @@ static dnn_status layer(vctx *v, const cJSON *o, dnn_layer_config *l)
         if (!st) st = get_num(v, o, "epsilon", 0, 1, INFINITY, 0, 1e-3, &x);
         l->eps = (float)x;
         break;
+    case DNN_LAYER_CONV2D: st = conv2d(v, o, l); break;
+    case DNN_LAYER_MAXPOOL2D:
+    case DNN_LAYER_AVGPOOL2D: st = pooling(v, o, l); break;
+    case DNN_LAYER_FLATTEN:
+    case DNN_LAYER_GLOBAL_AVGPOOL: st = check_keys(v, o, type_keys, COUNT(type_keys)); break;
     }
     return st;
 }
@@ -651,8 +766,7 @@ static dnn_status model_section(vctx *v, dnn_config *c, const cJSON *root)
             st = layer(v, l, &c->layers[i]);
             c->n_layers = i + 1;
             /* Softmax normalises over a whole output row, which only makes sense at the end. */
-            if (!st && c->layers[i].kind == DNN_LAYER_DENSE && c->layers[i].activation == DNN_ACT_SOFTMAX &&
-                l->next) {
+            if (!st && c->layers[i].activation == DNN_ACT_SOFTMAX && l->next) {
                 vpush(v, "activation", 0);
                 st = vfail(v, "\"softmax\" is only allowed in the last layer");
             }
@@ -829,6 +943,19 @@ static const char *const top_keys[] = {"seed", "data", "model", "loss", "optimiz
 /* Cross-field rules: the loss must fit the output layer, the task must fit the loss. */
 static dnn_status check_consistency(vctx *v, dnn_config *c, int task)
 {
+    /* Layers that slide windows over images must know the image's shape: IDX files say, CSV rows do not. */
+    for (int l = 0; c->train.format == DNN_FORMAT_CSV && !c->has_shape && l < c->n_layers; l++) {
+        dnn_layer_kind k = c->layers[l].kind;
+        if (k == DNN_LAYER_DENSE || k == DNN_LAYER_FLATTEN) break;
+        if (k == DNN_LAYER_CONV2D || k == DNN_LAYER_MAXPOOL2D || k == DNN_LAYER_AVGPOOL2D ||
+            k == DNN_LAYER_GLOBAL_AVGPOOL) {
+            strcpy(v->path, "data.shape");
+            return vfail(v,
+                         "model.layers[%d] (%s) works on images, and CSV rows do not say their shape: give "
+                         "data.shape [C, H, W] (for example [1, 8, 8] for 64 pixel columns)",
+                         l, dnn_layer_name(k));
+        }
+    }
     const dnn_layer_config *out = &c->layers[c->n_layers - 1];
     char at[64];
     snprintf(at, sizeof at, "model.layers[%d].activation", c->n_layers - 1);

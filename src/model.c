@@ -8,10 +8,11 @@
 #include "dnn/util.h"
 
 /* Refuse a network that would not fit the memory limit, with its sizes, before allocating any of it. */
-static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
+static dnn_status check_size(const dnn_config *c, dnn_shape in, dnn_error *err)
 {
     dnn_net_sizes_t sz;
-    if (dnn_net_sizes(c, n_in, c->batch_size, &sz))
+    double n_in = (double)in.c * in.h * in.w;
+    if (dnn_net_sizes(c, in, c->batch_size, &sz))
         return dnn_fail(err, DNN_ECONFIG, "%s: the network's sizes overflow this machine's address space",
                         c->file);
     /* parameters and gradients, the optimizer's moments, early stopping's copy of the best weights */
@@ -30,13 +31,14 @@ static dnn_status check_size(const dnn_config *c, int n_in, dnn_error *err)
         dnn_format_bytes((double)limit, lim, sizeof lim), dnn_memory_budget_source(c->max_memory));
 }
 
-dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *err)
+dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, dnn_shape in, dnn_error *err)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
-    dnn_status st = check_size(&m->cfg, n_in, err);
-    if (!st) st = dnn_net_create(&m->net, &m->cfg, n_in, m->cfg.batch_size, err);
+    dnn_status st = dnn_net_check(&m->cfg, in, err);
+    if (!st) st = check_size(&m->cfg, in, err);
+    if (!st) st = dnn_net_create(&m->net, &m->cfg, in, m->cfg.batch_size, err);
     if (st) return st;
     if (m->cfg.task == DNN_TASK_CLASSIFICATION) m->n_classes = m->net->n_out == 1 ? 2 : m->net->n_out;
     return DNN_OK;
@@ -109,6 +111,11 @@ dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *e
 
 dnn_status dnn_model_check_data(const dnn_model *m, const dnn_dataset *ds, dnn_error *err)
 {
+    const dnn_shape in = m->net->in_shape;
+    if (ds->d != (size_t)m->net->n_in && (in.h > 1 || in.w > 1))
+        return dnn_fail(err, DNN_EDATA,
+                        "%s: %zu features per sample, but the model takes %d (images of %dx%dx%d)",
+                        ds->source, ds->d, m->net->n_in, in.c, in.h, in.w);
     if (ds->d != (size_t)m->net->n_in)
         return dnn_fail(err, DNN_EDATA, "%s: %zu features per sample, but the model takes %d", ds->source,
                         ds->d, m->net->n_in);

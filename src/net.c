@@ -1,13 +1,38 @@
-/* Network layers: forward and backward passes of a batch as one cblas_sgemm per product, with the bias,
- * activation, dropout and batchnorm work done in plain loops over contiguous rows. */
+/* Network layers: forward and backward passes of a batch with every matrix product a cblas_sgemm (dense
+ * layers over the whole batch, convolutions through im2col over blocks of its samples), and the bias,
+ * activation, pooling, dropout and batchnorm work done in plain loops over contiguous memory. */
 #include "dnn/net.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dnn/util.h"
+
+/* Every matrix product of the network goes through here, so the backend changes in one place:
+ * C (m, n) = op(A) . op(B) + beta C, row-major; op transposes when ta (tb) is set. Under a profiler, the
+ * time joins the current layer's products. */
+static void gemm(dnn_net *net, int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B,
+                 int ldb, float beta, float *C, int ldc)
+{
+    double t0 = net->clock ? dnn_now() : 0.0;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
+                A, lda, B, ldb, beta, C, ldc);
+    if (net->clock) *net->clock += dnn_now() - t0;
+}
+
+/* y (n) = W^T x for one row x (k) and W (k, n), row-major: a dense layer's product for a batch of one (a
+ * library caller's single prediction), where sgemm would copy all of W into its packed layout for that one
+ * row, which takes as long as the product. */
+static void gemv(dnn_net *net, int k, int n, const float *W, const float *x, float *y)
+{
+    double t0 = net->clock ? dnn_now() : 0.0;
+    cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, W, n, x, 1, 0.0f, y, 1);
+    if (net->clock) *net->clock += dnn_now() - t0;
+}
 
 /* Round a float count up to a whole 64-byte line, so every workspace buffer starts aligned. */
 static size_t lines(size_t n)
@@ -15,61 +40,295 @@ static size_t lines(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
-/* One layer's floats: weights and biases (or batchnorm's scale and shift), state, and batch workspace
- * (a and g always; z for the last layer and gelu; mask for dropout and batchnorm; batchnorm's statistics).
- * Returns -1 on overflow. */
-static int layer_floats(const dnn_layer_config *lc, size_t in, size_t B, int last, size_t *w, size_t *b,
-                        size_t *state, size_t *work, size_t *out)
+static size_t shape_size(dnn_shape s)
 {
-    int kind = lc->kind;
-    *out = kind == DNN_LAYER_DENSE ? (size_t)lc->units : in;
-    *w = *b = *state = 0;
-    if (kind == DNN_LAYER_DENSE) {
-        if (dnn_mul_size(in, *out, w)) return -1;
-        *b = *out;
-    } else if (kind == DNN_LAYER_BATCHNORM) {
-        *w = *b = *out;
-        *state = 2 * *out;
+    return (size_t)s.c * (size_t)s.h * (size_t)s.w;
+}
+
+/* The sum of n floats in 16 running sums, which the compiler keeps in vector registers (a single running
+ * float sum cannot be vectorised without reordering the additions). */
+DNN_HOT static float sum16(const float *x, size_t n)
+{
+    float acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += x[i + (size_t)j];
+    float s = 0.0f;
+    for (; i < n; i++) s += x[i];
+    for (int j = 0; j < 16; j++) s += acc[j];
+    return s;
+}
+
+/* ReLU's backward pass over n values (g = dL/dA becomes dL/dZ), returning the sum of the result: a
+ * convolution's bias gradient in the same pass. */
+DNN_HOT static float relu_backward_sum(const float *restrict a, float *restrict g, size_t n)
+{
+    float acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) {
+            float v = a[i + (size_t)j] > 0.0f ? g[i + (size_t)j] : 0.0f;
+            g[i + (size_t)j] = v;
+            acc[j] += v;
+        }
+    float s = 0.0f;
+    for (; i < n; i++) s += g[i] = a[i] > 0.0f ? g[i] : 0.0f;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    return s;
+}
+
+/* ---- shapes ---- */
+
+/* Lay a convolution or pooling window over input in: L->win and the output shape. Returns 0, or -1 with why
+ * saying what does not fit. */
+static int window_geometry(const dnn_layer_config *lc, dnn_shape in, dnn_layer *L, char *why, size_t n)
+{
+    const int conv = lc->kind == DNN_LAYER_CONV2D;
+    const char *what = conv ? "kernel" : "pool";
+    dnn_window *g = &L->win;
+    long long size[2] = {in.h, in.w}, k[2] = {lc->kernel[0], lc->kernel[1]};
+    long long s[2] = {lc->stride[0], lc->stride[1]}, pad[2] = {0, 0}, out[2];
+    for (int d = 0; d < 2; d++) {
+        if (conv && lc->padding == DNN_PAD_SAME) {
+            /* as TensorFlow: ceil(size / stride) outputs, the odd padding row or column at the end */
+            out[d] = (size[d] + s[d] - 1) / s[d];
+            long long total = (out[d] - 1) * s[d] + k[d] - size[d];
+            pad[d] = total > 0 ? total / 2 : 0;
+            continue;
+        }
+        pad[d] = conv && lc->padding == DNN_PAD_EXPLICIT ? lc->pad[d] : 0;
+        long long padded = size[d] + 2 * pad[d];
+        if (k[d] > padded) {
+            snprintf(why, n, "its %lldx%lld %s is larger than its input %dx%dx%d%s", k[0], k[1], what, in.c,
+                     in.h, in.w, pad[d] ? " with its padding" : "");
+            return -1;
+        }
+        out[d] = (padded - k[d]) / s[d] + 1;
+        long long unread = size[d] - ((out[d] - 1) * s[d] - pad[d] + k[d]); /* past the last window */
+        if (unread > 0) {
+            /* Keras and PyTorch would ignore these silently; a config should not */
+            char last[48];
+            if (unread == 1)
+                snprintf(last, sizeof last, "the last %s", d ? "column" : "row");
+            else
+                snprintf(last, sizeof last, "the last %lld %s", unread, d ? "columns" : "rows");
+            snprintf(
+                why, n,
+                "a %lldx%lld %s with stride %lldx%lld leaves %s of its input %dx%dx%d unread (choose a %s "
+                "and stride that fit%s)",
+                k[0], k[1], what, s[0], s[1], last, in.c, in.h, in.w, conv ? "kernel_size" : "pool_size",
+                conv ? ", or padding \"same\"" : "");
+            return -1;
+        }
     }
-    size_t row;
-    if (dnn_mul_size(B, *out, &row) || row > SIZE_MAX / 8) return -1;
-    int sep_z = kind == DNN_LAYER_DENSE && (last || lc->activation == DNN_ACT_GELU);
-    *work = lines(row) * (size_t)(2 + sep_z + (kind != DNN_LAYER_DENSE)) +
-            (kind == DNN_LAYER_BATCHNORM ? lines(4 * *out) : 0);
+    *g = (dnn_window){in.c,      in.h,        in.w,        (int)k[0],   (int)k[1],  (int)s[0],
+                      (int)s[1], (int)pad[0], (int)pad[1], (int)out[0], (int)out[1]};
+    L->out_shape = (dnn_shape){conv ? lc->filters : in.c, g->oh, g->ow};
+    L->out_maps = 1;
     return 0;
 }
 
-int dnn_net_sizes(const dnn_config *cfg, int n_in, int max_batch, dnn_net_sizes_t *sz)
+/* Lay out layer lc on input samples of shape in (stored as maps when in_maps): L's shapes, window and
+ * storage. Returns 0, or -1 with why saying what does not fit. */
+static int geometry(const dnn_layer_config *lc, dnn_shape in, int in_maps, dnn_layer *L, char *why, size_t n)
+{
+    memset(L, 0, sizeof *L);
+    L->kind = lc->kind;
+    L->in_shape = L->out_shape = in;
+    L->in_maps = L->out_maps = in_maps;
+    switch (lc->kind) {
+    case DNN_LAYER_DENSE:
+        if (in_maps) {
+            snprintf(why, n,
+                     "takes a flat input, and gets %dx%dx%d feature maps: put {\"type\": \"flatten\"} or "
+                     "{\"type\": \"global_avgpool\"} before it",
+                     in.c, in.h, in.w);
+            return -1;
+        }
+        L->out_shape = (dnn_shape){lc->units, 1, 1};
+        break;
+    case DNN_LAYER_FLATTEN:
+        L->out_shape = (dnn_shape){(int)shape_size(in), 1, 1};
+        L->out_maps = 0;
+        break;
+    case DNN_LAYER_GLOBAL_AVGPOOL:
+        L->out_shape = (dnn_shape){in.c, 1, 1};
+        L->out_maps = 0;
+        break;
+    case DNN_LAYER_CONV2D:
+    case DNN_LAYER_MAXPOOL2D:
+    case DNN_LAYER_AVGPOOL2D:
+        if (window_geometry(lc, in, L, why, n)) return -1;
+        break;
+    case DNN_LAYER_DROPOUT:
+    case DNN_LAYER_BATCHNORM: break;
+    }
+    if (shape_size(L->out_shape) > INT32_MAX) {
+        snprintf(why, n, "its output of %dx%dx%d values per sample is too large", L->out_shape.c,
+                 L->out_shape.h, L->out_shape.w);
+        return -1;
+    }
+    L->in = (int)shape_size(in);
+    L->out = (int)shape_size(L->out_shape);
+    return 0;
+}
+
+/* A convolution works through its batch in blocks of samples whose patches take about this much memory, so
+ * that a block is still in cache when the product reads what im2col wrote, and the input gradient's patches
+ * when col2im reads them (the whole batch's take 22 MB for configs/cnn.json's second convolution). */
+#define CONV_BLOCK_BYTES ((size_t)2 << 20)
+
+static int conv_block(const dnn_window *g, size_t B)
+{
+    size_t per = (size_t)g->c * g->kh * g->kw * g->oh * g->ow * sizeof(float), n = CONV_BLOCK_BYTES / per;
+    return (int)(n < 1 ? 1 : n > B ? B : n);
+}
+
+/* Batchnorm normalises per channel after image layers (as BatchNorm2d), per feature elsewhere. */
+static int bn_channels(const dnn_layer *L)
+{
+    return L->in_maps ? L->in_shape.c : L->in;
+}
+
+/* One laid-out layer's floats: weights and biases (or batchnorm's scale and shift), state, and batch
+ * workspace (a and g always; z for the last layer and gelu; mask for dropout and batchnorm; batchnorm's
+ * statistics; a convolution's patches; max pooling's positions). Returns -1 on overflow. */
+static int layer_floats(const dnn_layer *L, const dnn_layer_config *lc, size_t B, int last, size_t *w,
+                        size_t *b, size_t *state, size_t *work)
+{
+    const int kind = L->kind;
+    const dnn_window *g = &L->win;
+    size_t k = 0, patches = 0;
+    *w = *b = *state = 0;
+    if (kind == DNN_LAYER_DENSE) {
+        if (dnn_mul_size((size_t)L->in, (size_t)L->out, w)) return -1;
+        *b = (size_t)L->out;
+    } else if (kind == DNN_LAYER_CONV2D) {
+        /* the product's dimensions must fit cblas's int: C*kh*kw and B*oh*ow */
+        size_t plane = (size_t)g->oh * (size_t)g->ow, cols;
+        if (dnn_mul_size((size_t)g->c * (size_t)g->kh, (size_t)g->kw, &k) || k > INT_MAX ||
+            dnn_mul_size(B, plane, &cols) || cols > INT_MAX ||
+            dnn_mul_size(k, (size_t)conv_block(g, B) * plane, &patches) ||
+            dnn_mul_size(k, (size_t)lc->filters, w))
+            return -1;
+        *b = (size_t)lc->filters;
+    } else if (kind == DNN_LAYER_BATCHNORM) {
+        *w = *b = (size_t)bn_channels(L);
+        *state = 2 * *w;
+    }
+    size_t row;
+    if (dnn_mul_size(B, (size_t)L->out, &row) || row > SIZE_MAX / 16 || patches > SIZE_MAX / 16) return -1;
+    int weighted = kind == DNN_LAYER_DENSE || kind == DNN_LAYER_CONV2D;
+    int sep_z = weighted && ((kind == DNN_LAYER_DENSE && last) || lc->activation == DNN_ACT_GELU);
+    int mask = kind == DNN_LAYER_DROPOUT || kind == DNN_LAYER_BATCHNORM;
+    *work = lines(row) * (size_t)(2 + sep_z + mask + (kind == DNN_LAYER_MAXPOOL2D)) +
+            (kind == DNN_LAYER_BATCHNORM ? lines(4 * *w) : 0) + lines(patches);
+    return 0;
+}
+
+dnn_status dnn_net_check(const dnn_config *cfg, dnn_shape in, dnn_error *err)
+{
+    if (shape_size(in) == 0 || shape_size(in) > INT32_MAX)
+        return dnn_fail(err, DNN_ECONFIG, "%s: an input of %dx%dx%d values per sample cannot be taken",
+                        cfg->file, in.c, in.h, in.w);
+    int maps = 0;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        dnn_layer L;
+        char why[400];
+        if (geometry(&cfg->layers[l], in, maps, &L, why, sizeof why)) {
+            /* an image layer meeting the network's input as a plain vector: its shape is most likely unknown
+             */
+            const char *hint = l == 0 && in.h == 1 && in.w == 1
+                                   ? "; if each sample is an image, give data.shape [C, H, W]"
+                                   : "";
+            return dnn_fail(err, DNN_ECONFIG, "%s: model.layers[%d] (%s): %s%s", cfg->file, l,
+                            dnn_layer_name(cfg->layers[l].kind), why, hint);
+        }
+        in = L.out_shape;
+        maps = L.out_maps;
+    }
+    return DNN_OK;
+}
+
+int dnn_net_sizes(const dnn_config *cfg, dnn_shape in, int max_batch, dnn_net_sizes_t *sz)
 {
     memset(sz, 0, sizeof *sz);
-    size_t in = (size_t)n_in;
+    if (shape_size(in) == 0 || shape_size(in) > INT32_MAX) return -1;
+    int maps = 0;
     for (int l = 0; l < cfg->n_layers; l++) {
-        size_t w, b, st, wk, out;
-        if (layer_floats(&cfg->layers[l], in, (size_t)max_batch, l == cfg->n_layers - 1, &w, &b, &st, &wk,
-                         &out) ||
+        dnn_layer L;
+        char why[8];
+        size_t w, b, st, wk;
+        if (geometry(&cfg->layers[l], in, maps, &L, why, sizeof why) ||
+            layer_floats(&L, &cfg->layers[l], (size_t)max_batch, l == cfg->n_layers - 1, &w, &b, &st, &wk) ||
             dnn_add_size(sz->params, w, &sz->params) || dnn_add_size(sz->params, b, &sz->params) ||
             dnn_add_size(sz->state, st, &sz->state) || dnn_add_size(sz->work, wk, &sz->work))
             return -1;
-        in = out;
+        in = L.out_shape;
+        maps = L.out_maps;
     }
     return sz->params > SIZE_MAX / 64 || sz->work > SIZE_MAX / 64 ? -1 : 0;
 }
 
-size_t dnn_net_count_params(const dnn_config *cfg, int n_in)
+size_t dnn_net_count_params(const dnn_config *cfg, dnn_shape in)
 {
     dnn_net_sizes_t sz;
-    return dnn_net_sizes(cfg, n_in, 1, &sz) ? 0 : sz.params;
+    return dnn_net_sizes(cfg, in, 1, &sz) ? 0 : sz.params;
+}
+
+/* Point layer L's workspace buffers into p, in the order layer_floats counted them; returns the end. */
+static float *carve(dnn_layer *L, float *p, size_t B, int last)
+{
+    size_t row = lines(B * (size_t)L->out);
+    L->a = p, p += row;
+    L->g = p, p += row;
+    L->z = L->a;
+    int weighted = L->kind == DNN_LAYER_DENSE || L->kind == DNN_LAYER_CONV2D;
+    if (weighted && ((L->kind == DNN_LAYER_DENSE && last) || L->act == DNN_ACT_GELU)) L->z = p, p += row;
+    if (L->kind == DNN_LAYER_DROPOUT || L->kind == DNN_LAYER_BATCHNORM) L->mask = p, p += row;
+    if (L->kind == DNN_LAYER_MAXPOOL2D) L->arg = (uint32_t *)p, p += row; /* only ever used as uint32_t */
+    if (L->kind == DNN_LAYER_BATCHNORM) L->bstat = p, p += lines(4 * (size_t)bn_channels(L));
+    if (L->kind == DNN_LAYER_CONV2D) {
+        const dnn_window *g = &L->win;
+        L->block = conv_block(g, B);
+        L->col = p;
+        p += lines((size_t)g->c * g->kh * g->kw * (size_t)L->block * g->oh * g->ow);
+    }
+    return p;
+}
+
+/* The network's parameters, gradients and state, or (base not NULL) base's parameters and state, and its
+ * batch workspace. The caller frees net on failure. */
+static dnn_status net_buffers(dnn_net *net, const dnn_net_sizes_t *sz, const dnn_net *base, dnn_error *err)
+{
+    net->borrowed = base != NULL;
+    if (base) { /* inference only: read base's parameters and state, keep no gradients */
+        if (base->n_in != net->n_in || base->n_params != sz->params || base->n_state != sz->state)
+            return dnn_fail(err, DNN_EINTERNAL, "a view of a network of another shape");
+        net->params = base->params;
+        net->state = base->state;
+    } else {
+        net->params = dnn_alloc_hot(sz->params, sizeof(float));
+        net->grads = dnn_alloc_hot(sz->params, sizeof(float));
+        net->state = dnn_alloc_hot(sz->state, sizeof(float));
+    }
+    net->work = dnn_alloc_hot(sz->work, sizeof(float));
+    if (!net->params || (!base && !net->grads) || !net->state || !net->work)
+        return dnn_fail_oom(err, "the network's parameters and batch workspace",
+                            (2 * sz->params + sz->work) * sizeof(float));
+    return DNN_OK;
 }
 
 /* A network with a batch workspace of its own, and its own parameters and state or (base not NULL) base's. */
-static dnn_status net_build(dnn_net **out, const dnn_config *cfg, int n_in, int max_batch,
+static dnn_status net_build(dnn_net **out, const dnn_config *cfg, dnn_shape in, int max_batch,
                             const dnn_net *base, dnn_error *err)
 {
     *out = NULL;
-    if (n_in <= 0 || max_batch <= 0)
-        return dnn_fail(err, DNN_EINTERNAL, "network with %d inputs, batch %d", n_in, max_batch);
+    if (max_batch <= 0) return dnn_fail(err, DNN_EINTERNAL, "network with batch %d", max_batch);
+    dnn_status st = dnn_net_check(cfg, in, err);
+    if (st) return st;
     dnn_net_sizes_t sz;
-    if (dnn_net_sizes(cfg, n_in, max_batch, &sz))
+    if (dnn_net_sizes(cfg, in, max_batch, &sz))
         return dnn_fail(err, DNN_ECONFIG,
                         "network too large: its sizes overflow this machine's address space");
     dnn_net *net = calloc(1, sizeof *net);
@@ -81,42 +340,28 @@ static dnn_status net_build(dnn_net **out, const dnn_config *cfg, int n_in, int 
     }
     net->layers = layers;
     net->n_layers = cfg->n_layers;
-    net->n_in = n_in;
+    net->in_shape = in;
+    net->n_in = (int)shape_size(in);
     net->max_batch = max_batch;
     net->n_params = sz.params;
     net->n_state = sz.state;
-    net->borrowed = base != NULL;
-    if (base) { /* inference only: read base's parameters and state, keep no gradients */
-        if (base->n_in != n_in || base->n_params != sz.params || base->n_state != sz.state) {
-            dnn_net_free(net);
-            return dnn_fail(err, DNN_EINTERNAL, "a view of a network of another shape");
-        }
-        net->params = base->params;
-        net->state = base->state;
-    } else {
-        net->params = dnn_alloc_hot(sz.params, sizeof(float));
-        net->grads = dnn_alloc_hot(sz.params, sizeof(float));
-        net->state = dnn_alloc_hot(sz.state, sizeof(float));
-    }
-    net->work = dnn_alloc_hot(sz.work, sizeof(float));
-    if (!net->params || (!base && !net->grads) || !net->state || !net->work) {
+    st = net_buffers(net, &sz, base, err);
+    if (st) {
         dnn_net_free(net);
-        return dnn_fail_oom(err, "the network's parameters and batch workspace",
-                            (2 * sz.params + sz.work) * sizeof(float));
+        return st;
     }
     /* carve the buffers, in the order dnn_net_sizes counted them */
     size_t np = 0, ns = 0, B = (size_t)max_batch;
     float *p = net->work;
-    size_t in = (size_t)n_in;
+    int maps = 0;
     for (int l = 0; l < net->n_layers; l++) {
         const dnn_layer_config *lc = &cfg->layers[l];
         dnn_layer *L = &layers[l];
-        size_t w, b, st, wk, o;
+        size_t w, b, st_n, wk;
         int last = l == net->n_layers - 1;
-        layer_floats(lc, in, B, last, &w, &b, &st, &wk, &o);
-        L->kind = lc->kind;
-        L->in = (int)in;
-        L->out = (int)o;
+        char why[8];
+        geometry(lc, in, maps, L, why, sizeof why); /* checked above */
+        layer_floats(L, lc, B, last, &w, &b, &st_n, &wk);
         L->act = lc->activation;
         L->slope = lc->negative_slope;
         L->l2 = lc->l2;
@@ -125,36 +370,83 @@ static dnn_status net_build(dnn_net **out, const dnn_config *cfg, int n_in, int 
         L->eps = lc->eps;
         L->w = np;
         L->b = np + w;
+        L->nw = L->kind == DNN_LAYER_BATCHNORM ? 0 : w;
         L->s = ns;
         np += w + b;
-        ns += st;
-        size_t row = lines(B * o);
-        L->a = p, p += row;
-        L->g = p, p += row;
-        L->z = L->a;
-        if (L->kind == DNN_LAYER_DENSE && (last || L->act == DNN_ACT_GELU)) L->z = p, p += row;
-        if (L->kind != DNN_LAYER_DENSE) L->mask = p, p += row;
-        if (L->kind == DNN_LAYER_BATCHNORM) {
-            L->bstat = p, p += lines(4 * o);
-            if (!base)
-                for (size_t j = 0; j < o; j++) net->state[L->s + o + j] = 1.0f; /* running variance */
-        }
-        in = o;
+        ns += st_n;
+        p = carve(L, p, B, last);
+        if (L->kind == DNN_LAYER_BATCHNORM && !base)
+            for (size_t j = 0; j < b; j++) net->state[L->s + b + j] = 1.0f; /* running variance */
+        in = L->out_shape;
+        maps = L->out_maps;
     }
-    net->n_out = (int)in;
+    net->n_out = (int)shape_size(in);
     *out = net;
     return DNN_OK;
 }
 
-dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, int n_in, int max_batch, dnn_error *err)
+void dnn_layer_describe(const dnn_layer *L, char *buf, size_t n)
 {
-    return net_build(out, cfg, n_in, max_batch, NULL, err);
+    const dnn_window *g = &L->win;
+    char stride[40] = "", pad[40] = "";
+    int pool = L->kind == DNN_LAYER_MAXPOOL2D || L->kind == DNN_LAYER_AVGPOOL2D;
+    /* a stride is worth naming when it is not the default: 1 for convolutions, the window for pooling */
+    if (pool ? g->sh != g->kh || g->sw != g->kw : g->sh != 1 || g->sw != 1)
+        snprintf(stride, sizeof stride, " stride %dx%d", g->sh, g->sw);
+    if (g->ph || g->pw) snprintf(pad, sizeof pad, " pad %dx%d", g->ph, g->pw);
+    switch (L->kind) {
+    case DNN_LAYER_DENSE: snprintf(buf, n, "dense %d %s", L->out, dnn_act_name(L->act)); break;
+    case DNN_LAYER_CONV2D:
+        snprintf(buf, n, "conv2d %d %dx%d %s%s%s", L->out_shape.c, g->kh, g->kw, dnn_act_name(L->act), stride,
+                 pad);
+        break;
+    case DNN_LAYER_MAXPOOL2D:
+    case DNN_LAYER_AVGPOOL2D:
+        snprintf(buf, n, "%s %dx%d%s", dnn_layer_name(L->kind), g->kh, g->kw, stride);
+        break;
+    case DNN_LAYER_DROPOUT: dnn_snprintf_c(buf, n, "dropout %g", (double)L->rate); break;
+    default: snprintf(buf, n, "%s", dnn_layer_name(L->kind)); break;
+    }
+}
+
+static void shape_text(dnn_shape s, int maps, char *buf, size_t n)
+{
+    if (s.h == 1 && s.w == 1 && !maps)
+        snprintf(buf, n, "%d", s.c);
+    else
+        snprintf(buf, n, "%dx%dx%d", s.c, s.h, s.w);
+}
+
+char *dnn_net_summary(const dnn_net *net)
+{
+    const size_t line = 160, cap = line * ((size_t)net->n_layers + 3);
+    char *out = malloc(cap), name[96], shape[40];
+    if (!out) return NULL;
+    size_t k = (size_t)snprintf(out, cap, "%-40s %-18s %12s\n", "layer", "output shape", "parameters");
+    shape_text(net->in_shape, 0, shape, sizeof shape);
+    k += (size_t)snprintf(out + k, cap - k, "%-40s %-18s %12d\n", "input", shape, 0);
+    for (int l = 0; l < net->n_layers; l++) {
+        const dnn_layer *L = &net->layers[l];
+        size_t params = L->kind == DNN_LAYER_BATCHNORM ? 2 * (size_t)bn_channels(L)
+                        : L->nw                        ? L->nw + (size_t)L->out_shape.c
+                                                       : 0;
+        dnn_layer_describe(L, name, sizeof name);
+        shape_text(L->out_shape, L->out_maps, shape, sizeof shape);
+        k += (size_t)snprintf(out + k, cap - k, "%-40s %-18s %12zu\n", name, shape, params);
+    }
+    snprintf(out + k, cap - k, "%-40s %-18s %12zu\n", "total", "", net->n_params);
+    return out;
+}
+
+dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, dnn_shape in, int max_batch, dnn_error *err)
+{
+    return net_build(out, cfg, in, max_batch, NULL, err);
 }
 
 dnn_status dnn_net_create_view(dnn_net **out, const dnn_config *cfg, const dnn_net *base, int max_batch,
                                dnn_error *err)
 {
-    return net_build(out, cfg, base->n_in, max_batch, base, err);
+    return net_build(out, cfg, base->in_shape, max_batch, base, err);
 }
 
 void dnn_net_drop_workspace(dnn_net *net)
@@ -164,7 +456,8 @@ void dnn_net_drop_workspace(dnn_net *net)
     net->grads = net->work = NULL;
     for (int l = 0; l < net->n_layers; l++) {
         dnn_layer *L = &net->layers[l];
-        L->a = L->g = L->z = L->mask = L->bstat = NULL;
+        L->a = L->g = L->z = L->mask = L->bstat = L->col = NULL;
+        L->arg = NULL;
     }
     net->max_batch = 0;
 }
@@ -195,17 +488,22 @@ void dnn_net_init(dnn_net *net, dnn_init scheme, dnn_rng *rng)
     for (int l = 0; l < net->n_layers; l++) {
         dnn_layer *L = &net->layers[l];
         if (L->kind == DNN_LAYER_BATCHNORM) {
-            for (int j = 0; j < L->out; j++) {
+            for (int j = 0; j < bn_channels(L); j++) {
                 net->params[L->w + (size_t)j] = 1.0f;
                 net->params[L->b + (size_t)j] = 0.0f;
             }
             continue;
         }
-        if (L->kind != DNN_LAYER_DENSE) continue;
+        if (L->kind != DNN_LAYER_DENSE && L->kind != DNN_LAYER_CONV2D) continue;
         dnn_init s = scheme;
         if (s == DNN_INIT_AUTO) s = auto_init(L->act);
         double fan_in = L->in, fan_out = L->out;
-        size_t n = (size_t)L->in * (size_t)L->out;
+        if (L->kind == DNN_LAYER_CONV2D) {
+            double area = (double)L->win.kh * L->win.kw;
+            fan_in = area * L->win.c;
+            fan_out = area * L->out_shape.c;
+        }
+        size_t n = L->nw;
         float *w = net->params + L->w;
         for (size_t i = 0; i < n; i++) {
             double x;
@@ -217,14 +515,40 @@ void dnn_net_init(dnn_net *net, dnn_init scheme, dnn_rng *rng)
             }
             w[i] = (float)x;
         }
-        memset(net->params + L->b, 0, (size_t)L->out * sizeof(float));
+        memset(net->params + L->b, 0, (size_t)L->out_shape.c * sizeof(float));
     }
 }
 
 /* ---- activations ---- */
 
+/* a = act(z) for n values (any activation but softmax); a may be z. */
+DNN_HOT static void activate(dnn_act act, float slope, const float *z, float *a, size_t n)
+{
+    switch (act) {
+    case DNN_ACT_LINEAR:
+        if (a != z) memcpy(a, z, n * sizeof(float));
+        break;
+    case DNN_ACT_RELU:
+        for (size_t j = 0; j < n; j++) a[j] = z[j] > 0.0f ? z[j] : 0.0f;
+        break;
+    case DNN_ACT_LEAKY_RELU:
+        for (size_t j = 0; j < n; j++) a[j] = z[j] > 0.0f ? z[j] : slope * z[j];
+        break;
+    case DNN_ACT_SIGMOID:
+        for (size_t j = 0; j < n; j++) a[j] = 1.0f / (1.0f + expf(-z[j]));
+        break;
+    case DNN_ACT_TANH:
+        for (size_t j = 0; j < n; j++) a[j] = tanhf(z[j]);
+        break;
+    case DNN_ACT_GELU:
+        for (size_t j = 0; j < n; j++) a[j] = 0.5f * z[j] * (1.0f + erff(z[j] * 0.70710678f));
+        break;
+    case DNN_ACT_SOFTMAX: break; /* rows only: bias_act */
+    }
+}
+
 /* a = act(z + bias) for rows [n, k]; z is updated to z + bias when it is kept apart from a.
- * Fusing the bias into the activation saves a pass over the batch. */
+ * Adding the bias row by row, just before its activation, saves a pass over the batch. */
 DNN_HOT static void bias_act(const dnn_layer *L, const float *bias, int n)
 {
     const int k = L->out;
@@ -232,35 +556,32 @@ DNN_HOT static void bias_act(const dnn_layer *L, const float *bias, int n)
     for (int i = 0; i < n; i++) {
         float *zr = z + (size_t)i * k, *ar = a + (size_t)i * k;
         for (int j = 0; j < k; j++) zr[j] += bias[j];
-        switch (L->act) {
-        case DNN_ACT_LINEAR:
-            if (ar != zr) memcpy(ar, zr, (size_t)k * sizeof(float));
-            break;
-        case DNN_ACT_RELU:
-            for (int j = 0; j < k; j++) ar[j] = zr[j] > 0.0f ? zr[j] : 0.0f;
-            break;
-        case DNN_ACT_LEAKY_RELU:
-            for (int j = 0; j < k; j++) ar[j] = zr[j] > 0.0f ? zr[j] : L->slope * zr[j];
-            break;
-        case DNN_ACT_SIGMOID:
-            for (int j = 0; j < k; j++) ar[j] = 1.0f / (1.0f + expf(-zr[j]));
-            break;
-        case DNN_ACT_TANH:
-            for (int j = 0; j < k; j++) ar[j] = tanhf(zr[j]);
-            break;
-        case DNN_ACT_GELU:
-            for (int j = 0; j < k; j++) ar[j] = 0.5f * zr[j] * (1.0f + erff(zr[j] * 0.70710678f));
-            break;
-        case DNN_ACT_SOFTMAX: {
-            /* subtracting the row maximum keeps exp finite */
-            float m = zr[0], s = 0.0f;
-            for (int j = 1; j < k; j++) m = zr[j] > m ? zr[j] : m;
-            for (int j = 0; j < k; j++) s += ar[j] = expf(zr[j] - m);
-            float inv = 1.0f / s;
-            for (int j = 0; j < k; j++) ar[j] *= inv;
-            break;
+        if (L->act != DNN_ACT_SOFTMAX) {
+            activate(L->act, L->slope, zr, ar, (size_t)k);
+            continue;
         }
+        /* subtracting the row maximum keeps exp finite */
+        float m = zr[0], s = 0.0f;
+        for (int j = 1; j < k; j++) m = zr[j] > m ? zr[j] : m;
+        for (int j = 0; j < k; j++) s += ar[j] = expf(zr[j] - m);
+        float inv = 1.0f / s;
+        for (int j = 0; j < k; j++) ar[j] *= inv;
+    }
+}
+
+/* The same for the values from .. from+count-1 of each channel of maps [F][m], where each channel's bias is
+ * one number. ReLU, the usual case, takes one pass over them instead of two. */
+DNN_HOT static void bias_act_maps(const dnn_layer *L, const float *bias, size_t m, size_t from, size_t count)
+{
+    for (int f = 0; f < L->out_shape.c; f++) {
+        float *restrict zr = L->z + (size_t)f * m + from, *ar = L->a + (size_t)f * m + from;
+        const float bf = bias[f];
+        if (L->act == DNN_ACT_RELU && zr == ar) {
+            for (size_t i = 0; i < count; i++) zr[i] = zr[i] + bf > 0.0f ? zr[i] + bf : 0.0f;
+            continue;
         }
+        for (size_t i = 0; i < count; i++) zr[i] += bf;
+        activate(L->act, L->slope, zr, ar, count);
     }
 }
 
@@ -321,10 +642,55 @@ static void dropout_forward(dnn_layer *L, const float *x, int n, dnn_rng *rng)
     }
 }
 
+/* Move the running statistics of channel j towards the batch's. */
+static void bn_running(const dnn_layer *L, float *rmean, float *rvar, int j, float mean, float var)
+{
+    rmean[j] = L->momentum * rmean[j] + (1.0f - L->momentum) * mean;
+    rvar[j] = L->momentum * rvar[j] + (1.0f - L->momentum) * var;
+}
+
+/* Per-channel batchnorm of maps x [k][m], m = b*h*w values per channel (as BatchNorm2d); as below. */
+static void batchnorm_forward_maps(dnn_net *net, dnn_layer *L, const float *x, size_t m, int training)
+{
+    const int k = L->in_shape.c;
+    const float *gamma = net->params + L->w, *beta = net->params + L->b;
+    float *rmean = net->state + L->s, *rvar = rmean + k;
+    float *mean = L->bstat, *inv = L->bstat + k;
+    for (int j = 0; j < k; j++) {
+        const float *xj = x + (size_t)j * m;
+        if (training) {
+            /* a channel holds many values: sum in double */
+            double s = 0.0, v = 0.0;
+            for (size_t i = 0; i < m; i++) s += xj[i];
+            mean[j] = (float)(s / (double)m);
+            for (size_t i = 0; i < m; i++) {
+                double d = (double)xj[i] - mean[j];
+                v += d * d;
+            }
+            float var = (float)(v / (double)m);
+            bn_running(L, rmean, rvar, j, mean[j], var);
+            inv[j] = 1.0f / sqrtf(var + L->eps);
+        } else {
+            mean[j] = rmean[j];
+            inv[j] = 1.0f / sqrtf(rvar[j] + L->eps);
+        }
+        float *h = L->mask + (size_t)j * m, *y = L->a + (size_t)j * m;
+        const float mu = mean[j], sd = inv[j], gm = gamma[j], bt = beta[j];
+        for (size_t i = 0; i < m; i++) {
+            h[i] = (xj[i] - mu) * sd;
+            y[i] = gm * h[i] + bt;
+        }
+    }
+}
+
 /* x [n, k] -> y = gamma * x_hat + beta. Training normalises by the batch's statistics and moves the running
  * ones towards them; evaluation uses the running ones. mask keeps x_hat, bstat the mean and 1/std. */
 static void batchnorm_forward(dnn_net *net, dnn_layer *L, const float *x, int n, int training)
 {
+    if (L->in_maps) {
+        batchnorm_forward_maps(net, L, x, (size_t)L->out / (size_t)L->in_shape.c * (size_t)n, training);
+        return;
+    }
     const int k = L->out;
     const float *gamma = net->params + L->w, *beta = net->params + L->b;
     float *rmean = net->state + L->s, *rvar = rmean + k;
@@ -341,8 +707,7 @@ static void batchnorm_forward(dnn_net *net, dnn_layer *L, const float *x, int n,
             }
         for (int j = 0; j < k; j++) {
             float var = inv[j] / (float)n;
-            rmean[j] = L->momentum * rmean[j] + (1.0f - L->momentum) * mean[j];
-            rvar[j] = L->momentum * rvar[j] + (1.0f - L->momentum) * var;
+            bn_running(L, rmean, rvar, j, mean[j], var);
             inv[j] = 1.0f / sqrtf(var + L->eps);
         }
     } else {
@@ -361,9 +726,62 @@ static void batchnorm_forward(dnn_net *net, dnn_layer *L, const float *x, int n,
     }
 }
 
+/* The backward pass of batchnorm_forward_maps, as below per channel. */
+static void batchnorm_backward_maps(dnn_net *net, dnn_layer *L, size_t m, float *dx)
+{
+    const int k = L->in_shape.c;
+    const float *gamma = net->params + L->w, *inv = L->bstat + k;
+    float *dgamma = net->grads + L->w, *dbeta = net->grads + L->b;
+    for (int j = 0; j < k; j++) {
+        const float *dy = L->g + (size_t)j * m, *h = L->mask + (size_t)j * m;
+        double sb = 0.0, sg = 0.0;
+        for (size_t i = 0; i < m; i++) {
+            sb += dy[i];
+            sg += (double)dy[i] * h[i];
+        }
+        dbeta[j] = (float)sb;
+        dgamma[j] = (float)sg;
+        if (!dx) continue;
+        const float s1 = gamma[j] * dbeta[j], s2 = gamma[j] * dgamma[j], c = inv[j] / (float)m;
+        const float gm = (float)m * gamma[j];
+        float *d = dx + (size_t)j * m;
+        for (size_t i = 0; i < m; i++) d[i] = c * (gm * dy[i] - s1 - h[i] * s2);
+    }
+}
+
+/* After a pass in evaluation mode batchnorm is the affine map y = gamma (x - mean) inv + beta of its running
+ * statistics: dx = dy gamma inv, with dgamma and dbeta as in training. */
+static void batchnorm_backward_eval(dnn_net *net, dnn_layer *L, int n, float *dx)
+{
+    const int k = bn_channels(L);
+    const size_t m = L->in_maps ? (size_t)L->out / (size_t)k * (size_t)n : (size_t)n;
+    const float *gamma = net->params + L->w, *inv = L->bstat + k;
+    float *dgamma = net->grads + L->w, *dbeta = net->grads + L->b;
+    for (int j = 0; j < k; j++) {
+        /* value i of channel j: maps hold a channel's values together, rows interleave the channels */
+        const size_t at = L->in_maps ? (size_t)j * m : (size_t)j, step = L->in_maps ? 1 : (size_t)k;
+        double sb = 0.0, sg = 0.0;
+        for (size_t i = 0; i < m; i++) {
+            sb += L->g[at + i * step];
+            sg += (double)L->g[at + i * step] * L->mask[at + i * step];
+        }
+        dbeta[j] = (float)sb;
+        dgamma[j] = (float)sg;
+        for (size_t i = 0; dx && i < m; i++) dx[at + i * step] = L->g[at + i * step] * gamma[j] * inv[j];
+    }
+}
+
 /* dx = inv/n * (n dxh - sum(dxh) - x_hat sum(dxh x_hat)), dxh = dy gamma; also dgamma, dbeta. */
 static void batchnorm_backward(dnn_net *net, dnn_layer *L, int n, float *dx)
 {
+    if (!net->training) {
+        batchnorm_backward_eval(net, L, n, dx);
+        return;
+    }
+    if (L->in_maps) {
+        batchnorm_backward_maps(net, L, (size_t)L->out / (size_t)L->in_shape.c * (size_t)n, dx);
+        return;
+    }
     const int k = L->out;
     const float *gamma = net->params + L->w, *inv = L->bstat + k;
     float *dgamma = net->grads + L->w, *dbeta = net->grads + L->b;
@@ -390,24 +808,106 @@ static void batchnorm_backward(dnn_net *net, dnn_layer *L, int n, float *dx)
     }
 }
 
+/* ---- convolution ---- */
+
+/* im2col and col2im, timed under a profiler into the layer's slot after its products'. */
+static void patches(dnn_net *net, const dnn_layer *L, const float *in, int b, int n0, int nb)
+{
+    double t0 = net->clock ? dnn_now() : 0.0;
+    dnn_im2col(&L->win, in, L->in_maps, b, n0, nb, L->col);
+    if (net->clock) net->clock[1] += dnn_now() - t0;
+}
+
+static void unpatch(dnn_net *net, const dnn_layer *L, int b, int n0, int nb, float *dx)
+{
+    double t0 = net->clock ? dnn_now() : 0.0;
+    dnn_col2im(&L->win, L->col, b, n0, nb, dx, L->in_maps);
+    if (net->clock) net->clock[1] += dnn_now() - t0;
+}
+
+/* in: b samples of C x H x W (rows or maps) -> z, a: maps [F][b][oh][ow]. A block of samples at a time: its
+ * patches, their product into its columns of z, and its bias and activation while z's block is in cache. */
+static void conv_forward(dnn_net *net, dnn_layer *L, const float *in, int b)
+{
+    const dnn_window *g = &L->win;
+    const int F = L->out_shape.c, K = g->c * g->kh * g->kw, hw = g->oh * g->ow, n = b * hw;
+    for (int n0 = 0; n0 < b; n0 += L->block) {
+        const int nb = b - n0 < L->block ? b - n0 : L->block, cols = nb * hw;
+        patches(net, L, in, b, n0, nb);
+        /* z[:, n0 hw ..] (F, cols) = W (F, K) . col (K, cols) */
+        gemm(net, 0, 0, F, cols, K, net->params + L->w, K, L->col, cols, 0.0f, L->z + (size_t)n0 * hw, n);
+        bias_act_maps(L, net->params + L->b, (size_t)n, (size_t)n0 * hw, (size_t)cols);
+    }
+}
+
+/* g = dL/dA [F][b][oh][ow] -> dW, db and, when dx is not NULL, dx in the input's layout. The blocks go in
+ * reverse, so the first one's patches are those the forward pass left in col; the others are made again
+ * (cheaper than keeping the whole batch's, which would not stay in cache). */
+static void conv_backward(dnn_net *net, dnn_layer *L, const float *in, int b, float *dx)
+{
+    const dnn_window *g = &L->win;
+    const int F = L->out_shape.c, K = g->c * g->kh * g->kw, hw = g->oh * g->ow, n = b * hw;
+    float *db = net->grads + L->b, *dW = net->grads + L->w;
+    if (L->act == DNN_ACT_RELU)
+        for (int f = 0; f < F; f++) {
+            size_t o = (size_t)f * (size_t)n;
+            db[f] = relu_backward_sum(L->a + o, L->g + o, (size_t)n);
+        }
+    else {
+        dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
+        for (int f = 0; f < F; f++) db[f] = sum16(L->g + (size_t)f * (size_t)n, (size_t)n);
+    }
+    const int last = (b - 1) / L->block * L->block;
+    for (int n0 = last; n0 >= 0; n0 -= L->block) {
+        const int nb = b - n0 < L->block ? b - n0 : L->block, cols = nb * hw;
+        const float *dz = L->g + (size_t)n0 * hw;
+        if (n0 != last) patches(net, L, in, b, n0, nb);
+        /* dW (F, K) += dZ (F, cols) . col^T (cols, K) */
+        gemm(net, 0, 1, F, K, cols, dz, n, L->col, cols, n0 == last ? 0.0f : 1.0f, dW, K);
+        if (!dx) continue;
+        /* dcol (K, cols) = W^T (K, F) . dZ (F, cols), into col: the weight gradient has had the patches */
+        gemm(net, 1, 0, K, cols, F, net->params + L->w, K, dz, n, 0.0f, L->col, cols);
+        unpatch(net, L, b, n0, nb, dx);
+    }
+}
+
 /* ---- passes ---- */
+
+/* Under a profiler: the layer's products and patches are timed into its slots, the whole pass by the returned
+ * start. */
+static double profile_start(dnn_net *net, int l)
+{
+    if (!net->profile) return 0.0;
+    net->clock = net->profile + 4 * (size_t)l + 2;
+    return dnn_now();
+}
+
+static void profile_stop(dnn_net *net, int l, int backward, double t0)
+{
+    if (!net->profile) return;
+    net->profile[4 * (size_t)l + (size_t)backward] += dnn_now() - t0;
+    net->clock = NULL;
+}
+
+static size_t plane_size(dnn_shape s)
+{
+    return (size_t)s.h * (size_t)s.w;
+}
 
 const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, dnn_rng *rng)
 {
     const float *in = x;
+    net->training = training;
     for (int l = 0; l < net->n_layers; l++) {
         dnn_layer *L = &net->layers[l];
+        double t0 = profile_start(net, l);
         switch (L->kind) {
         case DNN_LAYER_DENSE:
-            /* in is (b, in), W is (in, out), z is (b, out). One row (a library caller's single prediction)
-             * goes to sgemv: sgemm would copy all of W into its packed layout for that one row, which takes
-             * as long as the product. */
+            /* in is (b, in), W is (in, out), z is (b, out); one row goes to sgemv */
             if (b == 1)
-                cblas_sgemv(CblasRowMajor, CblasTrans, L->in, L->out, 1.0f, net->params + L->w, L->out, in, 1,
-                            0.0f, L->z, 1);
+                gemv(net, L->in, L->out, net->params + L->w, in, L->z);
             else
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, L->out, L->in, 1.0f, in, L->in,
-                            net->params + L->w, L->out, 0.0f, L->z, L->out);
+                gemm(net, 0, 0, b, L->out, L->in, in, L->in, net->params + L->w, L->out, 0.0f, L->z, L->out);
             bias_act(L, net->params + L->b, b);
             break;
         case DNN_LAYER_DROPOUT:
@@ -419,7 +919,17 @@ const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, 
                 dropout_forward(L, in, b, rng);
             break;
         case DNN_LAYER_BATCHNORM: batchnorm_forward(net, L, in, b, training); break;
+        case DNN_LAYER_CONV2D: conv_forward(net, L, in, b); break;
+        case DNN_LAYER_MAXPOOL2D: dnn_maxpool_forward(&L->win, in, L->in_maps, b, L->a, L->arg); break;
+        case DNN_LAYER_AVGPOOL2D: dnn_avgpool_forward(&L->win, in, L->in_maps, b, L->a); break;
+        case DNN_LAYER_FLATTEN:
+            dnn_relayout(L->in_shape.c, plane_size(L->in_shape), in, L->in_maps, b, L->a, 0);
+            break;
+        case DNN_LAYER_GLOBAL_AVGPOOL:
+            dnn_global_avgpool_forward(L->in_shape.c, plane_size(L->in_shape), in, L->in_maps, b, L->a);
+            break;
         }
+        profile_stop(net, l, 0, t0);
         in = L->a;
     }
     return in;
@@ -435,48 +945,69 @@ float *dnn_net_output_grad(dnn_net *net)
     return net->layers[net->n_layers - 1].g;
 }
 
+/* The backward pass of a dense layer: g holds dL/dA (the loss already turned the last layer's into dL/dZ). */
+static void dense_backward(dnn_net *net, dnn_layer *L, const float *in, int b, int last, float *dx)
+{
+    if (!last) dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
+    /* dW (in, out) = in^T (in, b) . dZ (b, out) */
+    gemm(net, 1, 0, L->in, L->out, b, in, L->in, L->g, L->out, 0.0f, net->grads + L->w, L->out);
+    float *db = net->grads + L->b;
+    memset(db, 0, (size_t)L->out * sizeof(float));
+    for (int i = 0; i < b; i++) {
+        const float *gr = L->g + (size_t)i * L->out;
+        for (int j = 0; j < L->out; j++) db[j] += gr[j];
+    }
+    /* dX (b, in) = dZ (b, out) . W^T (out, in) */
+    if (dx) gemm(net, 0, 1, b, L->in, L->out, L->g, L->out, net->params + L->w, L->out, 0.0f, dx, L->in);
+}
+
 double dnn_net_backward(dnn_net *net, const float *x, int b)
+{
+    return dnn_net_backward_input(net, x, b, NULL);
+}
+
+double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
 {
     for (int l = net->n_layers - 1; l >= 0; l--) {
         dnn_layer *L = &net->layers[l];
         const float *in = l > 0 ? net->layers[l - 1].a : x;
-        float *dx = l > 0 ? net->layers[l - 1].g : NULL; /* the input needs no gradient */
+        float *dx = l > 0 ? net->layers[l - 1].g : dx0; /* the input's only when asked for */
+        const size_t hw = plane_size(L->in_shape);
+        double t0 = profile_start(net, l);
         switch (L->kind) {
-        case DNN_LAYER_DENSE: {
-            /* g holds dL/dA; the loss already turned the last layer's into dL/dZ */
-            if (l != net->n_layers - 1) dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
-            /* dW (in, out) = in^T (in, b) . dZ (b, out) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L->in, L->out, b, 1.0f, in, L->in, L->g,
-                        L->out, 0.0f, net->grads + L->w, L->out);
-            float *db = net->grads + L->b;
-            memset(db, 0, (size_t)L->out * sizeof(float));
-            for (int i = 0; i < b; i++) {
-                const float *gr = L->g + (size_t)i * L->out;
-                for (int j = 0; j < L->out; j++) db[j] += gr[j];
-            }
-            /* dX (b, in) = dZ (b, out) . W^T (out, in) */
-            if (dx)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, L->in, L->out, 1.0f, L->g, L->out,
-                            net->params + L->w, L->out, 0.0f, dx, L->in);
-            break;
-        }
+        case DNN_LAYER_DENSE: dense_backward(net, L, in, b, l == net->n_layers - 1, dx); break;
         case DNN_LAYER_DROPOUT:
-            if (dx)
+            if (dx && !net->training)
+                memcpy(dx, L->g, (size_t)b * (size_t)L->out * sizeof(float));
+            else if (dx)
                 for (size_t i = 0; i < (size_t)b * (size_t)L->out; i++) dx[i] = L->g[i] * L->mask[i];
             break;
         case DNN_LAYER_BATCHNORM: batchnorm_backward(net, L, b, dx); break;
+        case DNN_LAYER_CONV2D: conv_backward(net, L, in, b, dx); break;
+        case DNN_LAYER_MAXPOOL2D:
+            if (dx) dnn_maxpool_backward(&L->win, L->g, L->arg, b, dx, L->in_maps);
+            break;
+        case DNN_LAYER_AVGPOOL2D:
+            if (dx) dnn_avgpool_backward(&L->win, L->g, b, dx, L->in_maps);
+            break;
+        case DNN_LAYER_FLATTEN:
+            if (dx) dnn_relayout(L->in_shape.c, hw, L->g, 0, b, dx, L->in_maps);
+            break;
+        case DNN_LAYER_GLOBAL_AVGPOOL:
+            if (dx) dnn_global_avgpool_backward(L->in_shape.c, hw, L->g, b, dx, L->in_maps);
+            break;
         }
+        profile_stop(net, l, 1, t0);
     }
     /* l2 * sum(W^2) joins the loss, so 2 * l2 * W joins the gradient (biases are not penalised) */
     double penalty = 0.0;
     for (int l = 0; l < net->n_layers; l++) {
         const dnn_layer *L = &net->layers[l];
-        if (L->kind != DNN_LAYER_DENSE || L->l2 == 0.0f) continue;
-        size_t n = (size_t)L->in * (size_t)L->out;
+        if (L->nw == 0 || L->l2 == 0.0f) continue;
         const float *w = net->params + L->w;
         float *g = net->grads + L->w;
         double s = 0.0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < L->nw; i++) {
             s += (double)w[i] * w[i];
             g[i] += 2.0f * L->l2 * w[i];
         }

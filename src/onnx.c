@@ -330,6 +330,7 @@ static void layers(graph *g, const dnn_model *m)
         case DNN_LAYER_DENSE: dense(g, net, L, l); break;
         case DNN_LAYER_DROPOUT: break; /* inference keeps every unit; training scaled the kept ones already */
         case DNN_LAYER_BATCHNORM: batchnorm(g, net, L, l); break;
+        default: break; /* image layers: refused by dnn_onnx_encode */
         }
     }
 }
@@ -431,6 +432,11 @@ dnn_status dnn_onnx_encode(const dnn_model *m, uint8_t **buf, size_t *len, dnn_e
 {
     *buf = NULL;
     *len = 0;
+    for (int l = 0; l < m->net->n_layers; l++)
+        if (m->net->layers[l].out_maps || m->net->layers[l].in_maps)
+            return dnn_fail(err, DNN_ECONFIG,
+                            "layer %d (%s): ONNX export of image layers is not implemented yet", l + 1,
+                            dnn_layer_name(m->net->layers[l].kind));
     graph g = {0};
     snprintf(g.cur, NAME, "input");
     preprocess(&g, m);

@@ -161,6 +161,51 @@ static dnn_status out_folder(run_ctx *r, const dnn_config *c, dnn_error *err)
     return DNN_OK;
 }
 
+static void padding_text(const dnn_layer_config *l, char *buf, size_t n)
+{
+    if (l->padding == DNN_PAD_EXPLICIT)
+        snprintf(buf, n, "[%d, %d]", l->pad[0], l->pad[1]);
+    else
+        snprintf(buf, n, "\"%s\"", l->padding == DNN_PAD_SAME ? "same" : "valid");
+}
+
+/* The first structural difference between two layers (what a resumed run cannot change), or NULL. */
+static const char *layer_difference(const dnn_layer_config *a, const dnn_layer_config *b, char *was, char *is,
+                                    size_t n)
+{
+    if (a->kind != b->kind) {
+        snprintf(was, n, "\"%s\"", dnn_layer_name(a->kind));
+        snprintf(is, n, "\"%s\"", dnn_layer_name(b->kind));
+        return "type";
+    }
+    if (a->units != b->units || a->filters != b->filters) {
+        snprintf(was, n, "%d", a->units + a->filters);
+        snprintf(is, n, "%d", b->units + b->filters);
+        return a->kind == DNN_LAYER_CONV2D ? "filters" : "units";
+    }
+    if (a->activation != b->activation) {
+        snprintf(was, n, "\"%s\"", dnn_act_name(a->activation));
+        snprintf(is, n, "\"%s\"", dnn_act_name(b->activation));
+        return "activation";
+    }
+    if (memcmp(a->kernel, b->kernel, sizeof a->kernel)) {
+        snprintf(was, n, "[%d, %d]", a->kernel[0], a->kernel[1]);
+        snprintf(is, n, "[%d, %d]", b->kernel[0], b->kernel[1]);
+        return a->kind == DNN_LAYER_CONV2D ? "kernel_size" : "pool_size";
+    }
+    if (memcmp(a->stride, b->stride, sizeof a->stride)) {
+        snprintf(was, n, "[%d, %d]", a->stride[0], a->stride[1]);
+        snprintf(is, n, "[%d, %d]", b->stride[0], b->stride[1]);
+        return "stride";
+    }
+    if (a->padding != b->padding || memcmp(a->pad, b->pad, sizeof a->pad)) {
+        padding_text(a, was, n);
+        padding_text(b, is, n);
+        return "padding";
+    }
+    return NULL;
+}
+
 /* A resumed run may change how it trains, never what it trains: compare the networks layer by layer. */
 static dnn_status same_shape(const dnn_config *old, const dnn_config *now, const char *file, dnn_error *err)
 {
@@ -171,22 +216,8 @@ static dnn_status same_shape(const dnn_config *old, const dnn_config *now, const
             "network's shape",
             file, old->n_layers, now->n_layers);
     for (int l = 0; l < old->n_layers; l++) {
-        const dnn_layer_config *a = &old->layers[l], *b = &now->layers[l];
-        const char *what = NULL;
         char was[64], is[64];
-        if (a->kind != b->kind) {
-            what = "type";
-            snprintf(was, sizeof was, "%d", (int)a->kind);
-            snprintf(is, sizeof is, "%d", (int)b->kind);
-        } else if (a->units != b->units) {
-            what = "units";
-            snprintf(was, sizeof was, "%d", a->units);
-            snprintf(is, sizeof is, "%d", b->units);
-        } else if (a->activation != b->activation) {
-            what = "activation";
-            snprintf(was, sizeof was, "\"%s\"", dnn_act_name(a->activation));
-            snprintf(is, sizeof is, "\"%s\"", dnn_act_name(b->activation));
-        }
+        const char *what = layer_difference(&old->layers[l], &now->layers[l], was, is, sizeof was);
         if (what)
             return dnn_fail(
                 err, DNN_ECONFIG,
@@ -224,9 +255,16 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         st = json ? dnn_config_from_json(&cfg, json, old.cfg.file, NULL, o->overrides, o->n_overrides, err)
                   : dnn_fail_oom(err, "the config", 0);
     }
-    if (!st) st = same_shape(&old.cfg, &cfg, o->config_path ? o->config_path : o->resume_path, err);
+    const char *file = o->config_path ? o->config_path : o->resume_path;
+    if (!st) st = same_shape(&old.cfg, &cfg, file, err);
+    dnn_shape in = old.net->in_shape;
+    if (!st && cfg.has_shape && memcmp(&cfg.shape, &in, sizeof in))
+        st = dnn_fail(err, DNN_ECONFIG,
+                      "%s: data.shape: the checkpoint's inputs are %dx%dx%d, the config's [%d, %d, %d]: a "
+                      "resumed run cannot change them",
+                      file, in.c, in.h, in.w, cfg.shape.c, cfg.shape.h, cfg.shape.w);
     cfg.max_memory = o->max_memory;
-    if (!st) st = dnn_model_create(m, &cfg, old.net->n_in, err);
+    if (!st) st = dnn_model_create(m, &cfg, in, err);
     dnn_config_free(&cfg);
     if (!st) {
         memcpy(m->net->params, old.net->params, old.net->n_params * sizeof(float));
@@ -444,6 +482,36 @@ static void describe_categorical(const dnn_run_opts *o, const dnn_model *m)
     }
 }
 
+/* With --verbose: the layers, their output shapes and parameters, a note per line. */
+static void summary(const dnn_run_opts *o, const dnn_net *net)
+{
+    char *text = dnn_net_summary(net);
+    for (char *line = text, *end; line && *line; line = end + 1) {
+        end = strchr(line, '\n');
+        if (!end) break;
+        *end = '\0';
+        note(o, 1, "%s", line);
+    }
+    free(text);
+}
+
+/* One sample's shape before any data is read: data.shape, else an IDX file's own; for CSV without data.shape,
+ * 0x0x0 until the rows are read. The network is checked against it here, so a layer that does not fit is an
+ * error before a long read. */
+static dnn_status input_shape(const dnn_config *c, dnn_shape *shape, dnn_error *err)
+{
+    dnn_shape file;
+    dnn_status st = dnn_source_shape(&c->train, &file, err);
+    if (st) return st;
+    size_t want = (size_t)c->shape.c * c->shape.h * c->shape.w, got = (size_t)file.c * file.h * file.w;
+    if (c->has_shape && file.c && want != got)
+        return dnn_fail(err, DNN_EDATA,
+                        "%s: %zu values per item, but data.shape [%d, %d, %d] (in %s) makes %zu",
+                        c->train.images, got, c->shape.c, c->shape.h, c->shape.w, c->file, want);
+    *shape = c->has_shape ? c->shape : file;
+    return shape->c ? dnn_net_check(c, *shape, err) : DNN_OK;
+}
+
 /* ---- the final report ---- */
 
 static cJSON *final_report(const run_ctx *r, const train_data *td, const dnn_metrics *test,
@@ -524,7 +592,9 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (st) goto done;
     dnn_config *c = resumed ? &m.cfg : &cfg;
     c->max_memory = c->train.max_memory = c->test.max_memory = o->max_memory;
-    st = open_train(o, c, r.dir, &td, err);
+    dnn_shape shape = {0, 0, 0};
+    if (!resumed) st = input_shape(c, &shape, err);
+    if (!st) st = open_train(o, c, r.dir, &td, err);
     if (st) goto done;
     const dnn_dataset *train = td.info;
     if (c->early_stopping.enabled && td.n_va == 0 &&
@@ -544,7 +614,15 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             st = dnn_fail(err, DNN_EDATA, "%s: too many features (%zu)", train->source, train->d);
             goto done;
         }
-        st = dnn_model_create(&m, &cfg, (int)train->d, err);
+        if (!cfg.has_shape) /* a streamed CSV's width is known once its levels are */
+            shape = train->shape.c ? train->shape : (dnn_shape){(int)train->d, 1, 1};
+        else if (train->d != (size_t)shape.c * shape.h * shape.w) {
+            st = dnn_fail(err, DNN_EDATA,
+                          "%s: %zu features per sample, but data.shape [%d, %d, %d] makes %zu", train->source,
+                          train->d, shape.c, shape.h, shape.w, (size_t)shape.c * shape.h * shape.w);
+            goto done;
+        }
+        st = dnn_model_create(&m, &cfg, shape, err);
         if (!st) st = dnn_model_set_names(&m, train, err);
         /* imputation and normalisation learn from the training split only */
         if (!st) st = fit_train(&m, &td, err);
@@ -571,6 +649,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     note(o, 1, "%s: %llu training samples, %llu for validation, %d features, %zu parameters", r.dir,
          (unsigned long long)td.b.n_train, (unsigned long long)td.b.n_val, m.net->n_in, m.net->n_params);
     describe_categorical(o, &m);
+    summary(o, m.net);
     if (resumed && s.epoch >= m.cfg.epochs) {
         note(o, 0,
              "%s: the run has finished (%d of %d epochs%s): nothing to do; train on with --set "

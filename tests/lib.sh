@@ -51,18 +51,6 @@ need_fmnist() {
     fi
 }
 
-# interrupt_after MICROSECONDS ERRFILE -- COMMAND...: run the command in the background, send it SIGINT after
-# that long, and return its exit status (its stderr goes to ERRFILE)
-interrupt_after() {
-    local us=$1 errfile=$2
-    shift 3
-    "$@" 2>"$errfile" &
-    local pid=$!
-    sleep "$(awk -v us="$us" 'BEGIN { printf "%.3f", us / 1e6 }')"
-    kill -INT $pid
-    wait $pid
-}
-
 finish() {
     if [ "$FAILS" -ne 0 ]; then
         echo "$FAILS check(s) failed" >&2

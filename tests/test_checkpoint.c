@@ -22,13 +22,28 @@ static const char *CONFIG =
     " \"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\"},"
     " \"training\": {\"batch_size\": 4, \"early_stopping\": {\"monitor\": \"loss\", \"patience\": 2}}}";
 
-/* A model and training state with every field set to something recognisable. */
-static int make(dnn_model *m, dnn_train_state *s)
+/* Image layers of every kind, with parameters and state, on 2x5x4 inputs. */
+static const char *CNN =
+    "{\"seed\": 5, \"data\": {\"train\": {\"format\": \"idx\", \"images\": \"/d/x-images-idx3-ubyte\"}},"
+    " \"model\": {\"layers\": [{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 3, \"padding\": "
+    "\"same\"},"
+    " {\"type\": \"batchnorm\"}, {\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"maxpool2d\", "
+    "\"pool_size\": [1, 2]},"
+    " {\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, \"activation\": \"relu\"}, {\"type\": "
+    "\"flatten\"},"
+    " {\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}]},"
+    " \"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\"},"
+    " \"training\": {\"batch_size\": 4, \"early_stopping\": {\"monitor\": \"loss\", \"patience\": 2}}}";
+
+/* A model of config text on inputs of shape in, and training state, with every field set to something
+ * recognisable. */
+static int make_from(dnn_model *m, dnn_train_state *s, const char *text, dnn_shape in)
 {
     dnn_error err;
     dnn_config c;
-    if (dnn_config_from_json(&c, cJSON_Parse(CONFIG), "t.json", NULL, NULL, 0, &err) ||
-        dnn_model_create(m, &c, 5, &err) || dnn_train_state_init(s, m, &err)) {
+    const int d = in.c * in.h * in.w;
+    if (dnn_config_from_json(&c, cJSON_Parse(text), "t.json", NULL, NULL, 0, &err) ||
+        dnn_model_create(m, &c, in, &err) || dnn_train_state_init(s, m, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
@@ -36,10 +51,10 @@ static int make(dnn_model *m, dnn_train_state *s)
     dnn_rng_seed(&r, 3, 1);
     dnn_net_init(m->net, DNN_INIT_HE, &r);
     for (size_t i = 0; i < m->net->n_state; i++) m->net->state[i] = (float)dnn_rng_normal(&r);
-    m->norm.d = 5;
-    m->norm.shift = calloc(5, sizeof(float));
-    m->norm.mul = calloc(5, sizeof(float));
-    for (int j = 0; j < 5; j++) m->norm.shift[j] = (float)j, m->norm.mul[j] = 1.0f / (j + 1);
+    m->norm.d = (size_t)d;
+    m->norm.shift = calloc((size_t)d, sizeof(float));
+    m->norm.mul = calloc((size_t)d, sizeof(float));
+    for (int j = 0; j < d; j++) m->norm.shift[j] = (float)j, m->norm.mul[j] = 1.0f / (j + 1);
     m->class_names = calloc(3, sizeof(char *));
     const char *names[] = {"cat", "dog, big", "\"bird\""};
     for (int i = 0; i < 3; i++) m->class_names[i] = dnn_strdup(names[i]);
@@ -59,6 +74,11 @@ static int make(dnn_model *m, dnn_train_state *s)
         s->history[i] = (dnn_epoch_log){i + 1, 1.0 / (i + 3), 0.5, NAN, NAN, 0.001, 1, 1};
     for (size_t i = 0; i < m->net->n_params + m->net->n_state; i++) s->best_params[i] = (float)i;
     return 0;
+}
+
+static int make(dnn_model *m, dnn_train_state *s)
+{
+    return make_from(m, s, CONFIG, (dnn_shape){5, 1, 1});
 }
 
 static dnn_status decode(const uint8_t *buf, size_t len, dnn_error *err)
@@ -210,10 +230,53 @@ static void test_round_trip(void)
     dnn_model_free(&m2);
 }
 
+/* A convolutional model: shapes and every buffer survive the round trip bit for bit, and an input shape that
+ * does not match the model is refused. */
+static void test_image_model(void)
+{
+    dnn_model m, m2;
+    dnn_train_state s, s2;
+    if (make_from(&m, &s, CNN, (dnn_shape){2, 5, 4})) {
+        check_failures++;
+        return;
+    }
+    uint8_t *a, *b;
+    size_t la, lb;
+    dnn_error err;
+    CHECK(dnn_checkpoint_encode(&m, &s, &a, &la, &err) == DNN_OK);
+    dnn_status st = dnn_checkpoint_decode("c.bin", a, la, 0, &m2, &s2, &err);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    if (st) return;
+    const dnn_shape in = m2.net->in_shape;
+    CHECK(in.c == 2 && in.h == 5 && in.w == 4 && m2.net->n_params == m.net->n_params);
+    CHECK(m2.net->layers[4].win.kh == 2 && m2.net->layers[3].out_shape.w == 2 && m2.net->n_state == 6);
+    CHECK(dnn_checkpoint_encode(&m2, &s2, &b, &lb, &err) == DNN_OK);
+    CHECK(la == lb && memcmp(a, b, la) == 0);
+    /* the shape is stored after the counts in MODL: 2, 5, 4 */
+    const uint8_t shape[12] = {2, 0, 0, 0, 5, 0, 0, 0, 4, 0, 0, 0};
+    uint8_t *at = memmem(a, la, shape, sizeof shape);
+    CHECK(at != NULL);
+    if (at) {
+        at[0] = 4, at[8] = 2; /* 4x5x2: as many values, another image */
+        fix_crc(a, la);
+        CHECK_ERR(decode(a, la, &err), err, DNN_EIO, "x.bin", "does not match");
+        at[0] = 3; /* 3x5x2: another size */
+        fix_crc(a, la);
+        CHECK_ERR(decode(a, la, &err), err, DNN_EIO, "x.bin", "the input's shape does not match its size");
+    }
+    free(a);
+    free(b);
+    dnn_train_state_free(&s);
+    dnn_train_state_free(&s2);
+    dnn_model_free(&m);
+    dnn_model_free(&m2);
+}
+
 int main(void)
 {
     dir = check_tmpdir("test_ckpt");
     test_round_trip();
+    test_image_model();
     check_rmdir();
     return check_done("test_checkpoint");
 }

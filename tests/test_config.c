@@ -305,6 +305,98 @@ static void test_errors(void)
               "/nonexistent/dnn.json", "cannot open");
 }
 
+/* The image layers' keys: pairs given as one number or [height, width], defaults, data.shape, and their
+ * errors. */
+static void test_image_layers(void)
+{
+    const char *layers =
+        "\"layers\": [{\"type\": \"conv2d\", \"filters\": 8, \"kernel_size\": 3, \"padding\": \"same\", "
+        "\"activation\": \"relu\", \"l2\": 0.001},\n"
+        "      {\"type\": \"maxpool2d\"}, {\"type\": \"conv2d\", \"filters\": 4, \"kernel_size\": [3, 1], "
+        "\"stride\": [1, 2], \"padding\": [1, 0]},\n"
+        "      {\"type\": \"avgpool2d\", \"pool_size\": [2, 3], \"stride\": 1}, {\"type\": \"batchnorm\"}, "
+        "{\"type\": \"global_avgpool\"}, {\"type\": \"flatten\"},\n"
+        "      {\"type\": \"dense\", \"units\": 10,  \"activation\": \"softmax\"}";
+    char text[4096];
+    snprintf(text, sizeof text, "%s",
+             edit("\"layers\": [\n      {\"type\": \"dense\", \"units\": 256, "
+                  "\"activation\": \"relu\"},\n      {\"type\": \"dense\", "
+                  "\"units\": 256, \"activation\": \"relu\"},\n      {\"type\": "
+                  "\"dense\", \"units\": 10,  \"activation\": \"softmax\"}",
+                  layers));
+    dnn_config c;
+    dnn_error err;
+    dnn_status st = load(text, &c, &err, NULL, 0);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    if (st) return;
+    const dnn_layer_config *l = c.layers;
+    CHECK(c.n_layers == 8 && l[0].kind == DNN_LAYER_CONV2D && l[0].filters == 8 && l[0].kernel[0] == 3 &&
+          l[0].kernel[1] == 3 && l[0].stride[0] == 1 && l[0].padding == DNN_PAD_SAME && l[0].l2 == 0.001f);
+    CHECK(l[1].kind == DNN_LAYER_MAXPOOL2D && l[1].kernel[0] == 2 && l[1].stride[1] == 2); /* defaults */
+    CHECK(l[2].kernel[0] == 3 && l[2].kernel[1] == 1 && l[2].stride[1] == 2 &&
+          l[2].padding == DNN_PAD_EXPLICIT && l[2].pad[0] == 1 && l[2].pad[1] == 0 &&
+          l[2].activation == DNN_ACT_LINEAR);
+    CHECK(l[3].kind == DNN_LAYER_AVGPOOL2D && l[3].kernel[1] == 3 && l[3].stride[0] == 1 &&
+          l[3].stride[1] == 1);
+    CHECK(l[5].kind == DNN_LAYER_GLOBAL_AVGPOOL && l[6].kind == DNN_LAYER_FLATTEN && !c.has_shape);
+    dnn_config_free(&c);
+    const char *shape[] = {"data.shape=[3, 32, 30]"};
+    st = load(text, &c, &err, shape, 1);
+    CHECK_MSG(st == DNN_OK && c.has_shape && c.shape.c == 3 && c.shape.h == 32 && c.shape.w == 30, "%s",
+              err.msg);
+    dnn_config_free(&c);
+
+    struct {
+        const char *set, *frags[3];
+    } cases[] = {
+        {"model.layers.0.filters=null", {"model.layers[0].filters", "missing required key"}},
+        {"model.layers.0.kernel_size=null", {"model.layers[0].kernel_size", "missing required key"}},
+        {"model.layers.0.kernel_size=0",
+         {"model.layers[0].kernel_size", "a positive integer or [height, width]"}},
+        {"model.layers.0.kernel_size=[3]", {"model.layers[0].kernel_size", "got [3]"}},
+        {"model.layers.0.kernel_size=[3, \"a\"]", {"model.layers[0].kernel_size", "got [3,\"a\"]"}},
+        {"model.layers.0.kernel_size=70000", {"kernel_size", "at most 65536"}},
+        {"model.layers.0.stride=0", {"model.layers[0].stride", "positive integer"}},
+        {"model.layers.0.padding=\"full\"",
+         {"model.layers[0].padding", "\"valid\", \"same\"", "got \"full\""}},
+        {"model.layers.0.padding=\"sam\"", {"model.layers[0].padding", "did you mean \"same\""}},
+        {"model.layers.0.padding=-1",
+         {"model.layers[0].padding", "a non-negative integer or [rows, columns]"}},
+        {"model.layers.0.padding=[1, 2, 3]", {"model.layers[0].padding", "got [1,2,3]"}},
+        {"model.layers.0.activation=\"softmax\"",
+         {"model.layers[0].activation", "only allowed in the last layer"}},
+        {"model.layers.0.units=3",
+         {"model.layers[0].units", "unknown key", "expected one of: type, filters"}},
+        {"model.layers.1.pool_size=0", {"model.layers[1].pool_size", "positive integer"}},
+        {"model.layers.1.filters=2", {"model.layers[1].filters", "unknown key"}},
+        {"model.layers.6.units=2", {"model.layers[6].units", "unknown key", "expected one of: type"}},
+        {"model.layers.0.type=\"conv2\"", {"model.layers[0].type", "did you mean \"conv2d\""}},
+        {"data.shape=[1, 28]", {"data.shape", "[C, H, W]: three positive integers", "got [1,28]"}},
+        {"data.shape=[1, 0, 28]", {"data.shape", "three positive integers"}},
+        {"data.shape=\"28x28\"", {"data.shape", "three positive integers"}},
+        {"data.shape=[65536, 65536, 2]", {"data.shape", "at most 2147483647 values"}},
+        {"data.train={\"format\": \"csv\", \"path\": \"p.csv\"}",
+         {"c.json: data.shape", "model.layers[0] (conv2d) works on images", "give data.shape [C, H, W]"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *sets[] = {cases[i].set};
+        st = load(text, &c, &err, sets, 1);
+        if (st != DNN_ECONFIG) {
+            fprintf(stderr, "--set %s: expected exit 2, got %d (%s)\n", cases[i].set, st, err.msg);
+            check_failures++;
+        }
+        for (int k = 0; k < 3 && cases[i].frags[k]; k++)
+            CHECK_MSG(strstr(err.msg, cases[i].frags[k]) != NULL, "--set %s: \"%s\" not in: %s", cases[i].set,
+                      cases[i].frags[k], err.msg);
+        dnn_config_free(&c);
+    }
+    /* CSV with data.shape is fine */
+    const char *csv[] = {"data.train={\"format\": \"csv\", \"path\": \"p.csv\"}", "data.shape=[1, 8, 8]"};
+    st = load(text, &c, &err, csv, 2);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    dnn_config_free(&c);
+}
+
 int main(void)
 {
     dir = check_tmpdir("test_config");
@@ -313,6 +405,7 @@ int main(void)
     test_overrides();
     test_data_at_scale();
     test_errors();
+    test_image_layers();
     check_rmdir();
     return check_done("test_config");
 }

@@ -27,6 +27,7 @@ typedef struct {
     float *x, *t;
     int32_t *y;
     dnn_rng rng0; /* dropout draws restart from here on every pass, so the mask is fixed */
+    int eval;     /* differentiate the evaluation-mode passes (dropout off, batchnorm's running statistics) */
 } problem;
 
 /* The mean loss of the batch plus the l2 penalty, as the trainer optimises it. */
@@ -34,14 +35,13 @@ static double objective(problem *p)
 {
     dnn_rng r = p->rng0;
     const dnn_layer *out = &p->net->layers[p->net->n_layers - 1];
-    const float *a = dnn_net_forward(p->net, p->x, p->b, 1, &r);
+    const float *a = dnn_net_forward(p->net, p->x, p->b, !p->eval, &r);
     double loss =
         dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(p->net), a, p->b, p->k, p->y, p->t, NULL);
     double pen = 0;
     for (int l = 0; l < p->net->n_layers; l++) {
         const dnn_layer *L = &p->net->layers[l];
-        if (L->kind != DNN_LAYER_DENSE) continue;
-        for (size_t i = 0; i < (size_t)L->in * L->out; i++)
+        for (size_t i = 0; i < L->nw; i++)
             pen += L->l2 * (double)p->net->params[L->w + i] * p->net->params[L->w + i];
     }
     return loss / p->b + pen;
@@ -54,7 +54,7 @@ static double grad_check(problem *p, const char *name)
     dnn_net *net = p->net;
     dnn_rng r = p->rng0;
     const dnn_layer *out = &net->layers[net->n_layers - 1];
-    const float *a = dnn_net_forward(net, p->x, p->b, 1, &r);
+    const float *a = dnn_net_forward(net, p->x, p->b, !p->eval, &r);
     dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, p->b, p->k, p->y, p->t,
              dnn_net_output_grad(net));
     dnn_net_backward(net, p->x, p->b);
@@ -87,12 +87,49 @@ static double grad_check(problem *p, const char *name)
     return worst;
 }
 
-static int setup(problem *p, const char *json, int b, int n_in, uint64_t seed)
+/* Central differences of the objective against dL/dx of the input from the backward pass; the worst relative
+ * error over the input's values. */
+static double input_grad_check(problem *p, const char *name)
+{
+    dnn_net *net = p->net;
+    dnn_rng r = p->rng0;
+    const dnn_layer *out = &net->layers[net->n_layers - 1];
+    const float *a = dnn_net_forward(net, p->x, p->b, !p->eval, &r);
+    dnn_loss(p->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, p->b, p->k, p->y, p->t,
+             dnn_net_output_grad(net));
+    size_t n = (size_t)p->b * p->n_in;
+    float *dx = malloc(n * sizeof(float));
+    dnn_net_backward_input(net, p->x, p->b, dx);
+    double worst = 0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < n; i++) {
+        double best = INFINITY;
+        float keep = p->x[i];
+        for (float h = 1e-2f; h > 5e-5f; h /= 10) {
+            p->x[i] = keep + h;
+            double up = objective(p);
+            p->x[i] = keep - h;
+            double down = objective(p);
+            p->x[i] = keep;
+            double numeric = (up - down) / (2.0 * h);
+            best = fmin(best, fabs(numeric - dx[i]) / fmax(fabs(numeric) + fabs(dx[i]), 1e-2));
+        }
+        if (best > worst) worst = best, worst_i = i;
+    }
+    if (worst > 2e-2)
+        fprintf(stderr, "%s: input %zu: dL/dx %.6g disagrees with finite differences (relative error %.3g)\n",
+                name, worst_i, dx[worst_i], worst);
+    free(dx);
+    return worst;
+}
+
+static int setup_shaped(problem *p, const char *json, int b, dnn_shape in, uint64_t seed)
 {
     memset(p, 0, sizeof *p);
     if (make_config(&p->cfg, json)) return -1;
     dnn_error err;
-    if (dnn_net_create(&p->net, &p->cfg, n_in, 8, &err)) {
+    int n_in = in.c * in.h * in.w;
+    if (dnn_net_create(&p->net, &p->cfg, in, 8, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
@@ -112,6 +149,11 @@ static int setup(problem *p, const char *json, int b, int n_in, uint64_t seed)
     for (int i = 0; i < b; i++) p->y[i] = (int32_t)dnn_rng_below(&r, p->k == 1 ? 2 : (uint64_t)p->k);
     dnn_rng_seed(&p->rng0, seed, 9);
     return 0;
+}
+
+static int setup(problem *p, const char *json, int b, int n_in, uint64_t seed)
+{
+    return setup_shaped(p, json, b, (dnn_shape){n_in, 1, 1}, seed);
 }
 
 static void teardown(problem *p)
@@ -209,6 +251,223 @@ static void test_regularisers(void)
         CHECK_MSG(grad_check(&p, cases[i].name) < 2e-2, "%s", cases[i].name);
         teardown(&p);
     }
+}
+
+/* Image layers: every parameter's gradient and the input's, against central differences, for every padding
+ * and stride, odd sizes, both batch layouts, and pooling, batchnorm and dropout on feature maps. */
+static void test_image_gradients(void)
+{
+    const char *ce = "cross_entropy",
+               *out = "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}";
+    struct {
+        const char *name, *layers;
+        dnn_shape in;
+    } cases[] = {
+        {"conv valid",
+         "{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 3, \"activation\": \"tanh\"}, "
+         "{\"type\": \"flatten\"}",
+         {2, 5, 7}},
+        {"conv same stride 2",
+         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"stride\": 2, \"padding\": \"same\", "
+         "\"activation\": \"sigmoid\"}, {\"type\": \"flatten\"}",
+         {2, 5, 7}},
+        {"conv numeric padding, oblong kernel and stride, l2",
+         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": [3, 2], \"stride\": [2, 1], \"padding\": "
+         "[1, 2], "
+         "\"activation\": \"leaky_relu\", \"l2\": 0.01}, {\"type\": \"flatten\"}",
+         {1, 5, 4}},
+        {"conv same even kernel",
+         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, \"padding\": \"same\", \"activation\": "
+         "\"gelu\"}, {\"type\": \"flatten\"}",
+         {2, 3, 5}},
+        {"conv, maxpool",
+         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": "
+         "\"tanh\"}, {\"type\": \"maxpool2d\", \"pool_size\": [2, 3]}, {\"type\": \"flatten\"}",
+         {1, 4, 6}},
+        {"conv, maxpool 2x2",
+         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": "
+         "\"relu\"}, {\"type\": \"maxpool2d\"}, {\"type\": \"flatten\"}",
+         {1, 6, 4}},
+        {"conv, overlapping avgpool, global_avgpool",
+         "{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 2, \"activation\": \"tanh\"}, "
+         "{\"type\": \"avgpool2d\", \"pool_size\": 3, \"stride\": 2}, {\"type\": \"global_avgpool\"}",
+         {2, 6, 8}},
+        {"conv, batchnorm, dropout, conv, maxpool",
+         "{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": 1}, {\"type\": "
+         "\"batchnorm\"}, "
+         "{\"type\": \"dropout\", \"rate\": 0.3}, {\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, "
+         "\"activation\": \"tanh\"}, {\"type\": \"maxpool2d\", \"pool_size\": 3, \"stride\": 1}, "
+         "{\"type\": \"flatten\"}",
+         {1, 7, 5}},
+        {"maxpool, batchnorm on rows, conv on rows",
+         "{\"type\": \"maxpool2d\", \"pool_size\": 2, \"stride\": 1}, {\"type\": \"flatten\"}, "
+         "{\"type\": \"batchnorm\"}, {\"type\": \"dense\", \"units\": 4, \"activation\": \"tanh\"}",
+         {2, 3, 4}},
+        {"global_avgpool first", "{\"type\": \"global_avgpool\"}", {3, 2, 3}},
+        {"avgpool first, conv on its maps",
+         "{\"type\": \"avgpool2d\", \"pool_size\": [1, 2]}, {\"type\": \"conv2d\", \"filters\": 2, "
+         "\"kernel_size\": [2, 1], \"activation\": \"tanh\"}, {\"type\": \"flatten\"}",
+         {2, 3, 4}},
+        {"dense first (the input gradient of a dense layer)",
+         "{\"type\": \"dense\", \"units\": 4, \"activation\": \"relu\"}",
+         {5, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char layers[1024];
+        snprintf(layers, sizeof layers, "%s, %s", cases[i].layers, out);
+        problem p;
+        if (setup_shaped(&p, config_json(layers, ce), 5, cases[i].in, 90 + i)) {
+            check_failures++;
+            continue;
+        }
+        /* every other case works through its batch of 5 in blocks of 2, 2 and 1 samples */
+        for (int l = 0; i % 2 && l < p.net->n_layers; l++) p.net->layers[l].block = 2;
+        CHECK_MSG(grad_check(&p, cases[i].name) < 2e-2, "%s: weights", cases[i].name);
+        CHECK_MSG(input_grad_check(&p, cases[i].name) < 2e-2, "%s: input", cases[i].name);
+        teardown(&p);
+    }
+}
+
+/* In evaluation mode (saliency maps are taken there) dropout is the identity and batchnorm the affine map of
+ * its running statistics: the weights' and the input's gradients of that pass. */
+static void test_eval_gradients(void)
+{
+    const char *cases[][2] = {
+        {"{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": 1}, {\"type\": "
+         "\"batchnorm\"}, "
+         "{\"type\": \"dropout\", \"rate\": 0.5}, {\"type\": \"maxpool2d\", \"pool_size\": 2}, {\"type\": "
+         "\"flatten\"}, {\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
+         "eval: conv, batchnorm, dropout"},
+        {"{\"type\": \"batchnorm\"}, {\"type\": \"dense\", \"units\": 4, \"activation\": \"tanh\"}, "
+         "{\"type\": "
+         "\"dropout\", \"rate\": 0.4}, {\"type\": \"batchnorm\"}, {\"type\": \"dense\", \"units\": 3, "
+         "\"activation\": "
+         "\"softmax\"}",
+         "eval: batchnorm on rows, dropout"},
+    };
+    for (int i = 0; i < 2; i++) {
+        problem p;
+        if (setup_shaped(&p, config_json(cases[i][0], "cross_entropy"), 5, (dnn_shape){1, 4, 6}, 70 + i)) {
+            check_failures++;
+            continue;
+        }
+        p.eval = 1;
+        /* running statistics far from the batch's, so that using the batch's would show */
+        dnn_rng r;
+        dnn_rng_seed(&r, 7, 1);
+        for (int l = 0; l < p.net->n_layers; l++) {
+            const dnn_layer *L = &p.net->layers[l];
+            if (L->kind != DNN_LAYER_BATCHNORM) continue;
+            size_t k = (size_t)(L->in_maps ? L->in_shape.c : L->in);
+            for (size_t j = 0; j < k; j++) {
+                p.net->state[L->s + j] = (float)dnn_rng_normal(&r);
+                p.net->state[L->s + k + j] = 0.5f + (float)dnn_rng_uniform(&r);
+            }
+        }
+        CHECK_MSG(grad_check(&p, cases[i][1]) < 2e-2, "%s: weights", cases[i][1]);
+        CHECK_MSG(input_grad_check(&p, cases[i][1]) < 2e-2, "%s: input", cases[i][1]);
+        teardown(&p);
+    }
+}
+
+/* Shapes flow from layer to layer; a layer that does not fit names itself, its window and its input. */
+static void test_shapes(void)
+{
+    struct {
+        const char *layers;
+        dnn_shape in;
+        const char *frags[3];
+    } bad[] = {
+        {"{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 5}",
+         {1, 3, 3},
+         {"test.json: model.layers[0] (conv2d)", "5x5 kernel is larger than its input 1x3x3"}},
+        {"{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": \"same\"}, "
+         "{\"type\": \"maxpool2d\"}, {\"type\": \"maxpool2d\"}, {\"type\": \"maxpool2d\"}, {\"type\": "
+         "\"flatten\"}",
+         {1, 28, 28},
+         {"model.layers[3] (maxpool2d)",
+          "2x2 pool with stride 2x2 leaves the last row of its input 2x7x7 unread"}},
+        {"{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"stride\": 2}",
+         {1, 28, 28},
+         {"model.layers[0] (conv2d)", "3x3 kernel with stride 2x2", "or padding \"same\""}},
+        {"{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3, \"padding\": \"same\"}",
+         {1, 6, 6},
+         {"model.layers[1] (dense)", "gets 2x6x6 feature maps", "{\"type\": \"flatten\"}"}},
+        {"{\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 3}",
+         {784, 1, 1},
+         {"model.layers[0] (conv2d)", "larger than its input 784x1x1", "give data.shape [C, H, W]"}},
+        {"{\"type\": \"avgpool2d\", \"pool_size\": [1, 4]}",
+         {3, 2, 3},
+         {"1x4 pool is larger than its input 3x2x3"}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char layers[1024];
+        snprintf(layers, sizeof layers, "%s, {\"type\": \"dense\", \"units\": 2}", bad[i].layers);
+        dnn_config c;
+        dnn_error err = {0};
+        if (make_config(&c, config_json(layers, "mse"))) {
+            check_failures++;
+            continue;
+        }
+        dnn_status st = dnn_net_check(&c, bad[i].in, &err);
+        CHECK_ERR(st, err, DNN_ECONFIG, bad[i].frags[0]);
+        for (int k = 1; k < 3 && bad[i].frags[k]; k++)
+            CHECK_MSG(strstr(err.msg, bad[i].frags[k]) != NULL, "\"%s\" not in: %s", bad[i].frags[k],
+                      err.msg);
+        dnn_net *net = NULL;
+        CHECK(dnn_net_create(&net, &c, bad[i].in, 4, &err) == DNN_ECONFIG && net == NULL);
+        dnn_config_free(&c);
+    }
+
+    /* the reference CNN: its shapes, parameters and summary */
+    dnn_config c;
+    dnn_net *net = NULL;
+    dnn_error err = {0};
+    const char *cnn =
+        "{\"type\": \"conv2d\", \"filters\": 32, \"kernel_size\": 3, \"padding\": \"same\", "
+        "\"activation\": \"relu\"}, {\"type\": \"maxpool2d\"}, {\"type\": \"conv2d\", \"filters\": "
+        "64, \"kernel_size\": 3, \"padding\": \"same\", \"activation\": \"relu\"}, {\"type\": "
+        "\"maxpool2d\"}, {\"type\": \"flatten\"}, {\"type\": \"dense\", \"units\": 128, "
+        "\"activation\": \"relu\"}, {\"type\": \"dense\", \"units\": 10, \"activation\": \"softmax\"}";
+    if (make_config(&c, config_json(cnn, "cross_entropy")) ||
+        dnn_net_create(&net, &c, (dnn_shape){1, 28, 28}, 4, &err)) {
+        check_failures++;
+        return;
+    }
+    /* 32*9+32 + 64*32*9+64 + 3136*128+128 + 128*10+10, as Keras and PyTorch count them */
+    CHECK(net->n_params == 421642 && dnn_net_count_params(&c, (dnn_shape){1, 28, 28}) == 421642);
+    const dnn_layer *L = net->layers;
+    CHECK(L[0].out_shape.c == 32 && L[0].out_shape.h == 28 && L[1].out_shape.h == 14 &&
+          L[3].out_shape.w == 7);
+    CHECK(L[4].out == 3136 && L[4].in_maps && !L[4].out_maps && L[0].win.ph == 1 && net->n_out == 10);
+    /* initialisation counts a convolution's fans as kernel area x channels: He's std is sqrt(2 / (9 * 32))
+     * for the second convolution, Xavier's bound sqrt(6 / (9 * 32 + 9 * 64)) */
+    dnn_rng r;
+    dnn_rng_seed(&r, 4, 1);
+    const dnn_layer *c2 = &L[2];
+    for (int scheme = 0; scheme < 2; scheme++) {
+        dnn_net_init(net, scheme ? DNN_INIT_XAVIER : DNN_INIT_HE, &r);
+        double ss = 0, big = 0;
+        for (size_t i = 0; i < c2->nw; i++) {
+            float w = net->params[c2->w + i];
+            ss += (double)w * w;
+            big = fmax(big, fabs(w));
+        }
+        double sd = sqrt(ss / (double)c2->nw);
+        if (scheme == 0)
+            CHECK_MSG(fabs(sd / sqrt(2.0 / 288) - 1) < 0.03, "He init of a convolution: std %g", sd);
+        else
+            CHECK_MSG(big <= sqrt(6.0 / 864) && big > 0.95 * sqrt(6.0 / 864) &&
+                          fabs(sd / sqrt(2.0 / 864) - 1) < 0.03,
+                      "Xavier init of a convolution: std %g, largest %g", sd, big);
+    }
+    char *text = dnn_net_summary(net);
+    CHECK(text && strstr(text, "conv2d 32 3x3 relu pad 1x1") && strstr(text, "32x28x28") &&
+          strstr(text, "maxpool2d 2x2") && strstr(text, "64x7x7") && strstr(text, "18496") &&
+          strstr(text, "421642"));
+    free(text);
+    dnn_net_free(net);
+    dnn_config_free(&c);
 }
 
 /* A 2-3-2 network with hand-set weights: the forward pass and the losses against values worked out by hand.
@@ -352,6 +611,9 @@ int main(void)
 {
     test_gradients();
     test_regularisers();
+    test_image_gradients();
+    test_eval_gradients();
+    test_shapes();
     test_forward_by_hand();
     test_batchnorm_eval();
     test_dropout();

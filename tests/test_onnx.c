@@ -221,7 +221,7 @@ static void make(dnn_model *m, const char *json, int n_in)
     dnn_error err;
     dnn_config c;
     if (dnn_config_from_json(&c, cJSON_Parse(json), "t.json", NULL, NULL, 0, &err) ||
-        dnn_model_create(m, &c, n_in, &err)) {
+        dnn_model_create(m, &c, (dnn_shape){n_in, 1, 1}, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }

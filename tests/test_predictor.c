@@ -43,13 +43,15 @@ static float *floats(size_t n)
     return calloc(n ? n : 1, sizeof(float));
 }
 
-/* A model of config json for D features with random weights, state and preprocessing, as a checkpoint. */
-static uint8_t *make(const char *json, uint64_t seed, size_t *len, dnn_model *m)
+/* A model of config json for inputs of shape in with random weights, state and preprocessing, as a
+ * checkpoint. */
+static uint8_t *make_shaped(const char *json, dnn_shape in, uint64_t seed, size_t *len, dnn_model *m)
 {
+    const int d = in.c * in.h * in.w;
     dnn_error err;
     dnn_config c;
     if (dnn_config_from_json(&c, cJSON_Parse(json), "t.json", NULL, NULL, 0, &err) ||
-        dnn_model_create(m, &c, D, &err)) {
+        dnn_model_create(m, &c, in, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
@@ -58,9 +60,9 @@ static uint8_t *make(const char *json, uint64_t seed, size_t *len, dnn_model *m)
     dnn_net_init(m->net, DNN_INIT_XAVIER, &r);
     for (size_t i = 0; i < m->net->n_params; i++) m->net->params[i] += 0.1f * (float)dnn_rng_normal(&r);
     for (size_t i = 0; i < m->net->n_state; i++) m->net->state[i] = 0.5f + (float)dnn_rng_uniform(&r);
-    m->norm.d = m->impute.d = D;
-    m->norm.shift = floats(D), m->norm.mul = floats(D), m->impute.fill = floats(D);
-    for (int j = 0; j < D; j++) {
+    m->norm.d = m->impute.d = d;
+    m->norm.shift = floats((size_t)d), m->norm.mul = floats((size_t)d), m->impute.fill = floats((size_t)d);
+    for (int j = 0; j < d; j++) {
         m->norm.shift[j] = (float)j - 1.0f;
         m->norm.mul[j] = 1.0f / (float)(j + 2);
         m->impute.fill[j] = 0.25f * (float)(j + 1);
@@ -74,13 +76,18 @@ static uint8_t *make(const char *json, uint64_t seed, size_t *len, dnn_model *m)
     } else if (m->n_classes == 3) {
         m->class_names = dnn_strings_copy((char *const[]){"cat", "dog", "emu"}, 3);
     }
-    m->feature_names = dnn_strings_copy((char *const[]){"a", "b", "c"}, D);
+    if (d == D) m->feature_names = dnn_strings_copy((char *const[]){"a", "b", "c"}, D);
     uint8_t *buf;
     if (dnn_checkpoint_encode(m, NULL, &buf, len, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
     }
     return buf;
+}
+
+static uint8_t *make(const char *json, uint64_t seed, size_t *len, dnn_model *m)
+{
+    return make_shaped(json, (dnn_shape){D, 1, 1}, seed, len, m);
 }
 
 /* make's model, loaded into a predictor from its checkpoint's bytes. */
@@ -184,6 +191,55 @@ static void check_against_reference(const char *what, const char *json, double m
     fprintf(stderr, "%s: %zu rows, %d outputs, max relative difference %.3g\n", what, n, k, worst);
     free(x);
     free(y);
+    dnn_predictor_free(p);
+    dnn_model_free(&m);
+}
+
+/* A convolutional model: the predictor's views take the input's shape from the checkpoint, and batches of
+ * many rows (several passes, the last partial) and of one row give what the model's own forward pass gives.
+ */
+static void test_conv_model(void)
+{
+    static const char *CNN =
+        "{\"data\": {\"train\": {\"format\": \"csv\", \"path\": \"x.csv\"}, \"shape\": [2, 4, 4],"
+        " \"normalize\": \"standardize\"},"
+        " \"model\": {\"layers\": [{\"type\": \"conv2d\", \"filters\": 3, \"kernel_size\": 3, \"padding\": "
+        "\"same\","
+        " \"activation\": \"relu\"}, {\"type\": \"batchnorm\"}, {\"type\": \"maxpool2d\", \"pool_size\": 2},"
+        " {\"type\": \"conv2d\", \"filters\": 2, \"kernel_size\": 2, \"activation\": \"tanh\"}, {\"type\": "
+        "\"flatten\"},"
+        " {\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}]},"
+        " \"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\"}, \"training\": {\"batch_size\": "
+        "8}}";
+    enum { N = 37, F = 32, K = 3 };
+    dnn_model m;
+    size_t len;
+    uint8_t *buf = make_shaped(CNN, (dnn_shape){2, 4, 4}, 11, &len, &m);
+    dnn_predictor *p = NULL;
+    CHECK(dnn_predictor_load_buffer(buf, len, &p) == DNN_OK);
+    free(buf);
+    if (!p) return;
+    CHECK(dnn_predictor_n_features(p) == F && dnn_predictor_n_outputs(p) == K);
+    float x[N * F], xn[8 * F], y[N * K], y1[K];
+    dnn_rng r;
+    dnn_rng_seed(&r, 5, 2);
+    for (int i = 0; i < N * F; i++) x[i] = (float)dnn_rng_normal(&r);
+    CHECK(dnn_predict(p, x, N, F, y) == DNN_OK);
+    double worst = 0, worst1 = 0;
+    for (int start = 0; start < N; start += 8) { /* the model's own net: batches of up to 8 */
+        int b = N - start < 8 ? N - start : 8;
+        for (int i = 0; i < b * F; i++) xn[i] = (x[start * F + i] - m.norm.shift[i % F]) * m.norm.mul[i % F];
+        const float *a = dnn_net_forward(m.net, xn, b, 0, NULL);
+        for (int i = 0; i < b; i++) {
+            CHECK(dnn_predict(p, x + (start + i) * F, 1, F, y1) == DNN_OK);
+            for (int j = 0; j < K; j++) {
+                worst = fmax(worst, fabs(y[(start + i) * K + j] - a[i * K + j]));
+                worst1 = fmax(worst1, fabs(y1[j] - a[i * K + j]));
+            }
+        }
+    }
+    CHECK_MSG(worst < 1e-6 && worst1 < 1e-6, "conv model: differences %.3g (batches), %.3g (single rows)",
+              worst, worst1);
     dnn_predictor_free(p);
     dnn_model_free(&m);
 }
@@ -376,6 +432,7 @@ int main(int argc, char **argv)
         check_against_reference("classifier (relu, leaky_relu, softmax; mean fill)", CLASSIFIER, 0.15);
         check_against_reference("binary (gelu, batchnorm, dropout, sigmoid)", BINARY, 0);
         check_against_reference("regression (tanh, linear; median fill; target units)", REGRESSION, 0.15);
+        test_conv_model();
         test_sizes_and_names();
         test_loading();
         test_missing_refused();

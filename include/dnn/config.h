@@ -20,7 +20,22 @@ typedef enum {
     DNN_MISSING_DROP
 } dnn_missing;
 
-typedef enum { DNN_LAYER_DENSE, DNN_LAYER_DROPOUT, DNN_LAYER_BATCHNORM } dnn_layer_kind;
+typedef enum {
+    DNN_LAYER_DENSE,
+    DNN_LAYER_DROPOUT,
+    DNN_LAYER_BATCHNORM,
+    DNN_LAYER_CONV2D,
+    DNN_LAYER_MAXPOOL2D,
+    DNN_LAYER_AVGPOOL2D,
+    DNN_LAYER_FLATTEN,
+    DNN_LAYER_GLOBAL_AVGPOOL
+} dnn_layer_kind;
+typedef enum { DNN_PAD_VALID, DNN_PAD_SAME, DNN_PAD_EXPLICIT } dnn_padding;
+
+/* The shape of one sample: c channels of h x w values (a plain feature vector is d x 1 x 1). */
+typedef struct {
+    int c, h, w;
+} dnn_shape;
 typedef enum {
     DNN_ACT_LINEAR,
     DNN_ACT_RELU,
@@ -81,11 +96,16 @@ typedef struct {
 typedef struct {
     dnn_layer_kind kind;
     int units;            /* dense */
-    dnn_act activation;   /* dense */
-    float negative_slope; /* dense with leaky_relu */
-    float l2;             /* dense: adds l2 * sum(W^2) to the loss */
+    dnn_act activation;   /* dense, conv2d */
+    float negative_slope; /* dense, conv2d with leaky_relu */
+    float l2;             /* dense, conv2d: adds l2 * sum(W^2) to the loss */
     float rate;           /* dropout */
     float momentum, eps;  /* batchnorm */
+    int filters;          /* conv2d */
+    int kernel[2];        /* conv2d kernel_size, pooling pool_size: height, width */
+    int stride[2];        /* conv2d (1), pooling (pool_size) */
+    dnn_padding padding;  /* conv2d */
+    int pad[2];           /* conv2d with numeric padding: zero rows, columns added on each side */
 } dnn_layer_config;
 
 typedef struct {
@@ -129,6 +149,8 @@ typedef struct {
     dnn_source_config test; /* has_test says whether it is set */
     int has_test;
     double validation_split;
+    dnn_shape shape; /* data.shape: one sample's C x H x W (has_shape), else taken from the data */
+    int has_shape;
     dnn_norm_kind normalize;
     dnn_task task;
     char **class_names; /* data.classes: names for classes given by index (IDX, integer CSV labels) */
@@ -167,6 +189,7 @@ void dnn_config_free(dnn_config *cfg);
 
 /* The JSON name of an enum value, for messages and reports. */
 const char *dnn_act_name(dnn_act a);
+const char *dnn_layer_name(dnn_layer_kind k);
 const char *dnn_loss_name(dnn_loss_kind l);
 const char *dnn_monitor_name(dnn_monitor m);
 const char *dnn_task_name(dnn_task t);

@@ -7,6 +7,10 @@
 #include "dnn/dataset.h"
 #include "dnn/error.h"
 
+/* The shape of one sample of a source, known before its data is read: an IDX file's dimensions (from its
+ * header alone), or 0x0x0 for CSV, whose rows do not say. */
+dnn_status dnn_source_shape(const dnn_source_config *src, dnn_shape *shape, dnn_error *err);
+
 /* Load a data source of the config (IDX or CSV) into memory. */
 dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task,
                            const dnn_schema *schema, dnn_error *err);

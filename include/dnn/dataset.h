@@ -14,18 +14,19 @@
 typedef enum { DNN_U8, DNN_F32 } dnn_dtype;
 
 typedef struct {
-    char *source;      /* the file it came from, for messages */
-    size_t n;          /* samples */
-    size_t d;          /* features per sample as the network sees them: d_num numeric ones, then one one-hot
-                        * block per categorical column */
-    size_t d_num;      /* numeric columns, stored in x8 or x32 */
-    dnn_dtype dtype;   /* storage of x: u8 (IDX images) or f32 */
-    uint8_t *x8;       /* [n, d_num] when dtype is DNN_U8 */
-    float *x32;        /* [n, d_num] when dtype is DNN_F32 */
-    float max_value;   /* the format's maximum for "scale" of u8 data (255) */
-    int n_cat;         /* categorical columns */
-    uint32_t *cat;     /* [n, n_cat] level codes (0 .. width-1; the last level is "__other__") */
-    int *cat_width;    /* [n_cat] levels of each column */
+    char *source;    /* the file it came from, for messages */
+    size_t n;        /* samples */
+    size_t d;        /* features per sample as the network sees them: d_num numeric ones, then one one-hot
+                      * block per categorical column */
+    size_t d_num;    /* numeric columns, stored in x8 or x32 */
+    dnn_shape shape; /* one sample as channels x height x width (IDX images: from the file; CSV: d x 1 x 1) */
+    dnn_dtype dtype; /* storage of x: u8 (IDX images) or f32 */
+    uint8_t *x8;     /* [n, d_num] when dtype is DNN_U8 */
+    float *x32;      /* [n, d_num] when dtype is DNN_F32 */
+    float max_value; /* the format's maximum for "scale" of u8 data (255) */
+    int n_cat;       /* categorical columns */
+    uint32_t *cat;   /* [n, n_cat] level codes (0 .. width-1; the last level is "__other__") */
+    int *cat_width;  /* [n_cat] levels of each column */
     dnn_encoding *enc; /* the vocabularies the training data chose (NULL when read for a model, which has
                         * them, or without categorical columns) */
 

@@ -58,6 +58,10 @@ void dnn_idx_to_float(int type, const uint8_t *raw, size_t n, float *out);
 dnn_status dnn_idx_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
                         dnn_error *err);
 
+/* One item as an image: N x H x W files hold 1 x H x W images, N x C x H x W files C x H x W; any other item
+ * is a vector of d values, d x 1 x 1. */
+dnn_shape dnn_idx_shape(const dnn_idx *header);
+
 /* Name of an IDX element type ("u8", "f32", ...) or NULL when the code is not one. */
 const char *dnn_idx_type_name(int type);
 

@@ -23,8 +23,9 @@ typedef struct {
     char written_by[32]; /* the dnn version that wrote the checkpoint it came from */
 } dnn_model;
 
-/* Build the model of cfg (moved in: the model owns it) for inputs of n_in features. */
-dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, int n_in, dnn_error *err);
+/* Build the model of cfg (moved in: the model owns it) for input samples of shape in. A layer that does not
+ * fit its input's shape is a config error naming it. */
+dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, dnn_shape in, dnn_error *err);
 void dnn_model_free(dnn_model *m);
 
 /* Take class and feature names, and the categorical vocabularies, from a data set (copies). */

@@ -7,42 +7,61 @@
 #include <stdint.h>
 
 #include "dnn/config.h"
+#include "dnn/conv.h"
 #include "dnn/error.h"
 #include "dnn/rng.h"
 
 typedef struct {
     dnn_layer_kind kind;
-    int in, out;         /* features per sample going in and out */
-    dnn_act act;         /* dense */
-    float slope;         /* leaky_relu */
-    float l2;            /* dense */
-    float rate;          /* dropout */
-    float momentum, eps; /* batchnorm */
-    size_t w, b; /* offsets in params: W [in, out] and b [out] (dense); gamma, beta [out] (batchnorm) */
-    size_t s;    /* offset in state: running mean and variance [out] each (batchnorm) */
-    /* Batch workspace, [max_batch, out] each: a = output, g = gradient of the loss w.r.t. a, then (in
+    int in, out;                   /* values per sample going in and out */
+    dnn_shape in_shape, out_shape; /* the same as channels x height x width */
+    int in_maps, out_maps; /* whether the batch going in (out) is stored as maps rather than rows (conv.h) */
+    dnn_act act;           /* dense, conv2d */
+    float slope;           /* leaky_relu */
+    float l2;              /* dense, conv2d */
+    float rate;            /* dropout */
+    float momentum, eps;   /* batchnorm */
+    dnn_window win;        /* conv2d, maxpool2d, avgpool2d */
+    /* Offsets in params: dense W [in, out] and b [out]; conv2d W [filters][C][kh][kw] (ONNX's order) and
+     * b [filters]; batchnorm gamma and beta, one per channel (after image layers) or feature. nw weights. */
+    size_t w, b, nw;
+    size_t s; /* offset in state: batchnorm's running mean and variance, one each per channel or feature */
+    /* Batch workspace, max_batch x out values each: a = output, g = gradient of the loss w.r.t. a, then (in
      * place) w.r.t. the pre-activation; z = pre-activation where it must be kept (the last layer, gelu);
      * else z == a. mask = dropout's scaled keep mask, or batchnorm's normalised input x-hat. */
     float *a, *g, *z, *mask;
-    float *bstat; /* batchnorm: batch mean and 1/std [out] each */
+    float *bstat; /* batchnorm: batch mean, 1/std and two backward sums, one each per channel or feature */
+    float *col; /* conv2d: im2col patches of a block of samples [C*kh*kw][block*oh*ow], then their gradient */
+    int block;  /* conv2d: samples per block of patches (sized to stay in cache between im2col and product) */
+    uint32_t *arg; /* maxpool2d: where each output's maximum is in its input plane [C][b][oh][ow] */
 } dnn_layer;
 
 typedef struct {
     int n_layers;
     dnn_layer *layers;
     int n_in, n_out;
+    dnn_shape in_shape; /* one sample going in; n_in = c * h * w */
     size_t n_params;
     float *params, *grads; /* same layout */
     size_t n_state;
     float *state; /* trained but not by gradient: batchnorm running statistics */
     int max_batch;
     float *work;  /* every layer's batch workspace, one allocation */
+    int training; /* the mode of the last forward pass, which the backward pass differentiates */
+    /* A profiler's (NULL otherwise): seconds added up per layer l, profile[4l] forward, [4l+1] backward, of
+     * both [4l+2] in matrix products and [4l+3] in im2col and col2im; clock points at the current layer's
+     * slots while passes run. */
+    double *profile, *clock;
     int borrowed; /* params and state belong to another network (a view); grads is NULL */
 } dnn_net;
 
-/* Build a network for inputs of n_in features and batches of up to max_batch rows. The parameters are
+/* Check that every layer of cfg fits the shape it gets from the one before, starting from input samples of
+ * shape in: a config error names the layer, its window and its input's shape otherwise. */
+dnn_status dnn_net_check(const dnn_config *cfg, dnn_shape in, dnn_error *err);
+
+/* Build a network for input samples of shape in and batches of up to max_batch rows. The parameters are
  * zero until dnn_net_init. */
-dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, int n_in, int max_batch, dnn_error *err);
+dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, dnn_shape in, int max_batch, dnn_error *err);
 void dnn_net_free(dnn_net *net);
 /* Free the gradients and the batch workspace of a network that will only be read through views (a loaded
  * model shared by threads): it holds its parameters and state alone, and cannot run a pass itself. */
@@ -58,6 +77,12 @@ dnn_status dnn_net_create_view(dnn_net **out, const dnn_config *cfg, const dnn_n
  * batchnorm scale 1 and shift 0. */
 void dnn_net_init(dnn_net *net, dnn_init scheme, dnn_rng *rng);
 
+/* A table of the layers, like Keras's summary(): each layer, its output shape and parameter count, and the
+ * total. malloc'ed, NULL on allocation failure. */
+char *dnn_net_summary(const dnn_net *net);
+/* A layer as the summary names it: "conv2d 32 3x3 relu pad 1x1". */
+void dnn_layer_describe(const dnn_layer *L, char *buf, size_t n);
+
 /* Forward pass of b rows of x [b, n_in]; returns the output [b, n_out]. training enables dropout (drawn from
  * rng) and batch statistics in batchnorm. */
 const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, dnn_rng *rng);
@@ -68,20 +93,25 @@ const float *dnn_net_logits(const dnn_net *net);
 float *dnn_net_output_grad(dnn_net *net);
 
 /* Backward pass for the last forward pass of b rows of x: fills grads (overwriting them) from the
- * output gradient, then adds each dense layer's l2 term. Returns the l2 penalty added to the loss. */
+ * output gradient, then adds each layer's l2 term. Returns the l2 penalty added to the loss. */
 double dnn_net_backward(dnn_net *net, const float *x, int b);
+/* The same, and when dx is not NULL also the gradient of the loss w.r.t. the input, dx [b, n_in] (as for
+ * saliency maps; the l2 penalty does not depend on the input). After a forward pass in evaluation mode it is
+ * the gradient of that pass: dropout is the identity and batchnorm an affine map of running statistics. */
+double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx);
 
 /* Turn g = dL/dA of an activation's output into dL/dZ in place, for n rows of width k.
  * a is the activation's output, z its input (needed by gelu only). */
 void dnn_act_backward(dnn_act act, float slope, const float *z, const float *a, float *g, int n, int k);
 
-/* What a network of cfg for n_in features and batches of max_batch would hold, in floats, before it is
- * allocated. Returns -1 when the sizes overflow. */
+/* What a network of cfg for input samples of shape in and batches of max_batch would hold, in floats, before
+ * it is allocated. Returns -1 when the sizes overflow or a layer does not fit (dnn_net_check says which). */
 typedef struct {
     size_t params, state, work;
 } dnn_net_sizes_t;
-int dnn_net_sizes(const dnn_config *cfg, int n_in, int max_batch, dnn_net_sizes_t *sz);
-/* Count of parameters of the layers an n_in-feature network of cfg would have (0 on overflow). */
-size_t dnn_net_count_params(const dnn_config *cfg, int n_in);
+int dnn_net_sizes(const dnn_config *cfg, dnn_shape in, int max_batch, dnn_net_sizes_t *sz);
+/* Count of parameters of the layers a network of cfg on inputs of shape in would have (0 on overflow or a
+ * layer that does not fit). */
+size_t dnn_net_count_params(const dnn_config *cfg, dnn_shape in);
 
 #endif

@@ -146,18 +146,19 @@ static int info(const char *path, size_t max_memory)
     char *conf = dnn_json_print(m.cfg.json);
     printf("checkpoint %s (written by dnn %s)\n", path, m.written_by[0] ? m.written_by : "?");
     printf("task       %s\n", dnn_task_name(m.cfg.task));
-    printf("inputs     %d\noutputs    %d\nparameters %zu\n", m.net->n_in, m.net->n_out, m.net->n_params);
-    printf("layers    ");
-    for (int l = 0; l < m.net->n_layers; l++) {
-        const dnn_layer *L = &m.net->layers[l];
-        if (L->kind == DNN_LAYER_DENSE)
-            printf(" dense(%d, %s)", L->out, dnn_act_name(L->act));
-        else if (L->kind == DNN_LAYER_DROPOUT)
-            dnn_fprintf_c(stdout, " dropout(%g)", L->rate);
-        else
-            printf(" batchnorm");
+    const dnn_shape in = m.net->in_shape;
+    printf("inputs     %d", m.net->n_in);
+    if (in.h > 1 || in.w > 1) printf(" (%dx%dx%d)", in.c, in.h, in.w);
+    printf("\noutputs    %d\nparameters %zu\n", m.net->n_out, m.net->n_params);
+    char *table = dnn_net_summary(m.net);
+    printf("layers:\n");
+    for (const char *line = table; line && *line;) {
+        const char *end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        printf("  %.*s\n", len, line);
+        line += len + (end != NULL);
     }
-    printf("\n");
+    free(table);
     if (m.n_classes) {
         printf("classes    %d:", m.n_classes);
         for (int c = 0; c < m.n_classes; c++) {

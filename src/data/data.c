@@ -13,7 +13,21 @@ dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_ta
     memset(ds, 0, sizeof *ds);
     dnn_status st = src->format == DNN_FORMAT_IDX ? dnn_idx_load(ds, src, task, schema, err)
                                                   : dnn_csv_load(ds, src, task, schema, err);
+    if (!st && src->format != DNN_FORMAT_IDX)
+        ds->shape = (dnn_shape){ds->d <= INT32_MAX ? (int)ds->d : 0, 1, 1};
     if (st) dnn_dataset_free(ds);
+    return st;
+}
+
+dnn_status dnn_source_shape(const dnn_source_config *src, dnn_shape *shape, dnn_error *err)
+{
+    *shape = (dnn_shape){0, 0, 0};
+    if (src->format != DNN_FORMAT_IDX) return DNN_OK;
+    dnn_idx im;
+    dnn_status st = dnn_idx_read_header(src->images, &im, err);
+    if (!st && (im.item == 0 || im.item > INT32_MAX))
+        st = dnn_fail(err, DNN_EDATA, "%s: %zu values per item is not a network input", src->images, im.item);
+    if (!st) *shape = dnn_idx_shape(&im);
     return st;
 }
 

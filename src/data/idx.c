@@ -463,6 +463,15 @@ done:
     return st;
 }
 
+dnn_shape dnn_idx_shape(const dnn_idx *im)
+{
+    const uint32_t *d = im->dims;
+    if (im->ndim == 3 && d[1] <= INT32_MAX && d[2] <= INT32_MAX) return (dnn_shape){1, (int)d[1], (int)d[2]};
+    if (im->ndim == 4 && d[1] <= INT32_MAX && d[2] <= INT32_MAX && d[3] <= INT32_MAX)
+        return (dnn_shape){(int)d[1], (int)d[2], (int)d[3]};
+    return (dnn_shape){im->item <= INT32_MAX ? (int)im->item : 0, 1, 1};
+}
+
 dnn_status dnn_idx_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
                         dnn_error *err)
 {
@@ -486,6 +495,7 @@ dnn_status dnn_idx_load(dnn_dataset *ds, const dnn_source_config *src, dnn_task 
     }
     ds->n = im.count;
     ds->d = ds->d_num = im.item;
+    ds->shape = dnn_idx_shape(&im);
     if (im.u8) {
         ds->dtype = DNN_U8;
         ds->x8 = im.u8;

@@ -853,6 +853,7 @@ static dnn_status scan_idx_headers(dnn_stream *s, dnn_error *err)
     ds->source = dnn_strdup(src->images);
     ds->label_source = dnn_strdup(s->labels_path);
     ds->d = ds->d_num = s->img_h.item;
+    ds->shape = dnn_idx_shape(&s->img_h);
     ds->n_targets = (int)s->k;
     const int t = s->img_h.type;
     ds->dtype = t == DNN_IDX_U8 ? DNN_U8 : DNN_F32;
