@@ -384,7 +384,8 @@ static void test_shards(void)
     dnn_source_config src = csv_file("s.csv", N);
     static const size_t local[2][3] = {{32, 32, 0}, {22, 21, 21}};
     for (int R = 2; R <= 3; R++) {
-        int *ids[3], *seen = calloc(N, sizeof(int));
+        int *ids[3], *seen = calloc(N, sizeof(int)), *val = malloc(N * sizeof(int)), val_seen = 0;
+        uint64_t n_val = 0;
         size_t n[3];
         for (int r = 0; r < R; r++) {
             opened o;
@@ -398,14 +399,21 @@ static void test_shards(void)
                 CHECK(((size_t)ids[r][i] / 1024) % (size_t)R == (size_t)r); /* its own chunks */
                 seen[ids[r][i]]++;
             }
+            /* validation: each process its part, together every validation row once */
+            size_t nv = deal(&o, 1, 0, 0, val, N);
+            for (size_t i = 0; i < nv; i++) val_seen += seen[val[i]]++ == 0;
+            n_val = o.b.n_val;
             close_stream(&o);
         }
+        CHECK_MSG(n_val > 800 && (uint64_t)val_seen == n_val,
+                  "%d processes: %d of %llu validation rows scored", R, val_seen, (unsigned long long)n_val);
         CHECK(n[0] / local[R - 2][0] == n[R - 1] / local[R - 2][R - 1] && n[0] > 3500 / (size_t)(R - 1));
         int twice = 0;
         for (int i = 0; i < N; i++) twice += seen[i] > 1;
         CHECK(twice == 0);
         for (int r = 0; r < R; r++) free(ids[r]);
         free(seen);
+        free(val);
     }
 }
 

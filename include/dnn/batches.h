@@ -24,7 +24,7 @@ typedef struct {
 } dnn_batch_rows;
 
 struct dnn_batches {
-    uint64_t n_train, n_val; /* rows per epoch (all processes'), validation rows (this process's) */
+    uint64_t n_train, n_val; /* rows per epoch and validation rows, all processes' */
     size_t d;                /* features per row as the network sees them */
     int rank, ranks;         /* this process and how many share the batches (0, 1: alone) */
     /* Begin an epoch: its order drawn from rng when shuffle is set, and the first skip batches passed over

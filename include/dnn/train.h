@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "dnn/batches.h"
+#include "dnn/comm.h"
 #include "dnn/data.h"
 #include "dnn/error.h"
 #include "dnn/model.h"
@@ -68,13 +69,22 @@ typedef struct {
     void *ctx;
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop ends after the current batch */
     int until_epoch;             /* > 0: pause after this epoch, as if training.epochs ended there */
+    /* The processes training together (NULL: this one alone): each computes the gradient of its part of
+     * every batch, and they sum them; on_epoch is then rank 0's to give (see dnn_train). */
+    dnn_comm *comm;
 } dnn_train_hooks;
 
 /* Train from s->epoch to the config's epochs (or until early stopping, hooks->until_epoch, or *stop), on the
  * batches data deals (from memory or a stream). Returns DNN_EINTERRUPTED when stopped mid-epoch (the model
  * then holds the state after the last whole batch, and the hook has not seen the partial epoch),
  * DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is then poisoned: the caller keeps its
- * last checkpoint). */
+ * last checkpoint).
+ * With hooks->comm, every process of the job calls this with the same model and state, and data dealing it
+ * its part of every batch (dnn_batches' rank and ranks), every process the same number of batches. The
+ * replicas start from rank 0's parameters and stay identical: each process works on its rows of every batch,
+ * the gradients and sums are added up across processes, batchnorm's running statistics averaged, and every
+ * output.every_epochs epochs the parameters' checksums compared. A failure of one process's hook (rank 0's
+ * on_epoch) and a stop request on any process end the loop on all, at the same step, with the same status. */
 dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const dnn_train_hooks *hooks,
                      dnn_error *err);
 

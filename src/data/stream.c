@@ -121,7 +121,8 @@ struct dnn_stream {
     dnn_rng pick;
     uint64_t steps, dealt; /* batches per epoch (several processes: the same for all), dealt so far */
     slot vslot;
-    size_t vchunk, val_at;
+    size_t vchunk, val_at,
+        val_end; /* validation rows in memory or spilled: this process's [val_at, val_end) */
 };
 
 static size_t row_bytes(const dnn_dataset *d, size_t k)
@@ -1160,11 +1161,14 @@ static dnn_status st_epoch(dnn_batches *b, dnn_rng *rng, int shuffle, size_t ski
 static dnn_status st_val_begin(dnn_batches *b, dnn_error *err)
 {
     dnn_stream *s = b->impl;
-    s->val_at = 0;
+    /* every process kept or spilled all the validation rows: each scores its part of them (read from the
+     * chunks, they are its own chunks') */
+    size_t n = s->vcache ? (size_t)dnn_cache_rows(s->vcache) : s->val.n;
+    dnn_batch_part(n, s->o.rank, s->o.ranks, &s->val_at, &s->val_end);
     s->vchunk = 0;
     s->vslot.active = 0;
-    chunk all = {{0}, 0, s->vcache ? dnn_cache_rows(s->vcache) : 0, 0};
-    return s->vcache ? cache_seek(s->vcache, &s->vrs, &all, err) : DNN_OK;
+    chunk part = {{0}, s->val_at, s->val_end - s->val_at, 0};
+    return s->vcache ? cache_seek(s->vcache, &s->vrs, &part, err) : DNN_OK;
 }
 
 /* The next validation row: from the spilled rows, or read from the chunks in order. */
@@ -1205,7 +1209,7 @@ static dnn_status st_val_next(dnn_batches *b, const dnn_norm *nm, float *x, int3
     size_t i = 0;
     for (int got = 1; i < s->local && got; i++) {
         if (s->val.n) {
-            if (!(got = s->val_at < s->val.n)) break;
+            if (!(got = s->val_at < s->val_end)) break;
             gather_one(s, &s->val, s->val_at++, nm, x, y, t, i);
             continue;
         }
@@ -1250,20 +1254,20 @@ static void share(dnn_stream *s, dnn_batches *b)
     size_t hi;
     dnn_batch_part(s->batch, (int)me, (int)R, &s->first, &hi);
     s->local = hi - s->first;
-    uint64_t own_val = 0, least = UINT64_MAX;
+    uint64_t all_val = 0, least = UINT64_MAX;
     for (size_t r = 0; r < R; r++) {
         size_t lo, up;
         dnn_batch_part(s->batch, (int)r, (int)R, &lo, &up);
         uint64_t train = 0, local = up - lo;
         for (size_t c = r; c < s->n_chunks; c += R) {
             train += s->chunks[c].train;
-            if (r == me) own_val += s->chunks[c].rows - s->chunks[c].train;
+            all_val += s->chunks[c].rows - s->chunks[c].train;
         }
         if (local && train / local < least) least = train / local;
     }
     s->steps = R > 1 ? least : 0;
     b->n_train = R > 1 ? s->steps * s->batch : s->n_train;
-    b->n_val = own_val;
+    b->n_val = all_val; /* all processes': each scores its part */
     b->rank = (int)me, b->ranks = (int)R;
 }
 
