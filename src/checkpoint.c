@@ -302,7 +302,7 @@ static const uint8_t *take(rcur *c, size_t k)
         c->bad = 1;
         return NULL;
     }
-    const uint8_t *q = c->p + c->at;
+    const uint8_t *q = c->p ? c->p + c->at : NULL; /* an empty section may have no bytes at all */
     c->at += k;
     return q;
 }
@@ -330,6 +330,7 @@ static double get_f64(rcur *c)
 
 static void get_f32s(rcur *c, float *x, size_t n)
 {
+    if (n == 0) return; /* x may be NULL: a network without state */
     if (n > (c->n - c->at) / 4) {
         c->bad = 1;
         return;
