@@ -385,6 +385,7 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     char blas[256];
     cJSON_AddStringToObject(j, "blas", dnn_blas_name(blas, sizeof blas));
     cJSON_AddNumberToObject(j, "blas_threads", dnn_blas_threads());
+    cJSON_AddStringToObject(j, "precision", dnn_precision_name(m->net->precision));
     cJSON_AddStringToObject(j, "out_dir", r->dir);
     cJSON_AddStringToObject(j, "task", dnn_task_name(m->cfg.task));
     cJSON_AddNumberToObject(j, "parameters", (double)m->net->n_params);
@@ -494,6 +495,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         dnn_model_prepare(&m, &train);
     }
     st = dnn_model_check_data(&m, &train, err);
+    if (!st) st = dnn_net_set_precision(m.net, m.cfg.precision, err);
     if (!st && m.cfg.has_test) {
         dnn_schema sc = dnn_model_schema(&m, 0);
         st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);
