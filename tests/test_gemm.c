@@ -1,11 +1,14 @@
 /* bf16 products: rounding to bf16, the CPU check and its simulation, and products of odd shapes and every
  * transpose against a double-precision reference within bf16's error bound. Exits 77 (skipped) after the
  * rounding and refusal checks when this machine or build cannot run bf16 products. */
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "check.h"
 #include "dnn/gemm.h"
+#include "dnn/loss.h"
+#include "dnn/net.h"
 #include "dnn/rng.h"
 
 static uint16_t round1(float x)
@@ -36,6 +39,78 @@ static void test_rounding(void)
         float r = dnn_bf16_to_float(round1(x));
         CHECK_MSG(fabsf(r - x) <= fabsf(x) * 0x1p-8f, "%.9g -> %.9g", (double)x, (double)r);
     }
+}
+
+/* A network of 13 inputs, dense 9 relu, dense 4 softmax, for batches of up to 8, in fp32 or bf16, with the
+ * weights of seed 5. */
+static dnn_net *small_net(dnn_config *cfg, dnn_precision p)
+{
+    const char *json =
+        "{\"data\": {\"train\": {\"format\": \"idx\", \"images\": \"x\"}}, \"model\": {\"layers\": "
+        "[{\"type\": \"dense\", \"units\": 9, \"activation\": \"relu\"}, {\"type\": \"dense\", "
+        "\"units\": 4, \"activation\": \"softmax\"}]}, \"loss\": \"cross_entropy\", \"optimizer\": \"sgd\"}";
+    dnn_error err;
+    dnn_net *net = NULL;
+    if (dnn_config_from_json(cfg, cJSON_Parse(json), "t.json", NULL, NULL, 0, &err) ||
+        dnn_net_create(&net, cfg, (dnn_shape){13, 1, 1}, 8, &err) || dnn_net_set_precision(net, p, &err)) {
+        fprintf(stderr, "small_net: %s\n", err.msg);
+        check_failures++;
+        return net;
+    }
+    dnn_rng r;
+    dnn_rng_seed(&r, 5, 1);
+    dnn_net_init(net, DNN_INIT_XAVIER, &r);
+    for (size_t i = 0; i < net->n_params; i++) net->params[i] += 0.1f * (float)dnn_rng_normal(&r);
+    return net;
+}
+
+/* A training pass of b rows: forward, the loss's gradient, backward; returns the output. */
+static const float *pass(dnn_net *net, const dnn_config *cfg, const float *x, const int32_t *y, int b)
+{
+    const dnn_layer *out = &net->layers[net->n_layers - 1];
+    const float *a = dnn_net_forward(net, x, b, 1, NULL);
+    dnn_loss(cfg->loss, out->act, out->slope, dnn_net_logits(net), a, b, 4, y, NULL,
+             dnn_net_output_grad(net));
+    dnn_net_backward(net, x, b);
+    return a;
+}
+
+/* The network's bf16 passes: close to fp32's; a short batch gives the same bytes whatever the rows past it
+ * held before (the padding is cleared); weights written between passes are rounded again. */
+static void test_net_bf16(void)
+{
+    dnn_config c32, c16, c16b;
+    dnn_net *f = small_net(&c32, DNN_PRECISION_FP32), *h = small_net(&c16, DNN_PRECISION_BF16);
+    dnn_net *h2 = small_net(&c16b, DNN_PRECISION_BF16);
+    if (!f || !h || !h2 || h->precision != DNN_PRECISION_BF16) goto done;
+    float x[8 * 13], x2[8 * 13], g[256];
+    int32_t y[8] = {0, 1, 2, 3, 3, 2, 1, 0};
+    dnn_rng r;
+    dnn_rng_seed(&r, 9, 0);
+    for (int i = 0; i < 8 * 13; i++)
+        x[i] = (float)dnn_rng_normal(&r), x2[i] = 100.0f * (float)dnn_rng_normal(&r);
+    const float *a32 = pass(f, &c32, x, y, 8), *a16 = pass(h, &c16, x, y, 8);
+    double gmax = 0;
+    for (size_t i = 0; i < f->n_params; i++) gmax = fmax(gmax, fabs(f->grads[i]));
+    for (int i = 0; i < 8 * 4; i++) CHECK_NEAR(a16[i], a32[i], 0.02);
+    for (size_t i = 0; i < f->n_params; i++) CHECK_NEAR(h->grads[i], f->grads[i], 0.03 * gmax);
+    CHECK(memcmp(h->grads, f->grads, f->n_params * sizeof(float)) != 0); /* bf16 did round */
+    /* 5 rows after a full batch of other data, against 5 rows on a fresh network */
+    pass(h, &c16, x2, y, 8);
+    pass(h, &c16, x, y, 5);
+    memcpy(g, h->grads, h->n_params * sizeof(float));
+    pass(h2, &c16b, x, y, 5);
+    CHECK(h->n_params <= 256 && memcmp(g, h2->grads, h->n_params * sizeof(float)) == 0);
+    /* evaluation reuses rounded weights until told they changed */
+    float before[32], after[32];
+    memcpy(before, dnn_net_forward(h2, x, 8, 0, NULL), sizeof before);
+    for (size_t i = 0; i < h2->layers[0].nw; i++) h2->params[i] *= -1.0f;
+    dnn_net_params_changed(h2);
+    memcpy(after, dnn_net_forward(h2, x, 8, 0, NULL), sizeof after);
+    CHECK(memcmp(before, after, sizeof before) != 0);
+done:
+    dnn_net_free(f), dnn_net_free(h), dnn_net_free(h2);
+    dnn_config_free(&c32), dnn_config_free(&c16), dnn_config_free(&c16b);
 }
 
 /* The refusal: simulated by the environment variable on any machine, with a message that says what is
@@ -122,5 +197,6 @@ int main(void)
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int t = 0; t < 4; t++)
             test_product(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2], &rng);
+    test_net_bf16();
     return check_failures ? 1 : 0;
 }
