@@ -84,13 +84,18 @@ torch_run() {
         --json "$tmp/$name$r.json" "$cast" >/dev/null <<'PY'
 import runpy, sys
 import torch
+import torch.nn as nn
 path, cast = sys.argv[1], sys.argv[-1]
-sys.argv = sys.argv[:-1]
+sys.argv = [path] + sys.argv[2:-1]
 if cast == "bf16":
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        runpy.run_path(path, run_name="__main__")
-else:
-    runpy.run_path(path, run_name="__main__")
+    # each forward pass under its own autocast context (one around the whole script would keep its cache of
+    # bf16 weights, never updated), its logits back to fp32 for the loss, as dnn does
+    forward = nn.Sequential.forward
+    def bf16_forward(self, *a, **k):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return forward(self, *a, **k).float()
+    nn.Sequential.forward = bf16_forward
+runpy.run_path(path, run_name="__main__")
 PY
     /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('\n'.join(str(e['train_s']) for e in d['epochs']))" \
         "$tmp/$name$r.json" >>"$tmp/$name.s"
