@@ -37,7 +37,7 @@ if(TARGET dnn_shared)
   # dnn.pc names the prefix that the install is made to (cmake --install --prefix, or the package's /usr), so
   # it is written at install time, straight to its destination
   set(DNN_PC_LIBS_PRIVATE "")
-  foreach(lib ${BLAS_LIBRARIES}) # /usr/lib/x86_64-linux-gnu/libopenblas.so -> -lopenblas
+  foreach(lib ${BLAS_LIBRARIES} ${DNN_ONEDNN_LIBS}) # /usr/lib/x86_64-linux-gnu/libopenblas.so -> -lopenblas
     get_filename_component(name ${lib} NAME_WE)
     string(REGEX REPLACE "^lib" "" name ${name})
     string(APPEND DNN_PC_LIBS_PRIVATE "-l${name} ")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Speed of the reference jobs on all 60,000 Fashion-MNIST training samples: the MLP (784-256-256-10, Adam,
-# batch 100) and the CNN (configs/cnn.json). Median seconds per epoch, samples/s, achieved GFLOP/s and peak RSS
-# of dnn, against, in the same run, the sgemm lower bound for their products and PyTorch (when Debian's
-# python3-torch is installed); for the CNN also where a training step's time goes. Then the CSV reader against
-# pandas.
+# batch 100) in fp32 and bf16, and the CNN (configs/cnn.json). Median seconds per epoch, samples/s, achieved
+# GFLOP/s and peak RSS of dnn, against, in the same run, the lower bounds for their products (sgemm; for bf16,
+# oneDNN's bf16 matmul) and PyTorch (when Debian's python3-torch is installed; for bf16 under CPU autocast);
+# dnneval's speed in both precisions; for the CNN also where a training step's time goes. Then the CSV reader
+# against pandas.
 #
 # Then data-parallel training with mpirun: the same MLP job on 1 process x 1 thread, 2 processes x 1 thread
 # and 1 process x 2 threads (and 2 x 1 over TCP on the loopback), runs interleaved, and the time of the
@@ -19,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}"
+ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}" "${DNN_ONEDNN_PACKAGES[@]}"
 build_dnn build -DDNN_MPI=ON >/dev/null
 
 EPOCHS=${1:-5}
@@ -36,11 +37,11 @@ calc() { awk "BEGIN { print $* }"; }
 want() { [[ " ${PARTS:-dnn mpi cnn csv predict} " == *" $1 "* ]]; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 # header; row LABEL NAME FLOPS_PER_SAMPLE: a results table, a row from the medians in $tmp/NAME.s, .rss and .acc
-header() { printf '\n%-8s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"; }
+header() { printf '\n%-9s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"; }
 row() {
     local s
     s=$(median <"$tmp/$2.s")
-    printf '%-8s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' "$1" "$s" "$(calc "$N / $s")" "$(calc "$N * $3 / $s / 1e9")" \
+    printf '%-9s %10.3f %12.0f %10.1f %9.0f MiB %10.4f\n' "$1" "$s" "$(calc "$N / $s")" "$(calc "$N * $3 / $s / 1e9")" \
         "$(median <"$tmp/$2.rss")" "$(median <"$tmp/$2.acc")"
 }
 # dnn_run CONFIG NAME EPOCHS RUN [--set ...]: train on all samples (no validation split, no early stopping) and
@@ -63,41 +64,101 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "dnn: $(build/dnntrain --threads "$THREADS" --version | grep '^BLAS')"
 
 if want dnn; then
+# ---- the MLP, configs/mlp.json, in fp32 and in bf16 (when this CPU and build have it) ----
 bound=""
 if [ -f "$BENCH_DIR/sgemm_peak.c" ]; then
     gcc -O2 -o "$tmp/sgemm_peak" "$BENCH_DIR/sgemm_peak.c" -lopenblas
     bound=$(OPENBLAS_NUM_THREADS=$THREADS "$tmp/sgemm_peak" 100 | awk '/^RESULT lb_s_per_epoch_step/ {print $3}')
     echo "sgemm lower bound for the step's 8 products at batch 100: $bound s/epoch"
 fi
+# the bf16 bound: the step's 8 products alone on oneDNN's bf16 matmul, each at its shape (net_bench), the
+# median of three probes
+have_bf16=0
+bf16_bound=""
+if build/tests/net_bench configs/mlp.json 20 "$THREADS" training.precision=bf16 >"$tmp/bf16.profile" 2>&1; then
+    have_bf16=1
+    for i in 1 2; do build/tests/net_bench configs/mlp.json 20 "$THREADS" training.precision=bf16 >>"$tmp/bf16.profile"; done
+    bf16_bound=$(awk '/^RESULT/ {print $7 * 600 / 1000}' "$tmp/bf16.profile" | median)
+    echo "bf16 lower bound for the same 8 products (oneDNN bf16 matmul): $bf16_bound s/epoch"
+else
+    echo "no bf16 here: $(tail -1 "$tmp/bf16.profile")"
+fi
 
 have_torch=0
 /usr/bin/python3 -c 'import torch' 2>/dev/null && [ -f "$BENCH_DIR/torch_mlp.py" ] && have_torch=1
+# torch_run NAME RUN [bf16]: PyTorch's peer at its best setting here (torch on 1 thread, OpenBLAS, its GEMMs,
+# on all), in fp32 or under CPU autocast to bfloat16 (its products in bf16, as dnn's)
+torch_run() {
+    local name=$1 r=$2 cast=${3:-}
+    OPENBLAS_NUM_THREADS=$THREADS /usr/bin/python3 - "$BENCH_DIR/torch_mlp.py" --epochs "$EPOCHS" --threads 1 \
+        --json "$tmp/$name$r.json" "$cast" >/dev/null <<'PY'
+import runpy, sys
+import torch
+import torch.nn as nn
+path, cast = sys.argv[1], sys.argv[-1]
+sys.argv = [path] + sys.argv[2:-1]
+if cast == "bf16":
+    # each forward pass under its own autocast context (one around the whole script would keep its cache of
+    # bf16 weights, never updated), its logits back to fp32 for the loss, as dnn does
+    forward = nn.Sequential.forward
+    def bf16_forward(self, *a, **k):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return forward(self, *a, **k).float()
+    nn.Sequential.forward = bf16_forward
+runpy.run_path(path, run_name="__main__")
+PY
+    /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('\n'.join(str(e['train_s']) for e in d['epochs']))" \
+        "$tmp/$name$r.json" >>"$tmp/$name.s"
+    $q "$tmp/$name$r.json" peak_rss_mib >>"$tmp/$name.rss"
+    $q "$tmp/$name$r.json" final_test_acc >>"$tmp/$name.acc"
+}
+torch_bf16=0
+[ $have_torch = 1 ] && /usr/bin/python3 -c 'import torch; torch.autocast("cpu", dtype=torch.bfloat16)' 2>/dev/null &&
+    torch_bf16=1
 
+# the four jobs interleaved, run after run, so that the machine's load falls on all alike
 : >"$tmp/dnn.s"
-: >"$tmp/torch.s"
 for r in $(seq "$RUNS"); do
     dnn_run configs/mlp.json dnn "$EPOCHS" "$r"
-    if [ $have_torch = 1 ]; then
-        # PyTorch at its best setting here: torch on 1 thread, OpenBLAS (its GEMMs) on all
-        OPENBLAS_NUM_THREADS=$THREADS /usr/bin/python3 "$BENCH_DIR/torch_mlp.py" --epochs "$EPOCHS" --threads 1 \
-            --json "$tmp/torch$r.json" >/dev/null
-        /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('\n'.join(str(e['train_s']) for e in d['epochs']))" \
-            "$tmp/torch$r.json" >>"$tmp/torch.s"
-        $q "$tmp/torch$r.json" peak_rss_mib >>"$tmp/torch.rss"
-        $q "$tmp/torch$r.json" final_test_acc >>"$tmp/torch.acc"
-    fi
+    if [ $have_bf16 = 1 ]; then dnn_run configs/mlp.json dnnh "$EPOCHS" "$r" --precision bf16; fi
+    if [ $have_torch = 1 ]; then torch_run torch "$r"; fi
+    if [ $torch_bf16 = 1 ]; then torch_run torchh "$r" bf16; fi
 done
 
 dnn_s=$(median <"$tmp/dnn.s")
 header
-row dnn dnn "$FLOPS_PER_SAMPLE"
-if [ $have_torch = 1 ]; then
-    torch_s=$(median <"$tmp/torch.s")
-    row PyTorch torch "$FLOPS_PER_SAMPLE"
-    printf '\ndnn / PyTorch epoch time: %.2f\n' "$(calc "$dnn_s / $torch_s")"
+row "dnn fp32" dnn "$FLOPS_PER_SAMPLE"
+[ $have_bf16 = 1 ] && row "dnn bf16" dnnh "$FLOPS_PER_SAMPLE"
+[ $have_torch = 1 ] && row "PyTorch" torch "$FLOPS_PER_SAMPLE"
+[ $torch_bf16 = 1 ] && row "PT bf16" torchh "$FLOPS_PER_SAMPLE"
+[ -n "$bound" ] && printf '%-9s %10.3f %12.0f %10.1f\n' "sgemm" "$bound" "$(calc "$N / $bound")" \
+    "$(calc "$N * $FLOPS_PER_SAMPLE / $bound / 1e9")"
+[ -n "$bf16_bound" ] && printf '%-9s %10.3f %12.0f %10.1f\n' "bf16 mm" "$bf16_bound" "$(calc "$N / $bf16_bound")" \
+    "$(calc "$N * $FLOPS_PER_SAMPLE / $bf16_bound / 1e9")"
+echo
+[ -n "$bound" ] && printf 'dnn fp32 / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
+[ $have_torch = 1 ] && printf 'dnn fp32 / PyTorch fp32 epoch time: %.2f\n' "$(calc "$dnn_s / $(median <"$tmp/torch.s")")"
+if [ $have_bf16 = 1 ]; then
+    dnnh_s=$(median <"$tmp/dnnh.s")
+    printf 'dnn bf16 / bf16 lower bound: %.2f\n' "$(calc "$dnnh_s / $bf16_bound")"
+    [ -n "$bound" ] && printf 'dnn bf16 / sgemm lower bound: %.2f\n' "$(calc "$dnnh_s / $bound")"
+    printf 'dnn bf16 / dnn fp32 epoch time: %.2f\n' "$(calc "$dnnh_s / $dnn_s")"
+    if [ $torch_bf16 = 1 ]; then
+        printf 'dnn bf16 / PyTorch bf16 epoch time: %.2f\n' "$(calc "$dnnh_s / $(median <"$tmp/torchh.s")")"
+    fi
+    # scoring the 10,000 test samples: dnneval's samples/s in each precision, interleaved, of the first fp32 run
+    for r in $(seq "$RUNS"); do
+        for p in fp32 bf16; do
+            build/dnneval --model "$tmp/dnn1/ckpt.bin" --threads "$THREADS" --precision $p --json |
+                $q - samples_per_second >>"$tmp/eval_$p"
+        done
+    done
+    e32=$(median <"$tmp/eval_fp32")
+    e16=$(median <"$tmp/eval_bf16")
+    printf 'dnneval samples/s: fp32 %.0f, bf16 %.0f (%.2fx)\n' "$e32" "$e16" "$(calc "$e16 / $e32")"
 fi
-[ -n "$bound" ] && printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
-echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs)"
+echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs; GFLOP/s of the same"
+echo " $FLOPS_PER_SAMPLE FLOP of products per training sample for all; bf16 rows: products in bf16, fp32 accumulation)"
 fi
 
 # Data-parallel: the reference job on P processes x T threads each, over shared memory or TCP
@@ -192,7 +253,7 @@ if want cnn && [ "${BENCH_CNN:-1}" = 1 ]; then
         cnnt_s=$(median <"$tmp/cnnt.s")
         row PyTorch cnnt "$cnn_fps"
     fi
-    printf '%-8s %10.3f %12s %10.1f\n' "sgemm" "$cnn_b" "" "$(calc "$N * $cnn_fps / $cnn_b / 1e9")"
+    printf '%-9s %10.3f %12s %10.1f\n' "sgemm" "$cnn_b" "" "$(calc "$N * $cnn_fps / $cnn_b / 1e9")"
     [ $cnn_torch = 1 ] && printf '\ndnn / PyTorch epoch time: %.2f\n' "$(calc "$cnn_s / $cnnt_s")"
     printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$cnn_s / $cnn_b")"
     echo "(medians over $RUNS runs x $CNN_EPOCHS epochs; test accuracy after $CNN_EPOCHS epochs; GFLOP/s of the same"

@@ -29,6 +29,9 @@ ensure_test_locale() {
 # What building and testing dnn needs on Debian 12 (Open MPI: data-parallel training with mpirun).
 DNN_BUILD_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 DNN_DATA_PACKAGES=(dataset-fashion-mnist)
+# Optional: bf16 products (training.precision "bf16") on oneDNN, found by CMake when installed
+# (-DDNN_ONEDNN=AUTO|ON|OFF); the tests and the benchmark use it.
+DNN_ONEDNN_PACKAGES=(libdnnl-dev)
 # The tests check SVG and HTML with xmllint and render the man pages; they check ONNX exports with onnx's
 # checker (python3-onnx) and build, inspect and lint the Debian package (dpkg-dev and file for cpack's
 # dependency scan, lintian); the fuzz targets need clang's libFuzzer.

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = --quick ] && quick=1
 
-ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}" "${DNN_TEST_PACKAGES[@]}"
+ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}" "${DNN_TEST_PACKAGES[@]}" "${DNN_ONEDNN_PACKAGES[@]}"
 ensure_test_locale
 ensure_onnxruntime
 jobs=$(nproc)

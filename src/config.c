@@ -16,6 +16,7 @@ static const char *const loss_names[] = {"cross_entropy", "binary_cross_entropy"
 static const char *const optim_names[] = {"sgd", "adam", "adamw", "rmsprop"};
 static const char *const monitor_names[] = {"val_loss", "val_accuracy", "loss", "accuracy"};
 static const char *const task_names[] = {"classification", "regression"};
+static const char *const precision_names[] = {"fp32", "bf16"};
 
 static const char *const layer_types[] = {"dense",     "dropout",   "batchnorm", "conv2d",
                                           "maxpool2d", "avgpool2d", "flatten",   "global_avgpool"};
@@ -27,6 +28,19 @@ const char *dnn_layer_name(dnn_layer_kind k)
 const char *dnn_act_name(dnn_act a)
 {
     return act_names[a];
+}
+const char *dnn_precision_name(dnn_precision p)
+{
+    return precision_names[p];
+}
+int dnn_precision_parse(const char *name, dnn_precision *p)
+{
+    for (size_t i = 0; i < sizeof precision_names / sizeof *precision_names; i++)
+        if (strcmp(name, precision_names[i]) == 0) {
+            *p = (dnn_precision)i;
+            return 0;
+        }
+    return -1;
 }
 const char *dnn_loss_name(dnn_loss_kind l)
 {
@@ -209,7 +223,7 @@ static const key_set KEY_SETS[N_KEY_SETS] = {
     [K_SCHED_COSINE] = {"optimizer.lr_schedule", KEYS("type", "min_lr", "warmup_epochs")},
     [K_SCHED_PLATEAU] = {"optimizer.lr_schedule",
                          KEYS("type", "monitor", "factor", "patience", "min_delta", "min_lr")},
-    [K_TRAINING] = {"training", KEYS("epochs", "batch_size", "shuffle", "early_stopping")},
+    [K_TRAINING] = {"training", KEYS("epochs", "batch_size", "shuffle", "early_stopping", "precision")},
     [K_EARLY_STOPPING] = {"training.early_stopping",
                           KEYS("monitor", "patience", "min_delta", "restore_best")},
     [K_OUTPUT] = {"output", KEYS("dir", "save_best", "every_epochs", "keep")},
@@ -940,6 +954,10 @@ static dnn_status training_section(vctx *v, dnn_config *c, const cJSON *root)
     if (!st) st = get_int32(v, t, "epochs", 1, 10, &c->epochs);
     if (!st) st = get_int32(v, t, "batch_size", 1, 32, &c->batch_size);
     if (!st) st = get_bool(v, t, "shuffle", 1, &c->shuffle);
+    int prec = 0;
+    if (!st)
+        st = get_enum(v, t, "precision", precision_names, COUNT(precision_names), DNN_PRECISION_FP32, &prec);
+    c->precision = (dnn_precision)prec;
     const cJSON *es = NULL;
     if (!st) st = get_object(v, t, "early_stopping", 0, &es);
     dnn_early_stopping_config *e = &c->early_stopping;

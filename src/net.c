@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnn/gemm.h"
 #include "dnn/util.h"
 
 /* Every matrix product of the network goes through here, so the backend changes in one place:
@@ -22,6 +23,23 @@ static void gemm(dnn_net *net, int ta, int tb, int m, int n, int k, const float 
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
                 A, lda, B, ldb, beta, C, ldc);
     if (net->clock) *net->clock += dnn_now() - t0;
+}
+
+/* A bf16 product prepared for max_batch rows (dnn_net_set_precision), timed as gemm. */
+static void product(dnn_net *net, dnn_bf16_product *p, const uint16_t *A, const uint16_t *B, float *C)
+{
+    double t0 = net->clock ? dnn_now() : 0.0;
+    dnn_bf16_product_run(p, A, B, C);
+    if (net->clock) *net->clock += dnn_now() - t0;
+}
+
+/* Round b rows of k floats to bf16 into h [B, k], and clear its rows past b: a bf16 product always runs on
+ * B rows (one prepared shape, so a short batch allocates nothing), and zero rows keep the padding finite and
+ * out of the sums over the batch. */
+static void to_half(const float *x, uint16_t *h, int b, int k, int B)
+{
+    dnn_bf16_from_float(x, h, (size_t)b * (size_t)k);
+    if (b < B) memset(h + (size_t)b * (size_t)k, 0, (size_t)(B - b) * (size_t)k * sizeof *h);
 }
 
 /* y (n) = W^T x for one row x (k) and W (k, n), row-major: a dense layer's product for a batch of one (a
@@ -440,6 +458,85 @@ char *dnn_net_summary(const dnn_net *net)
     return out;
 }
 
+/* ---- precision ---- */
+
+/* Drop the bf16 copies and products: the network is back to fp32. */
+static void half_free(dnn_net *net)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        dnn_layer *L = &net->layers[l];
+        for (int i = 0; i < 3; i++) {
+            dnn_bf16_product_free(L->prod[i]);
+            L->prod[i] = NULL;
+        }
+        L->xh = L->gh = L->wh = NULL;
+    }
+    free(net->half);
+    net->half = NULL;
+    net->precision = DNN_PRECISION_FP32;
+}
+
+/* bf16 values rounded up to whole 64-byte lines */
+static size_t half_lines(size_t n)
+{
+    return (n + 31) & ~(size_t)31;
+}
+
+/* A dense layer's bf16 copies in half values: input, gradient and weights (sizes the network already holds
+ * in floats, so they cannot overflow). */
+static size_t half_size(const dnn_layer *L, size_t B)
+{
+    return half_lines(B * (size_t)L->in) + half_lines(B * (size_t)L->out) + half_lines(L->nw);
+}
+
+/* The three products of dense layer L at B rows, as dense_forward and dense_backward run them. */
+static dnn_status half_products(dnn_layer *L, int B, dnn_error *err)
+{
+    const int in = L->in, out = L->out;
+    /* z (B, out) = x (B, in) . W (in, out) */
+    dnn_status st = dnn_bf16_product_create(&L->prod[0], 0, 0, B, out, in, in, out, out, err);
+    /* dW (in, out) = x^T (in, B) . dZ (B, out) */
+    if (!st) st = dnn_bf16_product_create(&L->prod[1], 1, 0, in, out, B, in, out, out, err);
+    /* dX (B, in) = dZ (B, out) . W^T (out, in) */
+    if (!st) st = dnn_bf16_product_create(&L->prod[2], 0, 1, B, in, out, out, out, in, err);
+    return st;
+}
+
+dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err)
+{
+    half_free(net);
+    if (p == DNN_PRECISION_FP32) return DNN_OK;
+    dnn_status st = dnn_bf16_check(err);
+    if (st) return st;
+    const size_t B = (size_t)net->max_batch;
+    size_t total = 0;
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->layers[l].kind == DNN_LAYER_DENSE) total += half_size(&net->layers[l], B);
+    net->half = dnn_alloc_hot(total, sizeof(uint16_t));
+    if (!net->half) return dnn_fail_oom(err, "the bf16 copies of the network", total * sizeof(uint16_t));
+    uint16_t *h = net->half;
+    for (int l = 0; l < net->n_layers && !st; l++) {
+        dnn_layer *L = &net->layers[l];
+        if (L->kind != DNN_LAYER_DENSE) continue;
+        L->xh = h, h += half_lines(B * (size_t)L->in);
+        L->gh = h, h += half_lines(B * (size_t)L->out);
+        L->wh = h, h += half_lines(L->nw);
+        st = half_products(L, net->max_batch, err);
+    }
+    if (st) {
+        half_free(net);
+        return st;
+    }
+    net->precision = p;
+    net->half_stale = 1;
+    return DNN_OK;
+}
+
+void dnn_net_params_changed(dnn_net *net)
+{
+    net->half_stale = 1;
+}
+
 dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, dnn_shape in, int max_batch, dnn_error *err)
 {
     return net_build(out, cfg, in, max_batch, NULL, err);
@@ -467,6 +564,7 @@ void dnn_net_drop_workspace(dnn_net *net)
 void dnn_net_free(dnn_net *net)
 {
     if (!net) return;
+    half_free(net);
     free(net->layers);
     if (!net->borrowed) {
         free(net->params);
@@ -903,6 +1001,22 @@ static size_t plane_size(dnn_shape s)
     return (size_t)s.h * (size_t)s.w;
 }
 
+/* in is (b, in), W is (in, out), z is (b, out); in fp32 one row goes to sgemv. In bf16 the weights are
+ * rounded again after every training step (they changed), the input once for this product and the weight
+ * gradient's. */
+static void dense_forward(dnn_net *net, dnn_layer *L, const float *in, int b, int training)
+{
+    if (net->half) {
+        if (training || net->half_stale) dnn_bf16_from_float(net->params + L->w, L->wh, L->nw);
+        to_half(in, L->xh, b, L->in, net->max_batch);
+        product(net, L->prod[0], L->xh, L->wh, L->z);
+    } else if (b == 1)
+        gemv(net, L->in, L->out, net->params + L->w, in, L->z);
+    else
+        gemm(net, 0, 0, b, L->out, L->in, in, L->in, net->params + L->w, L->out, 0.0f, L->z, L->out);
+    bias_act(L, net->params + L->b, b);
+}
+
 /* The pass; key and row0 only matter to dropout in training. */
 static const float *forward(dnn_net *net, const float *x, int b, int training, uint64_t key, size_t row0)
 {
@@ -912,14 +1026,7 @@ static const float *forward(dnn_net *net, const float *x, int b, int training, u
         dnn_layer *L = &net->layers[l];
         double t0 = profile_start(net, l);
         switch (L->kind) {
-        case DNN_LAYER_DENSE:
-            /* in is (b, in), W is (in, out), z is (b, out); one row goes to sgemv */
-            if (b == 1)
-                gemv(net, L->in, L->out, net->params + L->w, in, L->z);
-            else
-                gemm(net, 0, 0, b, L->out, L->in, in, L->in, net->params + L->w, L->out, 0.0f, L->z, L->out);
-            bias_act(L, net->params + L->b, b);
-            break;
+        case DNN_LAYER_DENSE: dense_forward(net, L, in, b, training); break;
         case DNN_LAYER_DROPOUT:
             if (!training || L->rate == 0.0f) {
                 memcpy(L->a, in, (size_t)b * (size_t)L->out * sizeof(float));
@@ -942,6 +1049,8 @@ static const float *forward(dnn_net *net, const float *x, int b, int training, u
         profile_stop(net, l, 0, t0);
         in = L->a;
     }
+    /* the weights rounded in this pass stay valid until the optimizer step that follows a training pass */
+    net->half_stale = training;
     return in;
 }
 
@@ -966,19 +1075,28 @@ float *dnn_net_output_grad(dnn_net *net)
 }
 
 /* The backward pass of a dense layer: g holds dL/dA (the loss already turned the last layer's into dL/dZ). */
-static void dense_backward(dnn_net *net, dnn_layer *L, const float *in, int b, int last, float *dx)
+static void dense_backward(dnn_net *net, dnn_layer *L, const float *in, int b, int last, float *dx,
+                           int dx_full)
 {
     if (!last) dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
-    /* dW (in, out) = in^T (in, b) . dZ (b, out) */
-    gemm(net, 1, 0, L->in, L->out, b, in, L->in, L->g, L->out, 0.0f, net->grads + L->w, L->out);
+    /* dW (in, out) = in^T (in, b) . dZ (b, out); in bf16 from the input the forward pass rounded */
+    if (net->half) {
+        to_half(L->g, L->gh, b, L->out, net->max_batch);
+        product(net, L->prod[1], L->xh, L->gh, net->grads + L->w);
+    } else
+        gemm(net, 1, 0, L->in, L->out, b, in, L->in, L->g, L->out, 0.0f, net->grads + L->w, L->out);
     float *db = net->grads + L->b;
     memset(db, 0, (size_t)L->out * sizeof(float));
     for (int i = 0; i < b; i++) {
         const float *gr = L->g + (size_t)i * L->out;
         for (int j = 0; j < L->out; j++) db[j] += gr[j];
     }
-    /* dX (b, in) = dZ (b, out) . W^T (out, in) */
-    if (dx) gemm(net, 0, 1, b, L->in, L->out, L->g, L->out, net->params + L->w, L->out, 0.0f, dx, L->in);
+    /* dX (b, in) = dZ (b, out) . W^T (out, in); the bf16 product writes max_batch rows, which a caller's
+     * input gradient of b rows may not hold: that one product stays fp32 */
+    if (dx && net->half && dx_full)
+        product(net, L->prod[2], L->gh, L->wh, dx);
+    else if (dx)
+        gemm(net, 0, 1, b, L->in, L->out, L->g, L->out, net->params + L->w, L->out, 0.0f, dx, L->in);
 }
 
 double dnn_net_backward(dnn_net *net, const float *x, int b)
@@ -996,7 +1114,7 @@ static void backward_layers(dnn_net *net, const float *x, int b, float *dx0)
         const size_t hw = plane_size(L->in_shape);
         double t0 = profile_start(net, l);
         switch (L->kind) {
-        case DNN_LAYER_DENSE: dense_backward(net, L, in, b, l == net->n_layers - 1, dx); break;
+        case DNN_LAYER_DENSE: dense_backward(net, L, in, b, l == net->n_layers - 1, dx, l > 0); break;
         case DNN_LAYER_DROPOUT:
             if (dx && !net->training)
                 memcpy(dx, L->g, (size_t)b * (size_t)L->out * sizeof(float));

@@ -76,6 +76,8 @@ cJSON *dnn_report_json(const dnn_metrics *mt, const dnn_model *m, const char *mo
     cJSON_AddNumberToObject(r, "samples", (double)mt->n);
     cJSON_AddStringToObject(r, "task", dnn_task_name(mt->task));
     cJSON_AddBoolToObject(r, "labelled", mt->labelled);
+    cJSON_AddStringToObject(r, "precision",
+                            dnn_precision_name(m->net ? m->net->precision : DNN_PRECISION_FP32));
     cJSON_AddItemToObject(r, "loss", dnn_json_number(mt->loss));
     if (mt->task == DNN_TASK_CLASSIFICATION) {
         cJSON_AddItemToObject(r, "accuracy", dnn_json_number(mt->accuracy));

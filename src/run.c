@@ -549,6 +549,7 @@ static cJSON *final_report(const run_ctx *r, const train_data *td, const dnn_met
     char blas[256];
     cJSON_AddStringToObject(j, "blas", dnn_blas_name(blas, sizeof blas));
     cJSON_AddNumberToObject(j, "blas_threads", dnn_blas_threads());
+    cJSON_AddStringToObject(j, "precision", dnn_precision_name(m->net->precision));
     /* the job: its processes (data-parallel ranks), each with blas_threads threads */
     char mpi[256];
     cJSON_AddNumberToObject(j, "ranks", dnn_comm_size(r->o->comm));
@@ -719,6 +720,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         if (st) goto agree;
     }
     st = batches_for(o, &m, &td, resumed, err);
+    if (!st) st = dnn_net_set_precision(m.net, m.cfg.precision, err);
     if (!st && m.cfg.has_test && root) { /* only rank 0 scores the test set */
         dnn_schema sc = dnn_model_schema(&m, 0);
         st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);

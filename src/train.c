@@ -45,6 +45,7 @@ void dnn_train_use_best(dnn_model *m, const dnn_train_state *s)
     if (!s->best_params || !s->best_epoch) return;
     memcpy(m->net->params, s->best_params, m->net->n_params * sizeof(float));
     memcpy(m->net->state, s->best_params + m->net->n_params, m->net->n_state * sizeof(float));
+    dnn_net_params_changed(m->net); /* bf16 copies of the weights are rounded again */
 }
 
 int dnn_monitor_minimizes(dnn_monitor mon)

@@ -74,7 +74,7 @@ expect 0 "run the shared build" -- sh -c "ex/predict runs/m/ckpt.bin <rows.csv >
 expect 0 "run the static build" -- sh -c "ex/predict_static runs/m/ckpt.bin <rows.csv >fps.csv"
 cmp -s pc.csv fp.csv && cmp -s pc.csv fps.csv || fail "the find_package builds predict otherwise than the pkg-config one"
 ldd ex/predict | grep -q "$P/$LIBDIR/libdnn.so.0" || fail "the shared build does not load the installed libdnn.so.0"
-! ldd ex/predict_static | grep -q libdnn || fail "the static build needs libdnn.so"
+! ldd ex/predict_static | grep -q "libdnn\.so" || fail "the static build needs libdnn.so"
 
 # 4. bash completion, as bash-completion loads it: the flags from --help, values, files
 complete_words() { # complete_words CMD WORD...: COMPREPLY for the last word

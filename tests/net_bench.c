@@ -3,7 +3,7 @@
  * the network for the config's input shape (the IDX header, or data.shape), runs STEPS steps of its batch
  * size on random data after a warm-up, and prints per layer the milliseconds of the forward and backward
  * passes and the share of matrix products in them, then the optimizer and the loss; a last line "RESULT ..."
- * for scripts/bench.sh. */
+ * for scripts/bench.sh. With training.precision=bf16 the dense products and their bound are bf16. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "dnn/blas.h"
 #include "dnn/config.h"
 #include "dnn/data.h"
+#include "dnn/gemm.h"
 #include "dnn/loss.h"
 #include "dnn/net.h"
 #include "dnn/optim.h"
@@ -37,19 +38,27 @@ static double step_flops(const dnn_net *net, int b)
     return f;
 }
 
-/* The best of five runs of one product C (m, n) = op(A) . op(B), on scratch buffers of its size. */
-static double product_seconds(int ta, int tb, int m, int n, int k)
+/* The best of five runs of one product C (m, n) = op(A) . op(B), on scratch buffers of its size: sgemm, or
+ * when bf16 a bf16 product (operands already rounded, as the bound of that backend). */
+static double product_seconds(int bf16, int ta, int tb, int m, int n, int k)
 {
     float *A = calloc((size_t)m * k, sizeof(float)), *B = calloc((size_t)k * n, sizeof(float));
     float *C = calloc((size_t)m * n, sizeof(float));
+    dnn_bf16_product *p = NULL;
+    dnn_error err;
+    if (bf16 && dnn_bf16_product_create(&p, ta, tb, m, n, k, ta ? m : k, tb ? k : n, n, &err)) return NAN;
     double best = INFINITY;
     for (int r = 0; A && B && C && r < 5; r++) {
         double t0 = dnn_now();
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-                    1.0f, A, ta ? m : k, B, tb ? k : n, 0.0f, C, n);
+        if (p)
+            dnn_bf16_product_run(p, (const uint16_t *)A, (const uint16_t *)B, C);
+        else
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                        k, 1.0f, A, ta ? m : k, B, tb ? k : n, 0.0f, C, n);
         double t = dnn_now() - t0;
         best = t < best ? t : best;
     }
+    dnn_bf16_product_free(p);
     free(A);
     free(B);
     free(C);
@@ -69,11 +78,11 @@ static double products_bound(const dnn_net *net, int b)
             m = L->out_shape.c, n = b * L->win.oh * L->win.ow, k = L->win.c * L->win.kh * L->win.kw;
         else
             continue;
-        int dense = L->kind == DNN_LAYER_DENSE;
-        t += product_seconds(0, 0, m, n, k);
+        int dense = L->kind == DNN_LAYER_DENSE, h = dense && net->half; /* convolutions stay fp32 */
+        t += product_seconds(h, 0, 0, m, n, k);
         /* the weight gradient, and the input's (not for the first layer) */
-        t += dense ? product_seconds(1, 0, k, n, m) : product_seconds(0, 1, m, k, n);
-        if (l > 0) t += dense ? product_seconds(0, 1, m, k, n) : product_seconds(1, 0, k, n, m);
+        t += dense ? product_seconds(h, 1, 0, k, n, m) : product_seconds(0, 0, 1, m, k, n);
+        if (l > 0) t += dense ? product_seconds(h, 0, 1, m, k, n) : product_seconds(0, 1, 0, k, n, m);
     }
     return t;
 }
@@ -86,6 +95,7 @@ static dnn_status build(const char *path, const char *const *sets, int n_sets, d
     if (!st && !c->has_shape) st = dnn_source_shape(&c->train, &in, err);
     if (!st && in.c == 0) st = dnn_fail(err, DNN_ECONFIG, "%s: CSV data needs data.shape here", path);
     if (!st) st = dnn_net_create(net, c, in, c->batch_size, err);
+    if (!st) st = dnn_net_set_precision(*net, c->precision, err);
     return st;
 }
 
@@ -98,6 +108,7 @@ int main(int argc, char **argv)
     int steps = argc > 2 ? atoi(argv[2]) : 50;
     if (steps < 1) steps = 50;
     if (argc > 3) dnn_blas_set_threads(atoi(argv[3]));
+    if (argc > 3) dnn_bf16_set_threads(atoi(argv[3]));
     dnn_config c;
     dnn_net *net = NULL;
     dnn_optim *opt = NULL;
@@ -135,8 +146,8 @@ int main(int argc, char **argv)
         t_opt += t4 - t3;
         if (s >= 0) t_all += t4 - t0;
     }
-    printf("%s: batch %d, %zu parameters, BLAS threads %d, %d steps\n", argv[1], b, net->n_params,
-           dnn_blas_threads(), steps);
+    printf("%s: batch %d, %zu parameters, BLAS threads %d, %d steps, precision %s\n", argv[1], b,
+           net->n_params, dnn_blas_threads(), steps, dnn_precision_name(net->precision));
     printf("%-36s %9s %9s %9s %9s\n", "layer (ms per step)", "forward", "backward", "products", "im2col");
     double products = 0, patches = 0, pooling = 0, layers = 0;
     for (int l = 0; l < net->n_layers; l++) {

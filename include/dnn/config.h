@@ -52,6 +52,8 @@ typedef enum {
     DNN_INIT_XAVIER,
     DNN_INIT_XAVIER_NORMAL
 } dnn_init;
+/* The products' number format: fp32, or bf16 operands accumulated in fp32 (include/dnn/gemm.h). */
+typedef enum { DNN_PRECISION_FP32, DNN_PRECISION_BF16 } dnn_precision;
 typedef enum { DNN_LOSS_CROSS_ENTROPY, DNN_LOSS_BINARY_CROSS_ENTROPY, DNN_LOSS_MSE } dnn_loss_kind;
 typedef enum { DNN_OPT_SGD, DNN_OPT_ADAM, DNN_OPT_ADAMW, DNN_OPT_RMSPROP } dnn_optim_kind;
 typedef enum { DNN_SCHED_NONE, DNN_SCHED_STEP, DNN_SCHED_COSINE, DNN_SCHED_PLATEAU } dnn_sched_kind;
@@ -166,6 +168,7 @@ typedef struct {
     dnn_optim_config optim;
 
     int epochs, batch_size, shuffle;
+    dnn_precision precision; /* of training's products (evaluation chooses its own) */
     dnn_early_stopping_config early_stopping;
 
     char *output_dir; /* NULL: runs/<config stem> */
@@ -193,6 +196,9 @@ dnn_status dnn_config_keys(char ***keys, size_t *n, dnn_error *err);
 
 /* The JSON name of an enum value, for messages and reports. */
 const char *dnn_act_name(dnn_act a);
+const char *dnn_precision_name(dnn_precision p);
+/* "fp32" or "bf16" into *p: 0, or -1 for any other name. */
+int dnn_precision_parse(const char *name, dnn_precision *p);
 const char *dnn_layer_name(dnn_layer_kind k);
 const char *dnn_loss_name(dnn_loss_kind l);
 const char *dnn_monitor_name(dnn_monitor m);

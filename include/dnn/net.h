@@ -34,6 +34,10 @@ typedef struct {
     float *col; /* conv2d: im2col patches of a block of samples [C*kh*kw][block*oh*ow], then their gradient */
     int block;  /* conv2d: samples per block of patches (sized to stay in cache between im2col and product) */
     uint32_t *arg; /* maxpool2d: where each output's maximum is in its input plane [C][b][oh][ow] */
+    /* dense in bf16: its input [max_batch, in], its dL/dZ [max_batch, out] and its weights [in, out] rounded
+     * to bf16, and its three products (forward, weight gradient, input gradient) at max_batch rows */
+    uint16_t *xh, *gh, *wh;
+    struct dnn_bf16_product *prod[3];
 } dnn_layer;
 
 typedef struct {
@@ -52,7 +56,10 @@ typedef struct {
      * both [4l+2] in matrix products and [4l+3] in im2col and col2im; clock points at the current layer's
      * slots while passes run. */
     double *profile, *clock;
-    int borrowed; /* params and state belong to another network (a view); grads is NULL */
+    dnn_precision precision; /* of the dense layers' products (convolutions' stay fp32) */
+    uint16_t *half;          /* bf16: every dense layer's xh, gh and wh, one allocation */
+    int half_stale; /* bf16: the weights changed since they were last rounded (a training pass came since) */
+    int borrowed;   /* params and state belong to another network (a view); grads is NULL */
 } dnn_net;
 
 /* Check that every layer of cfg fits the shape it gets from the one before, starting from input samples of
@@ -72,6 +79,13 @@ void dnn_net_drop_workspace(dnn_net *net);
  * view. Free it with dnn_net_free. */
 dnn_status dnn_net_create_view(dnn_net **out, const dnn_config *cfg, const dnn_net *base, int max_batch,
                                dnn_error *err);
+
+/* Run the dense layers' products in precision p from the next pass on: bf16 rounds each product's operands
+ * to bf16 and accumulates in fp32, keeping the weights, gradients and everything else in fp32. DNN_ECONFIG
+ * when bf16 cannot run here (dnn_bf16_check). A pass in evaluation mode reuses the weights rounded for the
+ * last one unless a training pass came since: call dnn_net_params_changed after writing params otherwise. */
+dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err);
+void dnn_net_params_changed(dnn_net *net);
 
 /* Fill the parameters: weights by scheme (auto: Xavier uniform, He normal for sigmoid layers), biases 0,
  * batchnorm scale 1 and shift 0. */

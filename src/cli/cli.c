@@ -10,6 +10,7 @@
 
 #include "dnn/blas.h"
 #include "dnn/checkpoint.h"
+#include "dnn/gemm.h"
 #include "dnn/util.h"
 
 void cli_init(cli_parser *p, const char *prog, const cli_option *opts, int n)
@@ -93,9 +94,19 @@ int cli_double(const char *prog, const char *flag, const char *s, double *out)
     return 0;
 }
 
+int cli_precision(const char *prog, const char *s, dnn_precision *p)
+{
+    if (dnn_precision_parse(s, p) == 0) return 0;
+    fprintf(stderr, "%s: --precision: expected fp32 or bf16, got \"%s\"\n", prog, s);
+    return -1;
+}
+
 void cli_set_threads(long n)
 {
-    if (n > 0) dnn_blas_set_threads((int)n);
+    if (n > 0) {
+        dnn_blas_set_threads((int)n);
+        dnn_bf16_set_threads((int)n);
+    }
 }
 
 void cli_version(const char *prog)

@@ -6,6 +6,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "dnn/config.h"
+
 typedef struct {
     const char *name; /* long name without "--" */
     int has_arg;      /* no_argument or required_argument */
@@ -36,6 +38,8 @@ int cli_double(const char *prog, const char *flag, const char *s, double *out);
 
 /* --max-memory SIZE into *bytes; -1 (after a message) when SIZE is not a size. */
 int cli_max_memory(const char *prog, const char *s, size_t *bytes);
+/* --precision fp32|bf16 into *p; -1 (after a message) for anything else. */
+int cli_precision(const char *prog, const char *s, dnn_precision *p);
 
 /* SIGINT and SIGTERM call handler (interrupting blocking calls, so a wait notices them); SIGXFSZ is ignored,
  * so that a write past a file-size limit fails with EFBIG, which is reported, rather than killing us. */

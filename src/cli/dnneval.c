@@ -231,6 +231,7 @@ typedef struct {
     const char *label_cols[64];
     int n_label_cols, json, quiet, verbose, top_k;
     size_t max_memory;
+    dnn_precision precision;
     gate gates[5];
 } args;
 
@@ -364,6 +365,8 @@ static int score(const args *a)
     const dnn_source_config *use = NULL;
     FILE *pf = NULL;
     int rc = (int)dnn_checkpoint_load(a->model, a->max_memory, &m, NULL, &err);
+    /* the checkpoint's weights are fp32 whatever precision trained them: evaluation chooses its own */
+    if (!rc && (rc = (int)dnn_net_set_precision(m.net, a->precision, &err))) dnn_model_free(&m);
     if (rc) {
         fprintf(stderr, "dnneval: %s\n", err.msg);
         return rc;
@@ -459,6 +462,9 @@ int main(int argc, char **argv)
             break;
         case E_MAX_MEMORY:
             if (cli_max_memory(p.prog, optarg, &a.max_memory)) return 2;
+            break;
+        case E_PRECISION:
+            if (cli_precision(p.prog, optarg, &a.precision)) return 2;
             break;
         case E_QUIET: a.quiet = 1; break;
         case E_VERBOSE: a.verbose = 1; break;

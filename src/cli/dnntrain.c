@@ -119,7 +119,8 @@ static int train_main(dnn_comm *comm, int argc, char **argv)
     ui u = {0};
     long threads = 0, seed = -1, until = 0;
     int n_sets = 0, c, want_version = 0;
-    char seed_set[64];
+    char seed_set[64], precision_set[64] = "";
+    dnn_precision precision;
     while ((c = cli_next(&p, argc, argv)) != -1) {
         switch (c) {
         case T_CONFIG: o.config_path = optarg; break;
@@ -145,6 +146,11 @@ static int train_main(dnn_comm *comm, int argc, char **argv)
         case T_UNTIL_EPOCH:
             if (cli_int(p.prog, "until-epoch", optarg, 1, INT32_MAX, &until)) return 2;
             o.until_epoch = (int)until;
+            break;
+        case T_PRECISION:
+            if (cli_precision(p.prog, optarg, &precision)) return 2;
+            snprintf(precision_set, sizeof precision_set, "training.precision=%s",
+                     dnn_precision_name(precision));
             break;
         case T_QUIET: u.quiet = 1; break;
         case T_VERBOSE: u.verbose = 1; break;
@@ -177,6 +183,7 @@ static int train_main(dnn_comm *comm, int argc, char **argv)
         snprintf(seed_set, sizeof seed_set, "seed=%ld", seed);
         sets[n_sets++] = seed_set;
     }
+    if (precision_set[0]) sets[n_sets++] = precision_set;
     cli_set_threads(threads);
     /* a progress bar needs a terminal that understands its escape sequences */
     const char *term = getenv("TERM");

@@ -16,6 +16,8 @@ const cli_option DNNTRAIN_OPTIONS[] = {
      "refuse data or a network larger than this (e.g. 512M, 8G)"},
     {"until-epoch", required_argument, T_UNTIL_EPOCH, "N", NULL,
      "pause after epoch N (checkpointed, no final report); --resume goes on to training.epochs"},
+    {"precision", required_argument, T_PRECISION, "P", "training.precision, else fp32",
+     "products in fp32, or bf16 with fp32 accumulation (CPUs with AVX512_BF16)"},
     {"quiet", no_argument, T_QUIET, NULL, NULL, "print nothing but errors"},
     {"verbose", no_argument, T_VERBOSE, NULL, NULL, "print details of data and model"},
     {"help", no_argument, T_HELP, NULL, NULL, "show this help"},
@@ -25,6 +27,7 @@ const cli_option DNNTRAIN_OPTIONS[] = {
 const char DNNTRAIN_USAGE[] =
     "Usage: dnntrain --config FILE.json [--out DIR] [--overwrite] [--set KEY=VALUE]... [--threads N] [--seed "
     "N]\n"
+    "                [--precision fp32|bf16]\n"
     "       dnntrain --resume CKPT [--config FILE.json] [--out DIR] [--set KEY=VALUE]...\n"
     "Train the network a JSON config describes; write ckpt.bin, train.jsonl and report.json into one "
     "folder.\n";
@@ -65,6 +68,8 @@ const cli_option DNNEVAL_OPTIONS[] = {
     {"threads", required_argument, E_THREADS, "N", "all cores, or OPENBLAS_NUM_THREADS", "BLAS threads"},
     {"max-memory", required_argument, E_MAX_MEMORY, "SIZE", "3/4 of physical memory",
      "refuse data or a network larger than this (e.g. 512M, 8G)"},
+    {"precision", required_argument, E_PRECISION, "P", "fp32",
+     "products in fp32, or bf16 with fp32 accumulation (CPUs with AVX512_BF16)"},
     {"quiet", no_argument, E_QUIET, NULL, NULL, "print nothing but errors and failed gates"},
     {"verbose", no_argument, E_VERBOSE, NULL, NULL, "print more detail"},
     {"help", no_argument, E_HELP, NULL, NULL, "show this help"},
@@ -74,6 +79,7 @@ const cli_option DNNEVAL_OPTIONS[] = {
 const char DNNEVAL_USAGE[] =
     "Usage: dnneval --model CKPT [--data SPEC [--labels FILE]] [--json] [--report FILE.json]\n"
     "               [--predict FILE|-] [--top-k K] [--min-accuracy X] [--max-loss X] ...\n"
+    "               [--precision fp32|bf16]\n"
     "       dnneval --model CKPT --info | --export FILE.onnx\n"
     "Score a checkpoint on data and report accuracy, loss, per-class metrics and the confusion matrix.\n"
     "A failed quality gate exits with 6, after writing the report.\n";
