@@ -160,3 +160,20 @@ PY
 else
     echo "(pandas not installed: apt-get install python3-pandas to compare)"
 fi
+
+# Prediction through the C library (dnn_predict in libdnn.so, as an embedding program calls it) on the
+# reference network after one epoch, against ONNX Runtime running the same model exported to ONNX
+echo
+echo "Prediction latency, 784-256-256-10 (medians over $RUNS timings):"
+build/dnntrain --config configs/mlp.json --set training.epochs=1 --out "$tmp/ref" --quiet
+# OpenBLAS single-threaded, as the README advises for programs that call dnn_predict from several threads
+printf 'dnn library:  %s (OpenBLAS single-threaded)\n' \
+    "$(OPENBLAS_NUM_THREADS=1 build/tests/predict_bench "$tmp/ref/ckpt.bin" "$RUNS")"
+if ensure_onnxruntime 2>/dev/null; then
+    build/dnneval --model "$tmp/ref/ckpt.bin" --export "$tmp/ref.onnx" --quiet
+    printf 'ONNX Runtime: %s (its Node.js binding; %s)\n' \
+        "$(NODE_PATH=$DNN_NODE_CACHE/node_modules node tests/onnx_bench.js "$tmp/ref.onnx" "$RUNS")" \
+        "onnxruntime-node $DNN_ORT_VERSION"
+else
+    echo "(ONNX Runtime could not be installed from the npm registry: no comparison)"
+fi

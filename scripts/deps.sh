@@ -29,8 +29,10 @@ ensure_test_locale() {
 # What building and testing dnn needs on Debian 12.
 DNN_BUILD_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev)
 DNN_DATA_PACKAGES=(dataset-fashion-mnist)
-# The tests check SVG and HTML with xmllint and render the man pages; the fuzz targets need clang's libFuzzer.
-DNN_TEST_PACKAGES=(libxml2-utils man-db groff-base)
+# The tests check SVG and HTML with xmllint and render the man pages; they check ONNX exports with onnx's
+# checker (python3-onnx) and build, inspect and lint the Debian package (dpkg-dev and file for cpack's
+# dependency scan, lintian); the fuzz targets need clang's libFuzzer.
+DNN_TEST_PACKAGES=(libxml2-utils man-db groff-base python3-onnx python3-numpy dpkg-dev file lintian)
 DNN_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 # Configure and build into DIR (default build), Release unless told otherwise.
@@ -39,4 +41,25 @@ build_dnn() {
     shift || true
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
     cmake --build "$dir" -j"$(nproc)"
+}
+
+# ONNX Runtime for the ONNX export tests, from the npm registry, installed once into a cache folder shared by
+# every checkout (reused while its version matches). ONNXRUNTIME_NODE_INSTALL=skip: the package ships the CPU
+# runtime, and its install script would otherwise try to download a GPU add-on, which fails offline.
+DNN_ORT_VERSION=1.30.0
+DNN_NODE_CACHE=${DNN_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dnn/node}
+ensure_onnxruntime() {
+    local pkg=$DNN_NODE_CACHE/node_modules/onnxruntime-node/package.json
+    grep -qs "\"version\": \"$DNN_ORT_VERSION\"" "$pkg" && return 0
+    # Node.js from Debian unless one is installed already (a nodejs from elsewhere ships its own npm, which
+    # Debian's npm package would conflict with)
+    command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+    echo "Installing onnxruntime-node@$DNN_ORT_VERSION into $DNN_NODE_CACHE" >&2
+    mkdir -p "$DNN_NODE_CACHE" &&
+        ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$DNN_NODE_CACHE" --no-audit --no-fund \
+            --loglevel=error "onnxruntime-node@$DNN_ORT_VERSION" >&2 &&
+        grep -qs "\"version\": \"$DNN_ORT_VERSION\"" "$pkg" || {
+        echo "error: could not install onnxruntime-node@$DNN_ORT_VERSION from the npm registry into $DNN_NODE_CACHE" >&2
+        return 1
+    }
 }

@@ -2,7 +2,8 @@
 # Install what is missing, build, and run every test through ctest:
 #   1. the release build and the whole suite;
 #   2. the same suite on a build with AddressSanitizer and UndefinedBehaviorSanitizer (leak checks on), but for
-#      the long accuracy gates (ctest label "slow");
+#      the long accuracy gates (ctest label "slow") and the install and package checks (label "package", which
+#      build programs against the library as a user would, without the sanitizers' runtime);
 #   3. the fuzz targets (clang's libFuzzer): each replays its corpus, then fuzzes for FUZZ_SECONDS (20).
 # scripts/test.sh --quick runs step 1 only.
 set -euo pipefail
@@ -13,6 +14,7 @@ quick=0
 
 ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}" "${DNN_TEST_PACKAGES[@]}"
 ensure_test_locale
+ensure_onnxruntime
 jobs=$(nproc)
 
 echo "== release build"
@@ -23,7 +25,7 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 build_dnn build-asan -DDNN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'slow|package'
 
 echo "== fuzz targets: corpus replay and a bounded run"
 ensure_packages "${DNN_FUZZ_PACKAGES[@]}"

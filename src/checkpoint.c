@@ -331,10 +331,6 @@ static void get_rng(rcur *c, dnn_rng *r)
     for (int i = 0; i < 4; i++) r->s[i] = get_u64(c);
 }
 
-enum { S_CONF, S_META, S_MODL, S_NORM, S_IMPU, S_PARA, S_NSTA, S_TRAI, S_OPTM, S_BEST, N_SECTIONS };
-static const char *const TAGS[N_SECTIONS] = {"CONF", "META", "MODL", "NORM", "IMPU",
-                                             "PARA", "NSTA", "TRAI", "OPTM", "BEST"};
-
 static char **names_from_json(const cJSON *arr, int n, int *ok)
 {
     *ok = 1;
@@ -364,109 +360,80 @@ static dnn_status corrupt(dnn_error *err, const char *name, const char *what)
     return dnn_fail(err, DNN_EIO, "%s: corrupted or incompatible checkpoint: %s", name, what);
 }
 
-dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, size_t max_memory,
-                                 dnn_model *m, dnn_train_state *s, dnn_error *err)
+/* ---- the sections, each read by its own reader, in the order of the table below ---- */
+
+/* The sections, by their place in the table SECTIONS below. */
+enum { S_MODL, S_CONF, S_META, S_NORM, S_IMPU, S_PARA, S_NSTA, S_TRAI, S_OPTM, S_BEST, N_SECTIONS };
+
+/* What decoding carries from one section to the next. */
+typedef struct {
+    const char *name; /* the file or buffer, for messages */
+    size_t max_memory;
+    dnn_model *m;
+    dnn_train_state *s; /* NULL: the model to score; else the model to continue training, and its state */
+    uint32_t n_in, n_out;
+    uint64_t n_params, n_state;
+    dnn_shape shape;      /* one input sample's: channels x height x width */
+    int have[N_SECTIONS]; /* which sections the file holds */
+    dnn_error *err;
+} decoder;
+
+/* A section's reader: decode c into the decoder's model or state. A section must be read to its last byte. */
+typedef dnn_status (*section_reader)(decoder *d, rcur *c);
+
+static dnn_status read_modl(decoder *d, rcur *c)
 {
-    memset(m, 0, sizeof *m);
-    if (s) memset(s, 0, sizeof *s);
-    if (len < 8 || memcmp(buf, MAGIC, 8) != 0)
-        return dnn_fail(err, DNN_EIO,
-                        "%s: not a dnn checkpoint (it does not start with the checkpoint magic bytes)", name);
-    if (len < HEADER + TRAILER)
-        return dnn_fail(err, DNN_EIO, "%s: truncated checkpoint: %zu bytes, less than a header", name, len);
-    rcur h = {buf, len, 8, 0};
-    uint32_t version = get_u32(&h), count = get_u32(&h);
-    uint64_t total = get_u64(&h);
-    if (version != DNN_CHECKPOINT_VERSION)
-        return dnn_fail(err, DNN_EIO, "%s: checkpoint format version %u, but this dnn reads version %d", name,
-                        version, DNN_CHECKPOINT_VERSION);
-    if (total != len)
-        return dnn_fail(err, DNN_EIO,
-                        "%s: truncated or extended checkpoint: its header says %llu bytes, the file has %zu",
-                        name, (unsigned long long)total, len);
-    uLong crc = crc32(0L, Z_NULL, 0);
-    for (size_t off = 0; off < len - TRAILER;) {
-        size_t chunk = len - TRAILER - off > (1u << 30) ? (1u << 30) : len - TRAILER - off;
-        crc = crc32(crc, buf + off, (uInt)chunk);
-        off += chunk;
-    }
-    rcur tail = {buf, len, len - TRAILER, 0};
-    uint32_t stored = get_u32(&tail);
-    if (stored != (uint32_t)crc)
-        return dnn_fail(err, DNN_EIO,
-                        "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupted", name,
-                        stored, (unsigned)crc);
-
-    /* Index the sections. */
-    rcur sec[N_SECTIONS] = {{0}};
-    int have[N_SECTIONS] = {0};
-    rcur all = {buf, len - TRAILER, HEADER, 0};
-    for (uint32_t i = 0; i < count; i++) {
-        const uint8_t *tag = take(&all, 4);
-        get_u32(&all);
-        uint64_t n = get_u64(&all);
-        if (all.bad || n > all.n - all.at)
-            return corrupt(err, name, "a section runs past the end of the file");
-        int k;
-        for (k = 0; k < N_SECTIONS; k++)
-            if (memcmp(tag, TAGS[k], 4) == 0) break;
-        if (k == N_SECTIONS) return corrupt(err, name, "unknown section");
-        if (have[k]) return corrupt(err, name, "a section appears twice");
-        have[k] = 1;
-        sec[k] = (rcur){buf + all.at, (size_t)n, 0, 0};
-        all.at += (size_t)n;
-    }
-    if (all.at != all.n) return corrupt(err, name, "unexpected bytes after the last section");
-    for (int k = 0; k <= S_NSTA; k++)
-        if (!have[k]) {
-            char what[64];
-            snprintf(what, sizeof what, "the %s section is missing", TAGS[k]);
-            return corrupt(err, name, what);
-        }
-    if (have[S_TRAI] != have[S_OPTM]) return corrupt(err, name, "half of the training state is missing");
-
-    /* The config, validated like a config file. */
-    char cname[1100];
-    snprintf(cname, sizeof cname, "%s (embedded config)", name);
-    cJSON *json = cJSON_ParseWithLength((const char *)sec[S_CONF].p, sec[S_CONF].n);
-    if (!json) return corrupt(err, name, "the embedded config is not valid JSON");
-    dnn_config cfg;
-    dnn_status st = dnn_config_from_json(&cfg, json, cname, NULL, NULL, 0, err);
-    if (st) { /* valid once, or it would not have been written: another version's, or tampered with */
-        dnn_config_free(&cfg);
-        return err->code = DNN_EIO;
-    }
-    rcur *c = &sec[S_MODL];
-    uint32_t n_in = get_u32(c), n_out = get_u32(c);
-    uint64_t n_params = get_u64(c), n_state = get_u64(c);
-    dnn_shape shape = {(int)n_in, 1, 1};
-    if (c->n - c->at >= 12) {
+    d->n_in = get_u32(c), d->n_out = get_u32(c);
+    d->n_params = get_u64(c), d->n_state = get_u64(c);
+    d->shape = (dnn_shape){(int)(d->n_in & INT32_MAX), 1, 1};
+    if (c->n - c->at >= 12) { /* the input's shape, whose size must be n_in */
         uint32_t sc = get_u32(c), sh = get_u32(c), sw = get_u32(c);
-        shape = (dnn_shape){(int)(sc & INT32_MAX), (int)(sh & INT32_MAX), (int)(sw & INT32_MAX)};
+        d->shape = (dnn_shape){(int)(sc & INT32_MAX), (int)(sh & INT32_MAX), (int)(sw & INT32_MAX)};
         size_t size;
         if (sc > INT32_MAX || sh > INT32_MAX || sw > INT32_MAX || dnn_mul_size((size_t)sc * sh, sw, &size) ||
-            size != n_in)
-            n_in = 0; /* refused below */
+            size != d->n_in)
+            return corrupt(d->err, d->name, "the input's shape does not match its size");
     }
-    if (c->bad || c->at != c->n || n_in == 0 || n_in > INT32_MAX) {
-        dnn_config_free(&cfg);
-        return corrupt(err, name, "bad model sizes");
-    }
-    if (dnn_net_count_params(&cfg, shape) != n_params) {
-        dnn_config_free(&cfg);
-        return corrupt(err, name, "the parameter count does not match the embedded config's network");
-    }
-    cfg.max_memory = max_memory;
-    st = dnn_model_create(m, &cfg, shape, err); /* may refuse it for --max-memory, with that code */
-    dnn_config_free(&cfg);
-    if (st) goto fail;
-    dnn_net *net = m->net;
-    if ((uint32_t)net->n_out != n_out || net->n_state != n_state || net->n_params != n_params) {
-        st = corrupt(err, name, "the stored sizes do not match the embedded config's network");
-        goto fail;
-    }
+    if (c->bad || c->at != c->n || d->n_in == 0 || d->n_in > INT32_MAX)
+        return corrupt(d->err, d->name, "bad model sizes");
+    return DNN_OK;
+}
 
-    cJSON *meta = cJSON_ParseWithLength((const char *)sec[S_META].p, sec[S_META].n);
+/* The config, validated like a config file, and the model it describes (sized by MODL). */
+static dnn_status read_conf(decoder *d, rcur *c)
+{
+    char cname[1100];
+    snprintf(cname, sizeof cname, "%s (embedded config)", d->name);
+    cJSON *json = cJSON_ParseWithLength((const char *)c->p, c->n);
+    c->at = c->n;
+    if (!json) return corrupt(d->err, d->name, "the embedded config is not valid JSON");
+    dnn_config cfg;
+    if (dnn_config_from_json(&cfg, json, cname, NULL, NULL, 0, d->err)) {
+        /* valid once, or it would not have been written: another version's, or tampered with */
+        dnn_config_free(&cfg);
+        return d->err->code = DNN_EIO;
+    }
+    if (dnn_net_count_params(&cfg, d->shape) != d->n_params) {
+        dnn_config_free(&cfg);
+        return corrupt(d->err, d->name, "the parameter count does not match the embedded config's network");
+    }
+    cfg.max_memory = d->max_memory;
+    dnn_status st = dnn_model_create(d->m, &cfg, d->shape, d->err); /* may refuse it for --max-memory */
+    dnn_config_free(&cfg);
+    if (st) return st;
+    const dnn_net *net = d->m->net;
+    if ((uint32_t)net->n_out != d->n_out || net->n_state != d->n_state || net->n_params != d->n_params)
+        return corrupt(d->err, d->name, "the stored sizes do not match the embedded config's network");
+    return DNN_OK;
+}
+
+/* Names (classes, features, targets, label columns) and the version that wrote the file. */
+static dnn_status read_meta(decoder *d, rcur *c)
+{
+    dnn_model *m = d->m;
+    const dnn_net *net = m->net;
+    cJSON *meta = cJSON_ParseWithLength((const char *)c->p, c->n);
+    c->at = c->n;
     int ok1 = 0, ok2 = 0, ok3 = 0, ok4 = 1;
     if (meta) {
         m->class_names =
@@ -487,83 +454,69 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         if (cJSON_IsString(ver)) snprintf(m->written_by, sizeof m->written_by, "%s", ver->valuestring);
         cJSON_Delete(meta);
     }
-    if (!ok1 || !ok2 || !ok3 || !ok4) {
-        st = corrupt(err, name, "bad metadata (class or feature names)");
-        goto fail;
-    }
+    if (!ok1 || !ok2 || !ok3 || !ok4)
+        return corrupt(d->err, d->name, "bad metadata (class or feature names)");
+    return DNN_OK;
+}
 
-    c = &sec[S_NORM];
-    uint64_t d = get_u64(c);
-    if (c->bad || d != (uint64_t)net->n_in) {
-        st = corrupt(err, name, "the normalisation statistics do not match the input size");
-        goto fail;
-    }
-    m->norm.d = (size_t)d;
-    m->norm.shift = malloc((size_t)d * sizeof(float));
-    m->norm.mul = malloc((size_t)d * sizeof(float));
-    if (!m->norm.shift || !m->norm.mul) {
-        st = dnn_fail_oom(err, name, (size_t)d * 8);
-        goto fail;
-    }
-    get_f32s(c, m->norm.shift, (size_t)d);
-    get_f32s(c, m->norm.mul, (size_t)d);
+/* n floats of c into a new array *out. */
+static dnn_status get_f32_array(decoder *d, rcur *c, size_t n, float **out)
+{
+    if (n > (c->n - c->at) / 4) return c->bad = 1, DNN_OK; /* too short: the size check says so */
+    if (!(*out = malloc(n * sizeof(float) + 1))) return dnn_fail_oom(d->err, d->name, n * sizeof(float));
+    get_f32s(c, *out, n);
+    return DNN_OK;
+}
+
+/* Input normalisation, and the regression targets' standardisation. */
+static dnn_status read_norm(decoder *d, rcur *c)
+{
+    dnn_model *m = d->m;
+    uint64_t n = get_u64(c);
+    if (c->bad || n != (uint64_t)m->net->n_in)
+        return corrupt(d->err, d->name, "the normalisation statistics do not match the input size");
+    m->norm.d = (size_t)n;
+    dnn_status st = get_f32_array(d, c, (size_t)n, &m->norm.shift);
+    if (!st) st = get_f32_array(d, c, (size_t)n, &m->norm.mul);
+    if (st || c->bad) return st;
     uint32_t nt = get_u32(c);
-    if (c->bad || (nt != 0 && nt != (uint32_t)net->n_out) ||
-        (nt != 0) != (m->cfg.task == DNN_TASK_REGRESSION)) {
-        st = corrupt(err, name, "the target statistics do not match the output size");
-        goto fail;
-    }
-    if (nt) {
-        m->norm.k = (int)nt;
-        m->norm.tshift = malloc(nt * sizeof(float));
-        m->norm.tmul = malloc(nt * sizeof(float));
-        if (!m->norm.tshift || !m->norm.tmul) {
-            st = dnn_fail_oom(err, name, nt * 8);
-            goto fail;
-        }
-        get_f32s(c, m->norm.tshift, nt);
-        get_f32s(c, m->norm.tmul, nt);
-    }
-    c = &sec[S_IMPU];
-    uint64_t di = get_u64(c);
-    if (c->bad || (di != 0 && di != d)) {
-        st = corrupt(err, name, "the imputation values do not match the input size");
-        goto fail;
-    }
-    if (di) {
-        m->impute.d = (size_t)di;
-        m->impute.fill = malloc((size_t)di * sizeof(float));
-        if (!m->impute.fill) {
-            st = dnn_fail_oom(err, name, (size_t)di * 4);
-            goto fail;
-        }
-        get_f32s(c, m->impute.fill, (size_t)di);
-    }
-    get_f32s(&sec[S_PARA], net->params, net->n_params);
-    get_f32s(&sec[S_NSTA], net->state, net->n_state);
-    for (int k = S_NORM; k <= S_NSTA; k++)
-        if (sec[k].bad || sec[k].at != sec[k].n) {
-            char what[64];
-            snprintf(what, sizeof what, "the %s section has the wrong size", TAGS[k]);
-            st = corrupt(err, name, what);
-            goto fail;
-        }
-    if (have[S_BEST] && (size_t)sec[S_BEST].n != (net->n_params + net->n_state) * 4) {
-        st = corrupt(err, name, "the BEST section has the wrong size");
-        goto fail;
-    }
-    if (!s || !have[S_TRAI]) {
-        /* A model to score: the best epoch's weights when the run kept them apart from the last */
-        if (have[S_BEST]) {
-            get_f32s(&sec[S_BEST], net->params, net->n_params);
-            get_f32s(&sec[S_BEST], net->state, net->n_state);
-        }
-        return DNN_OK;
-    }
+    if (c->bad || (nt != 0 && nt != (uint32_t)m->net->n_out) ||
+        (nt != 0) != (m->cfg.task == DNN_TASK_REGRESSION))
+        return corrupt(d->err, d->name, "the target statistics do not match the output size");
+    m->norm.k = (int)nt;
+    if (!nt) return DNN_OK;
+    st = get_f32_array(d, c, nt, &m->norm.tshift);
+    return st ? st : get_f32_array(d, c, nt, &m->norm.tmul);
+}
 
-    st = dnn_train_state_init(s, m, err);
-    if (st) goto fail;
-    c = &sec[S_TRAI];
+/* The values that fill missing cells (none for a model trained without any). */
+static dnn_status read_impu(decoder *d, rcur *c)
+{
+    uint64_t n = get_u64(c);
+    if (c->bad || (n != 0 && n != d->m->norm.d))
+        return corrupt(d->err, d->name, "the imputation values do not match the input size");
+    d->m->impute.d = (size_t)n;
+    return n ? get_f32_array(d, c, (size_t)n, &d->m->impute.fill) : DNN_OK;
+}
+
+static dnn_status read_para(decoder *d, rcur *c)
+{
+    get_f32s(c, d->m->net->params, d->m->net->n_params);
+    return DNN_OK;
+}
+
+static dnn_status read_nsta(decoder *d, rcur *c)
+{
+    get_f32s(c, d->m->net->state, d->m->net->n_state);
+    return DNN_OK;
+}
+
+/* Counters, generators, schedule, early stopping and the metric history of a run to continue. */
+static dnn_status read_trai(decoder *d, rcur *c)
+{
+    dnn_train_state *s = d->s;
+    dnn_status st = dnn_train_state_init(s, d->m, d->err);
+    if (st) return st;
     s->epoch = (int)get_u32(c);
     s->step = get_u64(c);
     get_rng(c, &s->shuffle_rng);
@@ -582,15 +535,10 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
     s->wait = (int)get_u32(c);
     s->stopped_early = (int)get_u32(c);
     uint32_t nh = get_u32(c);
-    if (c->bad || nh > (c->n - c->at) / 44 || s->epoch < 0 || nh != (uint32_t)s->epoch) {
-        st = corrupt(err, name, "bad training state");
-        goto fail;
-    }
+    if (c->bad || nh > (c->n - c->at) / 44 || s->epoch < 0 || nh != (uint32_t)s->epoch)
+        return corrupt(d->err, d->name, "bad training state");
     s->history = calloc(nh ? nh : 1, sizeof *s->history);
-    if (!s->history) {
-        st = dnn_fail_oom(err, name, nh * sizeof *s->history);
-        goto fail;
-    }
+    if (!s->history) return dnn_fail_oom(d->err, d->name, nh * sizeof *s->history);
     s->n_history = (int)nh;
     for (uint32_t i = 0; i < nh; i++) {
         dnn_epoch_log *e = &s->history[i];
@@ -602,40 +550,146 @@ dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t le
         e->lr = get_f64(c);
         e->seconds = e->samples_per_second = NAN;
     }
-    if (c->bad || c->at != c->n) {
-        st = corrupt(err, name, "the TRAI section has the wrong size");
-        goto fail;
-    }
-    c = &sec[S_OPTM];
+    return DNN_OK;
+}
+
+static dnn_status read_optm(decoder *d, rcur *c)
+{
+    dnn_train_state *s = d->s;
     uint32_t kind = get_u32(c);
     uint64_t t = get_u64(c);
     uint32_t slots = get_u32(c);
-    if (c->bad || kind != (uint32_t)s->opt->cfg.kind || slots != (uint32_t)s->opt->n_slots) {
-        st = corrupt(err, name, "the optimizer state does not match the embedded config's optimizer");
-        goto fail;
-    }
+    if (c->bad || kind != (uint32_t)s->opt->cfg.kind || slots != (uint32_t)s->opt->n_slots)
+        return corrupt(d->err, d->name, "the optimizer state does not match the embedded config's optimizer");
     s->opt->t = t;
     if (slots >= 1) get_f32s(c, s->opt->m, s->opt->n);
     if (slots >= 2) get_f32s(c, s->opt->v, s->opt->n);
-    if (c->bad || c->at != c->n) {
-        st = corrupt(err, name, "the OPTM section has the wrong size");
-        goto fail;
-    }
-    if (have[S_BEST] != (s->best_params != NULL && s->best_epoch > 0)) {
-        st = corrupt(err, name, "the best epoch's weights are missing or unexpected");
-        goto fail;
-    }
-    if (have[S_BEST]) {
-        get_f32s(&sec[S_BEST], s->best_params, net->n_params + net->n_state);
-        if (sec[S_BEST].bad || sec[S_BEST].at != sec[S_BEST].n) {
-            st = corrupt(err, name, "the BEST section has the wrong size");
-            goto fail;
-        }
+    return DNN_OK;
+}
+
+/* The best epoch's weights: the model to score, or early stopping's copy in a run to continue. */
+static dnn_status read_best(decoder *d, rcur *c)
+{
+    dnn_net *net = d->m->net;
+    if ((size_t)c->n != (net->n_params + net->n_state) * 4)
+        return corrupt(d->err, d->name, "the BEST section has the wrong size");
+    if (!d->s || !d->have[S_TRAI]) {
+        get_f32s(c, net->params, net->n_params);
+        get_f32s(c, net->state, net->n_state);
+    } else {
+        get_f32s(c, d->s->best_params, net->n_params + net->n_state);
     }
     return DNN_OK;
-fail:
-    if (s) dnn_train_state_free(s);
-    dnn_model_free(m);
+}
+
+/* Every section, in the order they are read (each may use what the ones before it decoded). */
+static const struct {
+    char tag[5];
+    int required, training; /* must be present; read only for a run to continue */
+    section_reader read;
+} SECTIONS[N_SECTIONS] = {
+    [S_MODL] = {"MODL", 1, 0, read_modl}, [S_CONF] = {"CONF", 1, 0, read_conf},
+    [S_META] = {"META", 1, 0, read_meta}, [S_NORM] = {"NORM", 1, 0, read_norm},
+    [S_IMPU] = {"IMPU", 1, 0, read_impu}, [S_PARA] = {"PARA", 1, 0, read_para},
+    [S_NSTA] = {"NSTA", 1, 0, read_nsta}, [S_TRAI] = {"TRAI", 0, 1, read_trai},
+    [S_OPTM] = {"OPTM", 0, 1, read_optm}, [S_BEST] = {"BEST", 0, 0, read_best},
+};
+
+/* The header, the length and the checksum, before anything else is read. */
+static dnn_status check_frame(const char *name, const uint8_t *buf, size_t len, uint32_t *count,
+                              dnn_error *err)
+{
+    if (len < 8 || memcmp(buf, MAGIC, 8) != 0)
+        return dnn_fail(err, DNN_EIO,
+                        "%s: not a dnn checkpoint (it does not start with the checkpoint magic bytes)", name);
+    if (len < HEADER + TRAILER)
+        return dnn_fail(err, DNN_EIO, "%s: truncated checkpoint: %zu bytes, less than a header", name, len);
+    rcur h = {buf, len, 8, 0};
+    uint32_t version = get_u32(&h);
+    *count = get_u32(&h);
+    uint64_t total = get_u64(&h);
+    if (version != DNN_CHECKPOINT_VERSION)
+        return dnn_fail(err, DNN_EIO, "%s: checkpoint format version %u, but this dnn reads version %d", name,
+                        version, DNN_CHECKPOINT_VERSION);
+    if (total != len)
+        return dnn_fail(err, DNN_EIO,
+                        "%s: truncated or extended checkpoint: its header says %llu bytes, the file has %zu",
+                        name, (unsigned long long)total, len);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < len - TRAILER;) {
+        size_t chunk = len - TRAILER - off > (1u << 30) ? (1u << 30) : len - TRAILER - off;
+        crc = crc32(crc, buf + off, (uInt)chunk);
+        off += chunk;
+    }
+    rcur tail = {buf, len, len - TRAILER, 0};
+    uint32_t stored = get_u32(&tail);
+    if (stored != (uint32_t)crc)
+        return dnn_fail(err, DNN_EIO,
+                        "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupted", name,
+                        stored, (unsigned)crc);
+    return DNN_OK;
+}
+
+/* Where each section is: once each, all of the file between the header and the checksum, none missing. */
+static dnn_status index_sections(decoder *d, const uint8_t *buf, size_t len, uint32_t count, rcur *sec)
+{
+    rcur all = {buf, len - TRAILER, HEADER, 0};
+    for (uint32_t i = 0; i < count; i++) {
+        const uint8_t *tag = take(&all, 4);
+        get_u32(&all);
+        uint64_t n = get_u64(&all);
+        if (all.bad || n > all.n - all.at)
+            return corrupt(d->err, d->name, "a section runs past the end of the file");
+        int k;
+        for (k = 0; k < N_SECTIONS; k++)
+            if (memcmp(tag, SECTIONS[k].tag, 4) == 0) break;
+        if (k == N_SECTIONS) return corrupt(d->err, d->name, "unknown section");
+        if (d->have[k]) return corrupt(d->err, d->name, "a section appears twice");
+        d->have[k] = 1;
+        sec[k] = (rcur){buf + all.at, (size_t)n, 0, 0};
+        all.at += (size_t)n;
+    }
+    if (all.at != all.n) return corrupt(d->err, d->name, "unexpected bytes after the last section");
+    for (int k = 0; k < N_SECTIONS; k++)
+        if (SECTIONS[k].required && !d->have[k]) {
+            char what[64];
+            snprintf(what, sizeof what, "the %.4s section is missing", SECTIONS[k].tag);
+            return corrupt(d->err, d->name, what);
+        }
+    if (d->have[S_TRAI] != d->have[S_OPTM])
+        return corrupt(d->err, d->name, "half of the training state is missing");
+    return DNN_OK;
+}
+
+dnn_status dnn_checkpoint_decode(const char *name, const uint8_t *buf, size_t len, size_t max_memory,
+                                 dnn_model *m, dnn_train_state *s, dnn_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (s) memset(s, 0, sizeof *s);
+    uint32_t count = 0;
+    decoder d = {.name = name, .max_memory = max_memory, .m = m, .s = s, .err = err};
+    rcur sec[N_SECTIONS] = {{0}};
+    dnn_status st = check_frame(name, buf, len, &count, err);
+    if (!st) st = index_sections(&d, buf, len, count, sec);
+    if (st) return st;
+    /* a run to continue when the caller asks for one and the file holds one; else the model to score */
+    const int training = s && d.have[S_TRAI];
+    for (int k = 0; k < N_SECTIONS && !st; k++) {
+        if (!d.have[k] || (SECTIONS[k].training && !training)) continue;
+        st = SECTIONS[k].read(&d, &sec[k]);
+        if (!st && (sec[k].bad || sec[k].at != sec[k].n)) {
+            char what[64];
+            snprintf(what, sizeof what, "the %.4s section has the wrong size", SECTIONS[k].tag);
+            st = corrupt(err, name, what);
+        }
+    }
+    /* early stopping's copy of the best weights is in the file exactly when the state says there is one */
+    if (!st && training && d.have[S_BEST] != (s->best_params != NULL && s->best_epoch > 0))
+        st = corrupt(err, name, "the best epoch's weights are missing or unexpected");
+    if (st) {
+        if (s) dnn_train_state_free(s);
+        dnn_model_free(m);
+    }
     return st;
 }
 

@@ -155,3 +155,10 @@ void dnn_model_prepare(const dnn_model *m, dnn_dataset *ds)
 {
     if (m->impute.fill) dnn_impute_apply(&m->impute, ds);
 }
+
+int dnn_model_fills_missing(const dnn_model *m)
+{
+    dnn_missing pol = m->cfg.train.missing;
+    return m->impute.fill &&
+           (pol == DNN_MISSING_MEAN || pol == DNN_MISSING_MEDIAN || pol == DNN_MISSING_ZERO);
+}

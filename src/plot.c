@@ -111,8 +111,48 @@ static double py(const panel *p, double y)
     return p->y0 + p->h - (y - p->y.lo) / (p->y.hi - p->y.lo) * p->h;
 }
 
+/* How a panel's x axis is labelled: numbers, whole epochs, category names at 0..n-1, or powers of ten
+ * (x is log10 of the value). */
+typedef struct {
+    enum { X_NUMBERS, X_EPOCHS, X_CATEGORIES, X_LOG10 } kind;
+    const char *const *names;
+    int n;
+} x_axis;
+
+static void x_tick(dnn_text *t, const panel *p, double v, const char *label)
+{
+    double x = px(p, v);
+    dnn_text_printf(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", x,
+                    p->y0 + p->h, x, p->y0 + p->h + 4);
+    dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"11\">", x,
+                    p->y0 + p->h + 17);
+    dnn_text_escape(t, label);
+    dnn_text_printf(t, "</text>\n");
+}
+
+static void x_ticks(dnn_text *t, const panel *p, const x_axis *xa)
+{
+    char label[48];
+    if (xa->kind == X_CATEGORIES) {
+        for (int i = 0; i < xa->n; i++) {
+            snprintf(label, sizeof label, "%s", xa->names[i]);
+            if (strlen(xa->names[i]) >= sizeof label) strcpy(label + sizeof label - 4, "...");
+            x_tick(t, p, i, label);
+        }
+        return;
+    }
+    double span = p->xmax - p->xmin;
+    double xstep = xa->kind == X_EPOCHS ? fmax(1, ceil(span / 10)) : nice_axis(p->xmin, p->xmax).step;
+    if (xa->kind == X_LOG10) xstep = fmax(1, round(xstep)); /* whole powers of ten */
+    double start = xa->kind == X_EPOCHS ? p->xmin : ceil(p->xmin / xstep) * xstep;
+    for (double v = start; v <= p->xmax + 1e-9; v += xstep) {
+        dnn_snprintf_c(label, sizeof label, "%g", xa->kind == X_LOG10 ? pow(10, v) : v);
+        x_tick(t, p, v, label);
+    }
+}
+
 static void draw_frame(dnn_text *t, const panel *p, const char *title, const char *xlabel, const char *ylabel,
-                       int int_x)
+                       const x_axis *xa)
 {
     dnn_text_printf(t, "<g class=\"panel\">\n");
     dnn_text_printf(
@@ -125,16 +165,7 @@ static void draw_frame(dnn_text *t, const panel *p, const char *title, const cha
         dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"11\">%g</text>\n",
                         p->x0 - 6, y + 4, fabs(v) < p->y.step * 1e-9 ? 0.0 : v);
     }
-    double span = p->xmax - p->xmin;
-    double xstep = int_x ? fmax(1, ceil(span / 10)) : nice_axis(p->xmin, p->xmax).step;
-    double start = int_x ? p->xmin : ceil(p->xmin / xstep) * xstep;
-    for (double v = start; v <= p->xmax + 1e-9; v += xstep) {
-        double x = px(p, v);
-        dnn_text_printf(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", x,
-                        p->y0 + p->h, x, p->y0 + p->h + 4);
-        dnn_text_printf(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"11\">%g</text>\n",
-                        x, p->y0 + p->h + 17, v);
-    }
+    x_ticks(t, p, xa);
     dnn_text_printf(
         t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">",
         p->x0 + p->w / 2, p->y0 - 10);
@@ -248,7 +279,8 @@ void dnn_svg_curves(dnn_text *t, const dnn_epoch_log *hist, int n, int classific
         range(a, b, n, &lo, &hi);
         if (k && isfinite(lo)) hi = fmin(1, hi), lo = fmax(0, lo);
         panel p = {80 + k * (pw + 90), 40, pw, ph, 1, n > 1 ? n : 2, nice_axis(lo, hi)};
-        draw_frame(t, &p, k ? "Accuracy" : "Loss", "epoch", k ? "accuracy" : "loss", 1);
+        const x_axis epochs = {X_EPOCHS, NULL, 0};
+        draw_frame(t, &p, k ? "Accuracy" : "Loss", "epoch", k ? "accuracy" : "loss", &epochs);
         draw_series(t, &p, a, n, colors[0], 0, names[0]);
         if (validated) draw_series(t, &p, b, n, colors[1], 1, names[1]);
         mark_best(t, &p, best);
@@ -363,7 +395,8 @@ static void scatter_panel(dnn_text *t, double x0, double y0, const float *pred, 
     char title[300], ylab[300];
     snprintf(title, sizeof title, "%s: predictions against targets", name);
     snprintf(ylab, sizeof ylab, "predicted %s", name);
-    draw_frame(t, &p, title, name, ylab, 0);
+    const x_axis numbers = {X_NUMBERS, NULL, 0};
+    draw_frame(t, &p, title, name, ylab, &numbers);
     dnn_text_printf(
         t,
         "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n",
@@ -393,6 +426,41 @@ void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t
         if (!names) snprintf(name, sizeof name, "target %d", j);
         scatter_panel(t, 90 + (j % cols) * 470.0, 50 + (j / cols) * 470.0, pred, target, n, k, j,
                       names ? names[j] : name);
+    }
+    dnn_text_printf(t, "</svg>\n");
+}
+
+/* ---- a value against a setting, one point per trial ---- */
+
+void dnn_svg_points(dnn_text *t, const dnn_svg_points_spec *s)
+{
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (int i = 0; i < s->n; i++) {
+        if (!isfinite(s->x[i]) || !isfinite(s->y[i])) continue;
+        xlo = fmin(xlo, s->x[i]), xhi = fmax(xhi, s->x[i]);
+        ylo = fmin(ylo, s->y[i]), yhi = fmax(yhi, s->y[i]);
+    }
+    x_axis xa = {s->xcats ? X_CATEGORIES : s->log_x ? X_LOG10 : X_NUMBERS, s->xcats, s->n_xcats};
+    if (s->xcats) xlo = -0.5, xhi = s->n_xcats - 0.5;
+    if (!isfinite(xlo)) xlo = 0, xhi = 1;
+    if (xhi - xlo < 1e-12) xlo -= 0.5, xhi += 0.5;
+    double pad = s->xcats ? 0 : 0.04 * (xhi - xlo);
+    panel p = {80, 40, 420, 260, xlo - pad, xhi + pad, nice_axis(ylo, yhi)};
+    dnn_text_printf(
+        t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"540\" height=\"360\" viewBox=\"0 0 540 360\" "
+           "font-family=\"sans-serif\">\n<title>");
+    dnn_text_escape(t, s->title);
+    dnn_text_printf(t, "</title>\n");
+    draw_frame(t, &p, s->title, s->xlabel, s->ylabel, &xa);
+    static const char *const fill[] = {"#1f77b4", "none", "#d62728"},
+                             *stroke[] = {"#1f77b4", "#999", "#d62728"};
+    for (int i = 0; i < s->n; i++) {
+        if (!isfinite(s->x[i]) || !isfinite(s->y[i])) continue;
+        int k = s->kind ? s->kind[i] : 0;
+        dnn_text_printf(t,
+                        "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" stroke=\"%s\" "
+                        "stroke-width=\"1.5\"/>\n",
+                        px(&p, s->x[i]), py(&p, s->y[i]), k == 2 ? 6 : 4, fill[k], stroke[k]);
     }
     dnn_text_printf(t, "</svg>\n");
 }

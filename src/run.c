@@ -84,7 +84,7 @@ static dnn_status on_epoch(void *ctx, const dnn_epoch_log *log, int improved, dn
     dnn_status st = j ? append_line(r->jsonl, j, err) : dnn_fail_oom(err, "the epoch log", 0);
     cJSON_Delete(j);
     if (!st && improved && c->save_best) st = dnn_checkpoint_save(r->best, r->m, r->s, err);
-    int last = r->s->epoch == c->epochs || r->s->stopped_early;
+    int last = r->s->epoch == c->epochs || r->s->stopped_early || r->s->epoch == r->o->until_epoch;
     if (!st && (last || r->s->epoch % c->every_epochs == 0)) {
         st = dnn_checkpoint_save(r->ckpt, r->m, r->s, err);
         if (!st && c->keep > 0) st = save_numbered(r, r->s->epoch, err);
@@ -530,7 +530,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     }
 
     dnn_split_view view = {&train, tr_idx, n_tr, va_idx, n_va};
-    dnn_train_hooks hooks = {on_batch, on_epoch, &r, o->stop};
+    dnn_train_hooks hooks = {on_batch, on_epoch, &r, o->stop, o->until_epoch};
     st = dnn_train(&m, &s, &view, &hooks, err);
     if (st == DNN_EINTERRUPTED) {
         /* keep the interrupted state so --resume continues exactly where it stopped */
@@ -540,6 +540,12 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         goto done;
     }
     if (st) goto done;
+    res->epochs_run = s.epoch;
+    res->best_epoch = s.best_epoch;
+    if (s.epoch < m.cfg.epochs && !s.stopped_early) {
+        res->paused = 1; /* the final report waits for the run's end */
+        goto done;
+    }
     dnn_train_use_best(&m, &s); /* the test set scores what dnneval will: the best epoch's weights */
 
     if (m.cfg.has_test) {
@@ -556,8 +562,6 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     free(rpath);
     free(hpath);
     cJSON_Delete(rep);
-    res->epochs_run = s.epoch;
-    res->best_epoch = s.best_epoch;
 done:
     if (r.dir) snprintf(res->out_dir, sizeof res->out_dir, "%s", r.dir);
     dnn_run_folder_close(&r.folder);

@@ -176,7 +176,11 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
     }
     s->history = hist;
 
-    while (s->epoch < c->epochs && !s->stopped_early) {
+    /* A pause (until_epoch) leaves the schedule, which depends on training.epochs, as the whole run has it.
+     */
+    const int last =
+        hooks && hooks->until_epoch > 0 && hooks->until_epoch < c->epochs ? hooks->until_epoch : c->epochs;
+    while (s->epoch < last && !s->stopped_early) {
         const int epoch = s->epoch + 1;
         const double lr = dnn_schedule_lr(&s->sched, &c->optim, s->epoch, c->epochs);
         double t0 = dnn_now() - s->part_seconds;
@@ -252,7 +256,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
             st = hooks->on_epoch(hooks->ctx, &log, improved, err);
             if (st) goto done;
         }
-        if (hooks && hooks->stop && *hooks->stop && s->epoch < c->epochs && !s->stopped_early) {
+        if (hooks && hooks->stop && *hooks->stop && s->epoch < last && !s->stopped_early) {
             st = dnn_fail(err, DNN_EINTERRUPTED, "interrupted after epoch %d", epoch);
             goto done;
         }

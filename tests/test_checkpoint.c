@@ -262,7 +262,7 @@ static void test_image_model(void)
         CHECK_ERR(decode(a, la, &err), err, DNN_EIO, "x.bin", "does not match");
         at[0] = 3; /* 3x5x2: another size */
         fix_crc(a, la);
-        CHECK_ERR(decode(a, la, &err), err, DNN_EIO, "x.bin", "bad model sizes");
+        CHECK_ERR(decode(a, la, &err), err, DNN_EIO, "x.bin", "the input's shape does not match its size");
     }
     free(a);
     free(b);

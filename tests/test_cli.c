@@ -1,6 +1,6 @@
 /* The parser's own option tables against what users read: every option it accepts appears in --help (with
  * its argument) and in the man page, so the three cannot drift apart.
- * Usage: test_cli DNNTRAIN DNNEVAL SOURCE_DIR */
+ * Usage: test_cli DNNTRAIN DNNEVAL DNNTUNE SOURCE_DIR */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 
@@ -62,14 +62,16 @@ static void check_command(const char *bin, const char *man_path, const cli_optio
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: test_cli DNNTRAIN DNNEVAL SOURCE_DIR\n");
+    if (argc != 5) {
+        fprintf(stderr, "usage: test_cli DNNTRAIN DNNEVAL DNNTUNE SOURCE_DIR\n");
         return 2;
     }
     char man[4096];
-    snprintf(man, sizeof man, "%s/man/dnntrain.1", argv[3]);
+    snprintf(man, sizeof man, "%s/man/dnntrain.1", argv[4]);
     check_command(argv[1], man, DNNTRAIN_OPTIONS, DNNTRAIN_N_OPTIONS);
-    snprintf(man, sizeof man, "%s/man/dnneval.1", argv[3]);
+    snprintf(man, sizeof man, "%s/man/dnneval.1", argv[4]);
     check_command(argv[2], man, DNNEVAL_OPTIONS, DNNEVAL_N_OPTIONS);
+    snprintf(man, sizeof man, "%s/man/dnntune.1", argv[4]);
+    check_command(argv[3], man, DNNTUNE_OPTIONS, DNNTUNE_N_OPTIONS);
     return check_done("test_cli");
 }

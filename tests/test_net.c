@@ -581,6 +581,32 @@ static void test_dropout(void)
     teardown(&p);
 }
 
+/* model.init "auto": Xavier uniform for ReLU (and every activation but sigmoid), He normal for sigmoid. */
+static void test_default_init(void)
+{
+    problem p;
+    if (setup(&p,
+              config_json(
+                  "{\"type\": \"dense\", \"units\": 60, \"activation\": \"relu\"}, {\"type\": \"dense\", "
+                  "\"units\": 50, \"activation\": \"sigmoid\"}, {\"type\": \"dense\", \"units\": 1}",
+                  "mse"),
+              8, 40, 3)) {
+        check_failures++;
+        return;
+    }
+    dnn_rng r;
+    dnn_rng_seed(&r, 9, DNN_STREAM_INIT);
+    dnn_net_init(p.net, DNN_INIT_AUTO, &r);
+    const dnn_layer *relu = &p.net->layers[0], *sig = &p.net->layers[1];
+    double bound = sqrt(6.0 / (40 + 60)), top = 0, ss = 0;
+    for (int i = 0; i < 40 * 60; i++) top = fmax(top, fabs(p.net->params[relu->w + (size_t)i]));
+    CHECK_MSG(top <= bound && top > 0.97 * bound, "relu layer: max |w| %g, Xavier's bound %g", top, bound);
+    for (int i = 0; i < 60 * 50; i++)
+        ss += (double)p.net->params[sig->w + (size_t)i] * p.net->params[sig->w + (size_t)i];
+    CHECK_NEAR(sqrt(ss / 3000), sqrt(2.0 / 60), 0.01); /* He's standard deviation */
+    teardown(&p);
+}
+
 int main(void)
 {
     test_gradients();
@@ -591,5 +617,6 @@ int main(void)
     test_forward_by_hand();
     test_batchnorm_eval();
     test_dropout();
+    test_default_init();
     return check_done("test_net");
 }

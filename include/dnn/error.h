@@ -4,16 +4,7 @@
 
 #include <stddef.h>
 
-typedef enum {
-    DNN_OK = 0,
-    DNN_EINTERNAL = 1,     /* a bug */
-    DNN_ECONFIG = 2,       /* bad invocation or bad config */
-    DNN_EDATA = 3,         /* bad data */
-    DNN_EIO = 4,           /* I/O or checkpoint error */
-    DNN_EDIVERGED = 5,     /* NaN or Inf in the loss or the weights */
-    DNN_EGATE = 6,         /* a quality gate failed */
-    DNN_EINTERRUPTED = 130 /* stopped by SIGINT/SIGTERM after a checkpoint */
-} dnn_status;
+#include "dnn.h" /* dnn_status: the public API's codes */
 
 typedef struct {
     dnn_status code;

@@ -42,5 +42,8 @@ dnn_status dnn_model_fit_preprocessing(dnn_model *m, dnn_dataset *ds, const uint
                                        dnn_error *err);
 /* Apply the fitted imputation to other data (validation, test, new data). */
 void dnn_model_prepare(const dnn_model *m, dnn_dataset *ds);
+/* Whether the model fills a missing value (data.missing mean, median or zero) rather than refusing or
+ * dropping its row. */
+int dnn_model_fills_missing(const dnn_model *m);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct {
      * both [4l+2] in matrix products and [4l+3] in im2col and col2im; clock points at the current layer's
      * slots while passes run. */
     double *profile, *clock;
+    int borrowed; /* params and state belong to another network (a view); grads is NULL */
 } dnn_net;
 
 /* Check that every layer of cfg fits the shape it gets from the one before, starting from input samples of
@@ -62,8 +63,17 @@ dnn_status dnn_net_check(const dnn_config *cfg, dnn_shape in, dnn_error *err);
  * zero until dnn_net_init. */
 dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, dnn_shape in, int max_batch, dnn_error *err);
 void dnn_net_free(dnn_net *net);
+/* Free the gradients and the batch workspace of a network that will only be read through views (a loaded
+ * model shared by threads): it holds its parameters and state alone, and cannot run a pass itself. */
+void dnn_net_drop_workspace(dnn_net *net);
+/* A view for inference: base's parameters and state (read, never written) with a batch workspace of its own
+ * for batches of up to max_batch rows, so that threads can run one network at once, each through its own
+ * view (forward passes with training = 0 only). cfg is the config base was built from; base must outlive the
+ * view. Free it with dnn_net_free. */
+dnn_status dnn_net_create_view(dnn_net **out, const dnn_config *cfg, const dnn_net *base, int max_batch,
+                               dnn_error *err);
 
-/* Fill the parameters: weights by scheme (auto: He for ReLU-like activations, else Xavier), biases 0,
+/* Fill the parameters: weights by scheme (auto: Xavier uniform, He normal for sigmoid layers), biases 0,
  * batchnorm scale 1 and shift 0. */
 void dnn_net_init(dnn_net *net, dnn_init scheme, dnn_rng *rng);
 

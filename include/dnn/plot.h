@@ -34,6 +34,20 @@ void dnn_svg_confusion(dnn_text *t, const dnn_metrics *mt, const dnn_model *m);
 void dnn_svg_scatter(dnn_text *t, const float *pred, const float *target, size_t n, int k,
                      char *const *names);
 
+/* One point per trial: a value (y) against a setting (x), for a tuning study. kind[i]: 0 a completed trial
+ * (filled), 1 a pruned one (hollow, grey), 2 the best (larger, red). With xcats, x holds category indices;
+ * with log_x, x holds log10 of the setting and the axis is labelled in powers of ten. */
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    const double *x, *y;
+    const int *kind; /* NULL: all completed */
+    int n;
+    const char *const *xcats;
+    int n_xcats;
+    int log_x;
+} dnn_svg_points_spec;
+void dnn_svg_points(dnn_text *t, const dnn_svg_points_spec *s);
+
 /* Write text to path atomically. */
 dnn_status dnn_text_write(const dnn_text *t, const char *path, dnn_error *err);
 

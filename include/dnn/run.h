@@ -15,6 +15,7 @@ typedef struct {
     int n_overrides;
     const char *out_dir; /* --out, or NULL */
     int overwrite;       /* --overwrite: a fresh run may replace another run's files in its folder */
+    int until_epoch;     /* --until-epoch: > 0 pauses the run after this epoch, checkpointed for --resume */
     size_t max_memory;   /* --max-memory: the budget for data and model (0: 3/4 of physical memory) */
     /* progress for the caller to show (may be NULL) */
     void (*on_batch)(void *ctx, const dnn_progress *p);
@@ -29,6 +30,7 @@ typedef struct {
     char out_dir[4096];
     int epochs_run;
     int best_epoch;
+    int paused;                      /* stopped at until_epoch before training.epochs: no final report yet */
     int nothing_to_do; /* a resumed run that had finished already: nothing was trained or written */
     double test_accuracy, test_loss; /* NaN when there is no test set */
 } dnn_run_result;

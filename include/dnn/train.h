@@ -66,6 +66,7 @@ typedef struct {
     dnn_epoch_fn on_epoch;                              /* may be NULL */
     void *ctx;
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop ends after the current batch */
+    int until_epoch;             /* > 0: pause after this epoch, as if training.epochs ended there */
 } dnn_train_hooks;
 
 /* The samples a run trains and validates on. */
@@ -77,10 +78,10 @@ typedef struct {
     size_t n_val;
 } dnn_split_view;
 
-/* Train from s->epoch to the config's epochs (or until early stopping, or *stop). Returns DNN_EINTERRUPTED
- * when stopped mid-epoch (the model then holds the state after the last whole batch, and the hook has not
- * seen the partial epoch), DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is then
- * poisoned: the caller keeps its last checkpoint). */
+/* Train from s->epoch to the config's epochs (or until early stopping, hooks->until_epoch, or *stop). Returns
+ * DNN_EINTERRUPTED when stopped mid-epoch (the model then holds the state after the last whole batch, and the
+ * hook has not seen the partial epoch), DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is
+ * then poisoned: the caller keeps its last checkpoint). */
 dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
                      const dnn_train_hooks *hooks, dnn_error *err);
 

@@ -40,8 +40,10 @@ char **dnn_strings_copy(char *const *v, size_t n);
 void *dnn_alloc_hot(size_t count, size_t size);
 
 /* Hot element-wise kernels get an AVX2 clone next to the baseline one, chosen at load time, so one binary
- * runs everywhere and vectorises wide where it can. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+ * runs everywhere and vectorises wide where it can. Not under ThreadSanitizer, whose runtime is not up yet
+ * when the loader calls the clones' resolvers. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&                  \
+    !defined(__SANITIZE_THREAD__)
 #define DNN_HOT __attribute__((target_clones("avx2", "default")))
 #else
 #define DNN_HOT

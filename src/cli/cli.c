@@ -1,8 +1,10 @@
-/* Shared command-line plumbing for dnntrain and dnneval. */
+/* Shared command-line plumbing for dnntrain, dnneval and dnntune. */
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,4 +113,15 @@ int cli_max_memory(const char *prog, const char *s, size_t *bytes)
         return -1;
     }
     return 0;
+}
+
+void cli_catch_signals(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGXFSZ, SIG_IGN);
 }

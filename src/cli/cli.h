@@ -1,4 +1,4 @@
-/* What both commands share: an option table that drives getopt_long, --help and typo suggestions; number
+/* What the commands share: an option table that drives getopt_long, --help and typo suggestions; number
  * parsing for flags; BLAS threads; the version line. */
 #ifndef DNN_CLI_H
 #define DNN_CLI_H
@@ -36,6 +36,10 @@ int cli_double(const char *prog, const char *flag, const char *s, double *out);
 
 /* --max-memory SIZE into *bytes; -1 (after a message) when SIZE is not a size. */
 int cli_max_memory(const char *prog, const char *s, size_t *bytes);
+
+/* SIGINT and SIGTERM call handler (interrupting blocking calls, so a wait notices them); SIGXFSZ is ignored,
+ * so that a write past a file-size limit fails with EFBIG, which is reported, rather than killing us. */
+void cli_catch_signals(void (*handler)(int));
 
 /* --threads N (0: leave BLAS's default, which honours OPENBLAS_NUM_THREADS). */
 void cli_set_threads(long n);

@@ -13,6 +13,7 @@
 #include "dnn/eval.h"
 #include "dnn/explain.h"
 #include "dnn/idx.h"
+#include "dnn/onnx.h"
 #include "dnn/plot.h"
 #include "dnn/report.h"
 #include "dnn/util.h"
@@ -157,6 +158,28 @@ static int info(const char *path, size_t max_memory)
     return 0;
 }
 
+/* --export: the checkpoint's model as ONNX, nothing scored. */
+static int export_onnx(const char *model, const char *path, size_t max_memory, int quiet)
+{
+    dnn_error err = {0};
+    dnn_model m;
+    dnn_status st = dnn_checkpoint_load(model, max_memory, &m, NULL, &err);
+    if (st) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        return (int)st;
+    }
+    st = dnn_onnx_save(path, &m, &err);
+    if (st)
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+    else if (!quiet)
+        printf("wrote %s: ONNX IR %d, opset %d; input \"input\" float [N, %d], output \"output\" float [N, "
+               "%d]\n",
+               path, DNN_ONNX_IR_VERSION, DNN_ONNX_OPSET, m.net->n_in,
+               m.cfg.task == DNN_TASK_CLASSIFICATION ? m.n_classes : m.net->n_out);
+    dnn_model_free(&m);
+    return (int)st;
+}
+
 /* --verbose: what was loaded and how the data was matched to the model, on stderr. */
 static void describe(const dnn_model *m, const char *model, const dnn_dataset *ds)
 {
@@ -181,7 +204,7 @@ static void describe(const dnn_model *m, const char *model, const dnn_dataset *d
 
 /* Everything the flags asked for. */
 typedef struct {
-    const char *model, *data, *labels, *report, *predict, *header, *delimiter, *plot;
+    const char *model, *data, *labels, *report, *predict, *header, *delimiter, *plot, *export;
     const char *label_cols[64];
     int n_label_cols, json, quiet, verbose, top_k;
     size_t max_memory;
@@ -455,6 +478,7 @@ int main(int argc, char **argv)
             a.top_k = (int)top_k;
             break;
         case E_INFO: want_info = 1; break;
+        case E_EXPORT: a.export = optarg; break;
         case E_MIN_ACC:
         case E_MAX_LOSS:
         case E_MIN_F1:
@@ -514,6 +538,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnneval: --labels needs --data\n");
         return 2;
     }
+    if (a.export && (want_info || a.data || a.json || a.report || a.predict || a.plot || a.top_k ||
+                     a.n_label_cols || a.header || a.delimiter || a.gates[0].set || a.gates[1].set ||
+                     a.gates[2].set || a.gates[3].set || a.gates[4].set)) {
+        fprintf(stderr, "dnneval: --export writes the model and scores nothing: it takes --model alone "
+                        "(with --quiet)\n");
+        return 2;
+    }
     cli_set_threads(threads);
+    if (a.export) return export_onnx(a.model, a.export, a.max_memory, a.quiet);
     return want_info ? info(a.model, a.max_memory) : score(&a);
 }

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
     cli_init(&p, "dnntrain", DNNTRAIN_OPTIONS, DNNTRAIN_N_OPTIONS);
     dnn_run_opts o = {0};
     ui u = {0};
-    long threads = 0, seed = -1;
+    long threads = 0, seed = -1, until = 0;
     int n_sets = 0, c, want_version = 0;
     char seed_set[64];
     while ((c = cli_next(&p, argc, argv)) != -1) {
@@ -111,6 +112,10 @@ int main(int argc, char **argv)
             break;
         case T_MAX_MEMORY:
             if (cli_max_memory(p.prog, optarg, &o.max_memory)) return 2;
+            break;
+        case T_UNTIL_EPOCH:
+            if (cli_int(p.prog, "until-epoch", optarg, 1, INT32_MAX, &until)) return 2;
+            o.until_epoch = (int)until;
             break;
         case T_QUIET: u.quiet = 1; break;
         case T_VERBOSE: u.verbose = 1; break;
@@ -149,14 +154,7 @@ int main(int argc, char **argv)
     o.ctx = &u;
     o.stop = &stop_requested;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    /* past a file-size limit a write should fail with EFBIG, which we report, rather than kill us */
-    signal(SIGXFSZ, SIG_IGN);
+    cli_catch_signals(on_signal);
 
     dnn_run_result res;
     dnn_error err = {0};
@@ -179,7 +177,11 @@ int main(int argc, char **argv)
             dnn_fprintf_c(stdout, "test accuracy %.4f  loss %.4f\n", res.test_accuracy, res.test_loss);
         else if (isfinite(res.test_loss))
             dnn_fprintf_c(stdout, "test loss %.6g\n", res.test_loss);
-        printf("run folder %s (epochs %d, best %d)\n", res.out_dir, res.epochs_run, res.best_epoch);
+        if (res.paused)
+            printf("paused after epoch %d in %s (continue with --resume %s/ckpt.bin)\n", res.epochs_run,
+                   res.out_dir, res.out_dir);
+        else
+            printf("run folder %s (epochs %d, best %d)\n", res.out_dir, res.epochs_run, res.best_epoch);
     }
     return 0;
 }

@@ -1,4 +1,4 @@
-/* Option tables of dnntrain and dnneval. */
+/* Option tables of dnntrain, dnneval and dnntune. */
 #include "options.h"
 
 const cli_option DNNTRAIN_OPTIONS[] = {
@@ -14,6 +14,8 @@ const cli_option DNNTRAIN_OPTIONS[] = {
      "seed for initialisation, splits, shuffling and dropout"},
     {"max-memory", required_argument, T_MAX_MEMORY, "SIZE", "3/4 of physical memory",
      "refuse data or a network larger than this (e.g. 512M, 8G)"},
+    {"until-epoch", required_argument, T_UNTIL_EPOCH, "N", NULL,
+     "pause after epoch N (checkpointed, no final report); --resume goes on to training.epochs"},
     {"quiet", no_argument, T_QUIET, NULL, NULL, "print nothing but errors"},
     {"verbose", no_argument, T_VERBOSE, NULL, NULL, "print details of data and model"},
     {"help", no_argument, T_HELP, NULL, NULL, "show this help"},
@@ -52,6 +54,8 @@ const cli_option DNNEVAL_OPTIONS[] = {
      "write confusion.svg (classification) or predictions.svg (regression) into DIR"},
     {"top-k", required_argument, E_TOPK, "K", NULL, "also report top-K accuracy"},
     {"info", no_argument, E_INFO, NULL, NULL, "print what the checkpoint holds, without data"},
+    {"export", required_argument, E_EXPORT, "FILE.onnx", NULL,
+     "write the model as ONNX (IR 7, opset 13) for ONNX Runtime, without data"},
     {"min-accuracy", required_argument, E_MIN_ACC, "X", NULL, "gate: exit 6 when accuracy < X"},
     {"max-loss", required_argument, E_MAX_LOSS, "X", NULL, "gate: exit 6 when the mean loss > X"},
     {"min-f1", required_argument, E_MIN_F1, "X", NULL, "gate: exit 6 when macro F1 < X"},
@@ -88,13 +92,44 @@ const char DNNEVAL_USAGE[] =
     "Usage: dnneval --model CKPT [--data SPEC [--labels FILE]] [--json] [--report FILE.json]\n"
     "               [--predict FILE|-] [--top-k K] [--min-accuracy X] [--max-loss X] ...\n"
     "               [--explain METHODS [--repeats R] [--steps K] [--baseline B] [--sanity] ...]\n"
+    "       dnneval --model CKPT --info | --export FILE.onnx\n"
     "Score a checkpoint on data and report accuracy, loss, per-class metrics and the confusion matrix.\n"
     "A failed quality gate exits with 6, after writing the report.\n";
 const char DNNEVAL_EXAMPLES[] =
     "  dnneval --model runs/mlp/ckpt.bin\n"
     "  dnneval --model runs/mlp/ckpt.bin --json --min-accuracy 0.88\n"
     "  dnneval --model m.bin --data t10k-images-idx3-ubyte.gz --report eval.json\n"
+    "  dnneval --model m.bin --export m.onnx\n"
     "  cat new.csv | dnneval --model m.bin --data - --predict -\n"
     "  dnneval --model runs/housing/ckpt.bin --explain permutation,integrated_gradients --plot why/\n";
 
 const int DNNEVAL_N_OPTIONS = (int)(sizeof DNNEVAL_OPTIONS / sizeof DNNEVAL_OPTIONS[0]);
+
+const cli_option DNNTUNE_OPTIONS[] = {
+    {"config", required_argument, U_CONFIG, "SWEEP.json", NULL,
+     "the sweep: base config, search space, objective, sampler, budget, pruner"},
+    {"out", required_argument, U_OUT, "DIR", "tune/<sweep stem>", "the study's folder"},
+    {"jobs", required_argument, U_JOBS, "N", "1", "trials run at once"},
+    {"threads-per-trial", required_argument, U_THREADS_PER_TRIAL, "K", "cores / jobs",
+     "BLAS threads of each trial (jobs x K may not pass the cores)"},
+    {"resume", required_argument, U_RESUME, "DIR", NULL,
+     "continue the study in DIR: finished trials stay, interrupted ones go on from their checkpoints"},
+    {"overwrite", no_argument, U_OVERWRITE, NULL, NULL, "start again in a folder that holds a study"},
+    {"quiet", no_argument, U_QUIET, NULL, NULL, "print nothing but errors"},
+    {"help", no_argument, U_HELP, NULL, NULL, "show this help"},
+    {"version", no_argument, U_VERSION, NULL, NULL, "show the version"},
+};
+
+const char DNNTUNE_USAGE[] =
+    "Usage: dnntune --config SWEEP.json [--out DIR] [--jobs N] [--threads-per-trial K] [--quiet]\n"
+    "       dnntune --resume DIR [--jobs N] [--threads-per-trial K] [--quiet]\n"
+    "Search hyperparameters: run dnntrain trials over a sweep's search space, prune the weak ones early, "
+    "and\n"
+    "write DIR/trials.csv, DIR/best.json (the best config) and DIR/report.html.\n";
+const char DNNTUNE_EXAMPLES[] =
+    "  dnntune --config configs/wine-sweep.json\n"
+    "  dnntune --config configs/wine-sweep.json --jobs 2 --threads-per-trial 1 --out tune/wine2\n"
+    "  dnntune --resume tune/wine-sweep\n"
+    "  dnntrain --config tune/wine-sweep/best.json\n";
+
+const int DNNTUNE_N_OPTIONS = (int)(sizeof DNNTUNE_OPTIONS / sizeof DNNTUNE_OPTIONS[0]);

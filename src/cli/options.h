@@ -1,4 +1,4 @@
-/* The option tables of both commands: they drive getopt_long, --help, typo suggestions, and the test that
+/* The option tables of the commands: they drive getopt_long, --help, typo suggestions, and the test that
  * checks --help and the man pages against what the parser accepts. */
 #ifndef DNN_CLI_OPTIONS_H
 #define DNN_CLI_OPTIONS_H
@@ -15,6 +15,7 @@ enum {
     T_THREADS,
     T_SEED,
     T_MAX_MEMORY,
+    T_UNTIL_EPOCH,
     T_QUIET,
     T_VERBOSE,
     T_HELP,
@@ -38,6 +39,7 @@ enum {
     E_PLOT,
     E_TOPK,
     E_INFO,
+    E_EXPORT,
     E_MIN_ACC,
     E_MAX_LOSS,
     E_MIN_F1,
@@ -63,5 +65,21 @@ enum {
 extern const cli_option DNNEVAL_OPTIONS[];
 extern const int DNNEVAL_N_OPTIONS;
 extern const char DNNEVAL_USAGE[], DNNEVAL_EXAMPLES[];
+
+/* dnntune */
+enum {
+    U_CONFIG = 256,
+    U_OUT,
+    U_JOBS,
+    U_THREADS_PER_TRIAL,
+    U_RESUME,
+    U_OVERWRITE,
+    U_QUIET,
+    U_HELP,
+    U_VERSION
+};
+extern const cli_option DNNTUNE_OPTIONS[];
+extern const int DNNTUNE_N_OPTIONS;
+extern const char DNNTUNE_USAGE[], DNNTUNE_EXAMPLES[];
 
 #endif
