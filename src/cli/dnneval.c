@@ -538,9 +538,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnneval: --labels needs --data\n");
         return 2;
     }
-    if (a.export && (want_info || a.data || a.json || a.report || a.predict || a.plot || a.top_k ||
-                     a.n_label_cols || a.header || a.delimiter || a.gates[0].set || a.gates[1].set ||
-                     a.gates[2].set || a.gates[3].set || a.gates[4].set)) {
+    if (a.export && (want_info || a.ex.o.methods || a.data || a.json || a.report || a.predict || a.plot ||
+                     a.top_k || a.n_label_cols || a.header || a.delimiter || a.gates[0].set ||
+                     a.gates[1].set || a.gates[2].set || a.gates[3].set || a.gates[4].set)) {
         fprintf(stderr, "dnneval: --export writes the model and scores nothing: it takes --model alone "
                         "(with --quiet)\n");
         return 2;
