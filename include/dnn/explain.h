@@ -12,6 +12,7 @@
 #include "dnn/data.h"
 #include "dnn/error.h"
 #include "dnn/model.h"
+#include "dnn/plot.h"
 
 typedef struct cJSON cJSON;
 
@@ -138,6 +139,9 @@ void dnn_explanation_print(FILE *f, const dnn_explanation *e, const dnn_model *m
  * <method>-samples.svg (the first samples beside their attributions). */
 dnn_status dnn_explanation_plot(const char *dir, const dnn_explanation *e, const dnn_model *m,
                                 const dnn_dataset *ds, dnn_error *err);
+/* The explanation section of a run's report.html: the bar chart or the class heat maps, completeness and
+ * the sanity check. */
+void dnn_explanation_html(dnn_text *t, const dnn_explanation *e, const dnn_model *m);
 /* Whether the model's inputs are images (heat maps) rather than table columns (bar charts). */
 int dnn_explain_is_image(const dnn_model *m);
 

@@ -299,3 +299,40 @@ dnn_status dnn_explanation_plot(const char *dir, const dnn_explanation *e, const
     }
     return st;
 }
+
+void dnn_explanation_html(dnn_text *t, const dnn_explanation *e, const dnn_model *m)
+{
+    const dnn_attr_result *rs[2] = {&e->sal, &e->ig};
+    dnn_text_printf(t, "<h2>Explanation of the test set</h2>\n");
+    if (!dnn_explain_is_image(m) || (e->methods & DNN_EXPLAIN_PERMUTATION)) {
+        dnn_text_printf(t, "<figure>\n");
+        importance_svg(t, e, m);
+        dnn_text_printf(t,
+                        "<figcaption>Permutation importance: the drop of the score when a column is shuffled "
+                        "(correlated columns share their importance: shuffle them together with dnneval "
+                        "--groups). Saliency and integrated gradients: the mean |attribution| over the "
+                        "samples.</figcaption>\n</figure>\n");
+    }
+    for (int i = 0; i < 2; i++) {
+        const unsigned bit = i ? DNN_EXPLAIN_IG : DNN_EXPLAIN_SALIENCY;
+        if (!(e->methods & bit)) continue;
+        if (dnn_explain_is_image(m)) {
+            dnn_text_printf(t, "<figure>\n");
+            classes_svg(t, rs[i], dnn_explain_method_name(bit), m);
+            dnn_text_printf(t, "</figure>\n");
+        }
+        if (i)
+            dnn_text_printf(
+                t,
+                "<p>Integrated gradients (%d-point %s rule, %s baseline): the attributions' sum misses "
+                "f(x) &#8722; f(baseline) by %.3g%% at most, %.3g%% on average.</p>\n",
+                e->opts.steps, e->opts.quadrature == DNN_QUAD_TRAPEZOID ? "trapezoid" : "Gauss-Legendre",
+                e->opts.baseline == DNN_BASELINE_MEAN ? "mean" : "zero", 100 * rs[i]->max_rel,
+                100 * rs[i]->mean_rel);
+        if (e->opts.sanity)
+            dnn_text_printf(t,
+                            "<p>Sanity check (%s): rank correlation with a randomly re-initialised network "
+                            "%.3f (a faithful explanation gives a low one).</p>\n",
+                            dnn_explain_method_name(bit), rs[i]->spearman);
+    }
+}
