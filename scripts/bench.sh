@@ -5,14 +5,22 @@
 # python3-torch is installed); for the CNN also where a training step's time goes. Then the CSV reader against
 # pandas.
 #
-# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; from the environment THREADS (default: all cores), CNN_EPOCHS
-# (default 2; BENCH_CNN=0 skips the CNN) and BENCH_DIR (the folder with torch_mlp.py, torch_cnn.py and
-# sgemm_peak.c, default ../shared/bench).
+# Then data-parallel training with mpirun: the same MLP job on 1 process x 1 thread, 2 processes x 1 thread
+# and 1 process x 2 threads (and 2 x 1 over TCP on the loopback), runs interleaved, and the time of the
+# gradient's allreduce alone, for the scaling model of docs/scaling.md.
+#
+# Last, the C library's prediction latency against ONNX Runtime.
+#
+# Usage: scripts/bench.sh [EPOCHS=5] [RUNS=3]; from the environment: PARTS (what to measure, default
+# "dnn mpi cnn csv predict"), THREADS (default: all cores), CNN_EPOCHS (default 2; BENCH_CNN=0 skips the
+# CNN too), BENCH_DIR (the folder with torch_mlp.py, torch_cnn.py and sgemm_peak.c, default ../shared/bench)
+# and MPI_OPTS (mpirun's transport options, default "--mca btl_vader_single_copy_mechanism none", which
+# containers need).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages "${DNN_BUILD_PACKAGES[@]}" "${DNN_DATA_PACKAGES[@]}"
-build_dnn build >/dev/null
+build_dnn build -DDNN_MPI=ON >/dev/null
 
 EPOCHS=${1:-5}
 RUNS=${2:-3}
@@ -25,6 +33,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 q=build/tests/json_query
 calc() { awk "BEGIN { print $* }"; }
+want() { [[ " ${PARTS:-dnn mpi cnn csv predict} " == *" $1 "* ]]; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 # header; row LABEL NAME FLOPS_PER_SAMPLE: a results table, a row from the medians in $tmp/NAME.s, .rss and .acc
 header() { printf '\n%-8s %10s %12s %10s %12s %10s\n' "" "s/epoch" "samples/s" "GFLOP/s" "peak RSS" "test acc"; }
@@ -51,8 +60,9 @@ dnn_run() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); threads $THREADS"
-echo "dnn: $(build/dnntrain --threads "$THREADS" --version | tail -1)"
+echo "dnn: $(build/dnntrain --threads "$THREADS" --version | grep '^BLAS')"
 
+if want dnn; then
 bound=""
 if [ -f "$BENCH_DIR/sgemm_peak.c" ]; then
     gcc -O2 -o "$tmp/sgemm_peak" "$BENCH_DIR/sgemm_peak.c" -lopenblas
@@ -88,6 +98,61 @@ if [ $have_torch = 1 ]; then
 fi
 [ -n "$bound" ] && printf 'dnn / sgemm lower bound: %.2f\n' "$(calc "$dnn_s / $bound")"
 echo "(medians over $RUNS runs x $EPOCHS epochs; test accuracy after $EPOCHS epochs)"
+fi
+
+# Data-parallel: the reference job on P processes x T threads each, over shared memory or TCP
+if want mpi; then
+echo
+echo "data-parallel training: $(build/dnntrain --version | grep '^MPI')"
+read -r -a mpi_opts <<<"${MPI_OPTS:---mca btl_vader_single_copy_mechanism none}"
+[ "$(id -u)" -eq 0 ] && mpi_opts+=(--allow-run-as-root)
+shm=(--mca btl self,vader)
+tcp=(--mca btl self,tcp --mca btl_tcp_if_include lo)
+job() { # NAME PROCESSES THREADS BATCH [TRANSPORT...]: one run, its epochs' seconds appended to $tmp/NAME.s
+    local name=$1 p=$2 t=$3 b=$4 out="$tmp/$1-$r"
+    shift 4
+    local cmd=(build/dnntrain)
+    [ "$p" -gt 1 ] && cmd=(mpirun -np "$p" --bind-to core "${mpi_opts[@]}" "$@" build/dnntrain)
+    "${cmd[@]}" --config configs/mlp.json --threads "$t" --out "$out" --quiet \
+        --set data.validation_split=0 --set training.early_stopping=null --set data.test=null \
+        --set training.epochs="$EPOCHS" --set training.batch_size="$b" --set output.save_best=false
+    while read -r line; do
+        echo "$line" | $q - samples_per_second | awk -v n=$N '{print n / $1}' >>"$tmp/$name.s"
+    done <"$out/train.jsonl"
+}
+for r in $(seq "$RUNS"); do # interleaved, so that a noisy minute hits every setting alike
+    job 1x1 1 1 100
+    job 2x1 2 1 100 "${shm[@]}"
+    job 1x2 1 2 100
+    job 2x1-tcp 2 1 100 "${tcp[@]}"
+    job 1x1-b50 1 1 50 # a step of half the rows, for the scaling model
+done
+base=$(median <"$tmp/1x1.s")
+printf '\n%-34s %10s %12s %10s\n' "processes x threads" "s/epoch" "samples/s" "speed-up"
+for name in 1x1 2x1 1x2 2x1-tcp; do
+    v=$(median <"$tmp/$name.s")
+    printf '%-34s %10.3f %12.0f %9.2fx\n' "$(case $name in 1x1) echo "1 x 1";; 2x1) echo "2 x 1 (shared memory)";;
+        1x2) echo "1 x 2 (OpenBLAS threads)";; *) echo "2 x 1 (TCP, loopback)";; esac)" "$v" "$(calc "$N / $v")" \
+        "$(calc "$base / $v")"
+done
+echo "(medians over $RUNS runs x $EPOCHS epochs, runs interleaved; 600 steps of batch 100 per epoch)"
+s21=$(median <"$tmp/2x1.s")
+s12=$(median <"$tmp/1x2.s")
+printf 'goal 2 x 1 >= 1.7x 1 x 1: %.2fx %s; 2 x 1 no slower than 1 x 2: %.2fx %s\n' "$(calc "$base / $s21")" \
+    "$(awk -v a="$base" -v b="$s21" 'BEGIN { print (a / b >= 1.7 ? "(met)" : "(NOT met)") }')" "$(calc "$s12 / $s21")" \
+    "$(awk -v a="$s12" -v b="$s21" 'BEGIN { print (a / b >= 1 ? "(met)" : "(NOT met)") }')"
+for t in shm tcp; do
+    declare -n opts=$t
+    mpirun -np 2 --bind-to core "${mpi_opts[@]}" "${opts[@]}" build/tests/allreduce_bench 269322 400 |
+        sed "s/^/$t: /"
+done
+step100=$(calc "$base / 600 * 1000")
+step50=$(calc "$(median <"$tmp/1x1-b50.s") / 1200 * 1000")
+echo "one process, 1 thread: a step of 100 rows $step100 ms, of 50 rows $step50 ms"
+echo
+echo "projected (scripts/scaling.sh $step100 $step50):"
+scripts/scaling.sh "$step100" "$step50"
+fi
 
 # ---- the CNN, configs/cnn.json: conv 32 3x3, maxpool 2, conv 64 3x3, maxpool 2, dense 128, dense 10 ----
 # without its two dropout layers, as PyTorch's peer has none: the same products and the same layers
@@ -95,7 +160,7 @@ CNN_LAYERS='[{"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": "sam
   {"type": "maxpool2d"}, {"type": "conv2d", "filters": 64, "kernel_size": 3, "padding": "same", "activation": "relu"},
   {"type": "maxpool2d"}, {"type": "flatten"}, {"type": "dense", "units": 128, "activation": "relu"},
   {"type": "dense", "units": 10, "activation": "softmax"}]'
-if [ "${BENCH_CNN:-1}" = 1 ]; then
+if want cnn && [ "${BENCH_CNN:-1}" = 1 ]; then
     echo
     echo "CNN (configs/cnn.json) on all $N samples, $RUNS runs x $CNN_EPOCHS epochs, batch 100, threads $THREADS"
     # where a step's time goes, and its products alone at their shapes: the sgemm bound
@@ -135,6 +200,7 @@ if [ "${BENCH_CNN:-1}" = 1 ]; then
 fi
 
 # CSV parsing: a generated 1,000,000 x 20 numeric file, dnn's reader against pandas' C engine
+if want csv; then
 echo
 echo "CSV: writing a 1,000,000 x 20 numeric file..."
 awk 'BEGIN { srand(3); for (j = 1; j <= 20; j++) printf "%sf%d", (j > 1 ? "," : ""), j; print "";
@@ -160,9 +226,11 @@ PY
 else
     echo "(pandas not installed: apt-get install python3-pandas to compare)"
 fi
+fi
 
 # Prediction through the C library (dnn_predict in libdnn.so, as an embedding program calls it) on the
 # reference network after one epoch, against ONNX Runtime running the same model exported to ONNX
+if want predict; then
 echo
 echo "Prediction latency, 784-256-256-10 (medians over $RUNS timings):"
 build/dnntrain --config configs/mlp.json --set training.epochs=1 --out "$tmp/ref" --quiet
@@ -176,4 +244,5 @@ if ensure_onnxruntime 2>/dev/null; then
         "onnxruntime-node $DNN_ORT_VERSION"
 else
     echo "(ONNX Runtime could not be installed from the npm registry: no comparison)"
+fi
 fi

@@ -26,8 +26,8 @@ ensure_test_locale() {
     else sudo localedef -i de_DE -f UTF-8 de_DE.UTF-8 2>/dev/null || true; fi
 }
 
-# What building and testing dnn needs on Debian 12.
-DNN_BUILD_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev)
+# What building and testing dnn needs on Debian 12 (Open MPI: data-parallel training with mpirun).
+DNN_BUILD_PACKAGES=(build-essential cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 DNN_DATA_PACKAGES=(dataset-fashion-mnist)
 # The tests check SVG and HTML with xmllint and render the man pages; they check ONNX exports with onnx's
 # checker (python3-onnx) and build, inspect and lint the Debian package (dpkg-dev and file for cpack's

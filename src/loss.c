@@ -18,11 +18,17 @@ static double logsumexp(const float *z, int k)
 double dnn_loss(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z, const float *a, int b,
                 int k, const int32_t *y, const float *t, float *dz)
 {
+    return dnn_loss_part(kind, out_act, slope, z, a, b, b, k, y, t, dz);
+}
+
+double dnn_loss_part(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z, const float *a, int b,
+                     int n, int k, const int32_t *y, const float *t, float *dz)
+{
     double sum = 0.0;
-    const float inv_b = 1.0f / (float)b;
+    const float inv_b = 1.0f / (float)n; /* the mean is over the whole batch, of n rows */
     switch (kind) {
     case DNN_LOSS_CROSS_ENTROPY:
-        /* -log softmax(z)_y = logsumexp(z) - z_y; dL/dz = (softmax(z) - onehot(y)) / b */
+        /* -log softmax(z)_y = logsumexp(z) - z_y; dL/dz = (softmax(z) - onehot(y)) / n */
         for (int i = 0; i < b; i++) {
             const float *zr = z + (size_t)i * k;
             sum += logsumexp(zr, k) - zr[y[i]];
@@ -35,7 +41,7 @@ double dnn_loss(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z
         }
         break;
     case DNN_LOSS_BINARY_CROSS_ENTROPY:
-        /* -(y log s(z) + (1-y) log(1-s(z))) = max(z,0) - z y + log(1 + exp(-|z|)); dL/dz = (s(z) - y) / b */
+        /* -(y log s(z) + (1-y) log(1-s(z))) = max(z,0) - z y + log(1 + exp(-|z|)); dL/dz = (s(z) - y) / n */
         for (int i = 0; i < b; i++) {
             double zi = z[i], yi = y[i] ? 1.0 : 0.0;
             sum += (zi > 0 ? zi : 0) - zi * yi + log1p(exp(-fabs(zi)));
@@ -43,8 +49,8 @@ double dnn_loss(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z
         }
         break;
     case DNN_LOSS_MSE: {
-        /* mean over the k outputs of (a - t)^2; dL/da = 2 (a - t) / (b k), then through the activation */
-        const float scale = 2.0f / ((float)b * (float)k);
+        /* mean over the k outputs of (a - t)^2; dL/da = 2 (a - t) / (n k), then through the activation */
+        const float scale = 2.0f / ((float)n * (float)k);
         for (int i = 0; i < b; i++) {
             double s = 0.0;
             for (int j = 0; j < k; j++) {

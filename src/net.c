@@ -628,17 +628,24 @@ DNN_HOT void dnn_act_backward(dnn_act act, float slope, const float *z, const fl
 
 /* ---- dropout and batchnorm ---- */
 
-/* Inverted dropout: kept units are scaled by 1/(1-rate) in training so evaluation needs no change. */
-static void dropout_forward(dnn_layer *L, const float *x, int n, dnn_rng *rng)
+/* Inverted dropout: kept units are scaled by 1/(1-rate) in training so evaluation needs no change. The mask
+ * of unit j of the batch's row r is drawn at (r, j) of the layer's key, not from a running stream, so a batch
+ * split across processes (rows row0.. here) gets the masks it would get whole. */
+static void dropout_forward(dnn_layer *L, const float *x, int n, uint64_t key, size_t row0)
 {
-    size_t total = (size_t)n * (size_t)L->out;
+    const size_t k = (size_t)L->out;
     float keep = 1.0f / (1.0f - L->rate);
     /* compare 24-bit uniforms with the rate in the same units, so the mask needs no float division */
     uint32_t cut = (uint32_t)((double)L->rate * 16777216.0);
-    for (size_t i = 0; i < total; i++) {
-        uint32_t u = (uint32_t)(dnn_rng_u64(rng) >> 40);
-        L->mask[i] = u >= cut ? keep : 0.0f;
-        L->a[i] = x[i] * L->mask[i];
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const uint64_t at = (row0 + i) * k;
+        const float *xr = x + i * k;
+        float *mr = L->mask + i * k, *ar = L->a + i * k;
+        for (size_t j = 0; j < k; j++) {
+            uint32_t u = (uint32_t)(dnn_rng_at(key, at + j) >> 40);
+            mr[j] = u >= cut ? keep : 0.0f;
+            ar[j] = xr[j] * mr[j];
+        }
     }
 }
 
@@ -894,7 +901,8 @@ static size_t plane_size(dnn_shape s)
     return (size_t)s.h * (size_t)s.w;
 }
 
-const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, dnn_rng *rng)
+/* The pass; key and row0 only matter to dropout in training. */
+static const float *forward(dnn_net *net, const float *x, int b, int training, uint64_t key, size_t row0)
 {
     const float *in = x;
     net->training = training;
@@ -915,8 +923,8 @@ const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, 
                 memcpy(L->a, in, (size_t)b * (size_t)L->out * sizeof(float));
                 if (L->rate == 0.0f)
                     for (size_t i = 0; i < (size_t)b * (size_t)L->out; i++) L->mask[i] = 1.0f;
-            } else
-                dropout_forward(L, in, b, rng);
+            } else /* each layer its own key, so two dropout layers of one width drop different units */
+                dropout_forward(L, in, b, dnn_rng_at(key, ~(uint64_t)l), row0);
             break;
         case DNN_LAYER_BATCHNORM: batchnorm_forward(net, L, in, b, training); break;
         case DNN_LAYER_CONV2D: conv_forward(net, L, in, b); break;
@@ -933,6 +941,16 @@ const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, 
         in = L->a;
     }
     return in;
+}
+
+const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, dnn_rng *rng)
+{
+    return forward(net, x, b, training, training && rng ? dnn_rng_u64(rng) : 0, 0);
+}
+
+const float *dnn_net_forward_rows(dnn_net *net, const float *x, int b, uint64_t key, size_t row0)
+{
+    return forward(net, x, b, 1, key, row0);
 }
 
 const float *dnn_net_logits(const dnn_net *net)
@@ -966,7 +984,8 @@ double dnn_net_backward(dnn_net *net, const float *x, int b)
     return dnn_net_backward_input(net, x, b, NULL);
 }
 
-double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
+/* The layers' gradients of this process's rows, and the input's into dx0 when it is not NULL. */
+static void backward_layers(dnn_net *net, const float *x, int b, float *dx0)
 {
     for (int l = net->n_layers - 1; l >= 0; l--) {
         dnn_layer *L = &net->layers[l];
@@ -999,6 +1018,10 @@ double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
         }
         profile_stop(net, l, 1, t0);
     }
+}
+
+double dnn_net_add_l2(dnn_net *net)
+{
     /* l2 * sum(W^2) joins the loss, so 2 * l2 * W joins the gradient (biases are not penalised) */
     double penalty = 0.0;
     for (int l = 0; l < net->n_layers; l++) {
@@ -1014,4 +1037,15 @@ double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
         penalty += L->l2 * s;
     }
     return penalty;
+}
+
+void dnn_net_backward_rows(dnn_net *net, const float *x, int b)
+{
+    backward_layers(net, x, b, NULL);
+}
+
+double dnn_net_backward_input(dnn_net *net, const float *x, int b, float *dx0)
+{
+    backward_layers(net, x, b, dx0);
+    return dnn_net_add_l2(net);
 }

@@ -3,12 +3,22 @@
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x)
+/* splitmix64's output function: a bijection that scatters consecutive inputs */
+static inline uint64_t mix64(uint64_t z)
 {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    return mix64(*x += 0x9E3779B97F4A7C15ull);
+}
+
+uint64_t dnn_rng_at(uint64_t key, uint64_t counter)
+{
+    return mix64(key + (counter + 1) * 0x9E3779B97F4A7C15ull);
 }
 
 void dnn_rng_seed(dnn_rng *r, uint64_t seed, uint64_t stream)

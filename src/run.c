@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "dnn/blas.h"
 #include "dnn/checkpoint.h"
@@ -234,11 +235,30 @@ static dnn_status same_shape(const dnn_config *old, const dnn_config *now, const
 
 /* Load the checkpoint and the config to continue with: the given file, or the checkpoint's own, either with
  * the --set overrides. The model is rebuilt for the new config and takes the checkpoint's weights. */
+/* The checkpoint to continue from. In a job of several processes rank 0 reads it and sends it to the others,
+ * which need no copy of its folder. */
+static dnn_status load_checkpoint(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s, dnn_error *err)
+{
+    if (dnn_comm_size(o->comm) == 1) return dnn_checkpoint_load(o->resume_path, o->max_memory, m, s, err);
+    char *buf = NULL;
+    size_t len = 0;
+    memset(m, 0, sizeof *m);
+    memset(s, 0, sizeof *s);
+    dnn_status st = DNN_OK;
+    if (dnn_comm_rank(o->comm) == 0) st = dnn_read_file(o->resume_path, SIZE_MAX / 2, &buf, &len, err);
+    dnn_error sent;
+    dnn_status st2 = dnn_comm_bcast_bytes(o->comm, (uint8_t **)&buf, &len, st ? &sent : err);
+    if (!st) st = st2;
+    if (!st) st = dnn_checkpoint_decode(o->resume_path, (const uint8_t *)buf, len, o->max_memory, m, s, err);
+    free(buf);
+    return st;
+}
+
 static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s, dnn_error *err)
 {
     dnn_model old;
     dnn_train_state olds;
-    dnn_status st = dnn_checkpoint_load(o->resume_path, o->max_memory, &old, &olds, err);
+    dnn_status st = load_checkpoint(o, &old, &olds, err);
     if (st) return st;
     if (!olds.opt) {
         dnn_model_free(&old);
@@ -386,6 +406,14 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     char blas[256];
     cJSON_AddStringToObject(j, "blas", dnn_blas_name(blas, sizeof blas));
     cJSON_AddNumberToObject(j, "blas_threads", dnn_blas_threads());
+    /* the job: its processes (data-parallel ranks), each with blas_threads threads */
+    char mpi[256];
+    cJSON_AddNumberToObject(j, "ranks", dnn_comm_size(r->o->comm));
+    cJSON_AddNumberToObject(j, "threads_per_rank", dnn_blas_threads());
+    if (*dnn_comm_library(mpi, sizeof mpi))
+        cJSON_AddStringToObject(j, "mpi", mpi);
+    else
+        cJSON_AddNullToObject(j, "mpi");
     cJSON_AddStringToObject(j, "out_dir", r->dir);
     cJSON_AddStringToObject(j, "task", dnn_task_name(m->cfg.task));
     cJSON_AddNumberToObject(j, "parameters", (double)m->net->n_params);
@@ -441,6 +469,57 @@ static dnn_status explain_test(const dnn_model *m, const dnn_dataset *test, cJSO
     return DNN_OK;
 }
 
+/* Rank 0, before the first epoch: clear the folder for --overwrite; a fresh run starts a fresh log. */
+static dnn_status start_files(run_ctx *r, dnn_error *err)
+{
+    if (r->clear && dnn_run_folder_clear(&r->folder, err)) return err->code;
+    if (r->o->resume_path) return DNN_OK;
+    FILE *f = fopen(r->jsonl, "w");
+    if (!f || fclose(f) != 0)
+        return dnn_fail(err, DNN_EIO, "%s: cannot write: %s", r->jsonl, strerror(errno));
+    return DNN_OK;
+}
+
+/* In a job of several processes, how the work is shared. */
+static void note_job(const dnn_run_opts *o, const dnn_model *m)
+{
+    const int p = dnn_comm_size(o->comm), b = m->cfg.batch_size;
+    if (p == 1) return;
+    char job[300];
+    note(o, 0,
+         "data-parallel on %s, %d BLAS thread%s each: every batch of %d rows is split into parts of %d%s",
+         dnn_comm_describe(o->comm, job, sizeof job), dnn_blas_threads(), dnn_blas_threads() == 1 ? "" : "s",
+         b, b / p, b % p ? " or one more" : "");
+    if (b < p)
+        note(o, 0, "training.batch_size %d is smaller than the job: %d processes have no rows in a batch", b,
+             p - b);
+}
+
+/* Every process must train the same model on the same data: a config or data file that differs between
+ * machines would otherwise show as a hang or garbage. Compared: the effective config, the sizes, and the
+ * normalisation statistics learnt from the data. */
+static dnn_status same_job(const dnn_run_opts *o, const dnn_model *m, size_t n_tr, size_t n_va,
+                           dnn_error *err)
+{
+    if (dnn_comm_size(o->comm) == 1) return DNN_OK;
+    char *conf = cJSON_PrintUnformatted(m->cfg.json);
+    if (!conf) return dnn_fail_oom(err, "the config", 0);
+    uint64_t sizes[4] = {n_tr, n_va, (uint64_t)m->net->n_in, m->net->n_params};
+    uLong crc = crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)conf, strlen(conf));
+    crc = crc32_z(crc, (const Bytef *)sizes, sizeof sizes);
+    crc = crc32_z(crc, (const Bytef *)m->norm.shift, m->norm.d * sizeof(float));
+    crc = crc32_z(crc, (const Bytef *)m->norm.mul, m->norm.d * sizeof(float));
+    free(conf);
+    uint64_t lo, hi;
+    dnn_status st = dnn_comm_range(o->comm, crc, &lo, &hi, err);
+    if (st || lo == hi) return st;
+    return dnn_fail(
+        err, DNN_ECONFIG,
+        "%s: the processes of the job read different configs or data (%zu training samples on rank "
+        "0): every machine must see the same config and data files at the same paths",
+        m->cfg.file, n_tr);
+}
+
 dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *err)
 {
     memset(res, 0, sizeof *res);
@@ -455,16 +534,18 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     run_ctx r = {.o = o, .m = &m, .s = &s, .folder = {NULL, -1}};
     dnn_status st;
     dnn_config cfg = {0};
-    int resumed = o->resume_path != NULL;
+    int resumed = o->resume_path != NULL, nothing_to_do = 0;
+    /* In a job of several processes, rank 0 alone holds the run folder and writes to it. */
+    const int root = dnn_comm_rank(o->comm) == 0;
 
     if (resumed) {
         st = resume(o, &m, &s, err);
-        if (!st) st = out_folder(&r, &m.cfg, err);
+        if (!st && root) st = out_folder(&r, &m.cfg, err);
     } else {
         st = dnn_config_load(&cfg, o->config_path, o->overrides, o->n_overrides, err);
-        if (!st) st = out_folder(&r, &cfg, err);
+        if (!st && root) st = out_folder(&r, &cfg, err);
     }
-    if (st) goto done;
+    if (st) goto agree;
     dnn_config *c = resumed ? &m.cfg : &cfg;
     c->max_memory = c->train.max_memory = c->test.max_memory = o->max_memory;
     dnn_shape shape = {0, 0, 0};
@@ -472,7 +553,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     if (!st) st = dnn_load_source(&train, &c->train, c->task, NULL, err);
     if (!st)
         st = dnn_split(c->file, train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
-    if (st) goto done;
+    if (st) goto agree;
     if (c->early_stopping.enabled && n_va == 0 &&
         (c->early_stopping.monitor == DNN_MONITOR_VAL_LOSS ||
          c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY)) {
@@ -481,14 +562,14 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             "%s: training.early_stopping.monitor: \"%s\" needs a validation set: set data.validation_split "
             "(or monitor \"loss\")",
             c->file, dnn_monitor_name(c->early_stopping.monitor));
-        goto done;
+        goto agree;
     }
     if (train.header_note[0]) note(o, 1, "%s: %s", train.source, train.header_note);
     report_missing(o, &train, &c->train);
     if (!resumed) {
         if (train.d > INT32_MAX) {
             st = dnn_fail(err, DNN_EDATA, "%s: too many features (%zu)", train.source, train.d);
-            goto done;
+            goto agree;
         }
         if (!cfg.has_shape)
             shape = train.shape;
@@ -496,7 +577,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             st = dnn_fail(err, DNN_EDATA,
                           "%s: %zu features per sample, but data.shape [%d, %d, %d] makes %zu", train.source,
                           train.d, shape.c, shape.h, shape.w, (size_t)shape.c * shape.h * shape.w);
-            goto done;
+            goto agree;
         }
         st = dnn_model_create(&m, &cfg, shape, err);
         if (!st) st = dnn_model_set_names(&m, &train, err);
@@ -508,12 +589,12 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             dnn_net_init(m.net, m.cfg.init, &init);
             st = dnn_train_state_init(&s, &m, err);
         }
-        if (st) goto done;
+        if (st) goto agree;
     } else {
         dnn_model_prepare(&m, &train);
     }
     st = dnn_model_check_data(&m, &train, err);
-    if (!st && m.cfg.has_test) {
+    if (!st && m.cfg.has_test && root) { /* only rank 0 scores the test set */
         dnn_schema sc = dnn_model_schema(&m, 0);
         st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);
         if (!st) {
@@ -523,11 +604,18 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             st = dnn_model_check_data(&m, &test, err);
         }
     }
-    if (st) goto done;
-    note(o, 1, "%s: %zu training samples, %zu for validation, %d features, %zu parameters", r.dir, n_tr, n_va,
-         m.net->n_in, m.net->n_params);
+    if (st) goto agree;
+    note(o, 1, "%s: %zu training samples, %zu for validation, %d features, %zu parameters",
+         r.dir ? r.dir : c->file, n_tr, n_va, m.net->n_in, m.net->n_params);
     summary(o, m.net);
-    if (resumed && s.epoch >= m.cfg.epochs) {
+    nothing_to_do = resumed && s.epoch >= m.cfg.epochs;
+    if (!nothing_to_do && root) st = start_files(&r, err);
+agree:
+    /* every process has prepared, or the first failure is everyone's */
+    st = dnn_comm_agree(o->comm, st, NULL, err);
+    if (!st) st = same_job(o, &m, n_tr, n_va, err);
+    if (st) goto done;
+    if (nothing_to_do) {
         note(o, 0,
              "%s: the run has finished (%d of %d epochs%s): nothing to do; train on with --set "
              "training.epochs=N, N > %d",
@@ -537,25 +625,18 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         res->nothing_to_do = 1;
         goto done;
     }
-    if (r.clear && (st = dnn_run_folder_clear(&r.folder, err))) goto done;
-    if (!resumed) {
-        FILE *f = fopen(r.jsonl, "w"); /* a fresh run starts a fresh log */
-        if (!f || fclose(f) != 0) {
-            st = dnn_fail(err, DNN_EIO, "%s: cannot write: %s", r.jsonl, strerror(errno));
-            goto done;
-        }
-    } else {
-        note(o, 0, "resuming %s at epoch %d of %d", o->resume_path, s.epoch + 1, m.cfg.epochs);
-    }
+    if (resumed) note(o, 0, "resuming %s at epoch %d of %d", o->resume_path, s.epoch + 1, m.cfg.epochs);
+    note_job(o, &m);
 
     dnn_split_view view = {&train, tr_idx, n_tr, va_idx, n_va};
-    dnn_train_hooks hooks = {on_batch, on_epoch, &r, o->stop, o->until_epoch};
+    dnn_train_hooks hooks = {on_batch, root ? on_epoch : NULL, &r, o->stop, o->until_epoch, o->comm};
     st = dnn_train(&m, &s, &view, &hooks, err);
     if (st == DNN_EINTERRUPTED) {
         /* keep the interrupted state so --resume continues exactly where it stopped */
         dnn_error e2;
-        if (dnn_checkpoint_save(r.ckpt, &m, &s, &e2))
+        if (root && dnn_checkpoint_save(r.ckpt, &m, &s, &e2))
             st = dnn_fail(err, e2.code, "%s, and the checkpoint could not be saved: %s", err->msg, e2.msg);
+        st = dnn_comm_agree(o->comm, st, NULL, err); /* 130 only once the checkpoint is saved */
         goto done;
     }
     if (st) goto done;
@@ -565,6 +646,7 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
         res->paused = 1; /* the final report waits for the run's end */
         goto done;
     }
+    if (!root) goto done;       /* the test score and the reports are rank 0's */
     dnn_train_use_best(&m, &s); /* the test set scores what dnneval will: the best epoch's weights */
 
     if (m.cfg.has_test) {

@@ -9,6 +9,8 @@
 #include <xmmintrin.h>
 #endif
 
+#include <zlib.h>
+
 #include "dnn/loss.h"
 #include "dnn/util.h"
 
@@ -93,25 +95,88 @@ static int all_finite(const float *p, size_t n)
     return acc == 0.0f;
 }
 
-/* Mean loss and accuracy over rows idx[0..n), in evaluation mode, through the training loop's batch buffers.
- */
-static void validate(dnn_model *m, const dnn_dataset *ds, const uint32_t *idx, size_t n, const batch_bufs *bb,
-                     double *loss, double *accuracy)
+/* Mean loss and accuracy over rows idx[0..n), in evaluation mode, through the training loop's batch buffers;
+ * each process scores its part and the sums are added up. */
+static dnn_status validate(dnn_model *m, dnn_comm *comm, const dnn_dataset *ds, const uint32_t *idx, size_t n,
+                           const batch_bufs *bb, double *loss, double *accuracy, dnn_error *err)
 {
     const dnn_layer *out = &m->net->layers[m->net->n_layers - 1];
     const int B = m->cfg.batch_size, k = m->net->n_out;
-    double sum = 0.0;
-    size_t correct = 0;
-    for (size_t start = 0; start < n; start += (size_t)B) {
-        int b = (int)(n - start < (size_t)B ? n - start : (size_t)B);
+    double sums[2] = {0.0, 0.0}; /* loss, correct */
+    size_t lo, hi;
+    dnn_comm_part(comm, n, &lo, &hi);
+    for (size_t start = lo; start < hi; start += (size_t)B) {
+        int b = (int)(hi - start < (size_t)B ? hi - start : (size_t)B);
         dnn_gather(ds, &m->norm, idx + start, (size_t)b, bb->x, bb->y, bb->t);
         const float *a = dnn_net_forward(m->net, bb->x, b, 0, NULL);
-        sum +=
+        sums[0] +=
             dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb->y, bb->t, NULL);
-        if (m->cfg.task == DNN_TASK_CLASSIFICATION) correct += (size_t)dnn_count_correct(a, b, k, bb->y);
+        if (m->cfg.task == DNN_TASK_CLASSIFICATION) sums[1] += dnn_count_correct(a, b, k, bb->y);
     }
-    *loss = n ? sum / (double)n : NAN;
-    *accuracy = n && m->cfg.task == DNN_TASK_CLASSIFICATION ? (double)correct / (double)n : NAN;
+    dnn_status st = dnn_comm_sum_f64(comm, sums, 2, err);
+    *loss = n ? sums[0] / (double)n : NAN;
+    *accuracy = n && m->cfg.task == DNN_TASK_CLASSIFICATION ? sums[1] / (double)n : NAN;
+    return st;
+}
+
+/* This process's share of a step: its rows rows[0..b) of a batch of n rows, which are rows row0.. of it.
+ * Returns their summed loss, counts their correct predictions into *correct, and leaves in net->grads the
+ * gradient of the whole batch's mean loss from them (without l2, which is added once to the sum). */
+static double local_gradient(dnn_model *m, const dnn_dataset *ds, const uint32_t *rows, int b, int n,
+                             size_t row0, uint64_t key, const batch_bufs *bb, double *correct)
+{
+    dnn_net *net = m->net;
+    const dnn_layer *out = &net->layers[net->n_layers - 1];
+    const int k = net->n_out;
+    *correct = 0.0;
+    if (b == 0) { /* a batch with fewer rows than processes */
+        memset(net->grads, 0, net->n_params * sizeof(float));
+        return 0.0;
+    }
+    dnn_gather(ds, &m->norm, rows, (size_t)b, bb->x, bb->y, bb->t);
+    const float *a = dnn_net_forward_rows(net, bb->x, b, key, row0);
+    double loss = dnn_loss_part(m->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, b, n, k, bb->y,
+                                bb->t, dnn_net_output_grad(net));
+    dnn_net_backward_rows(net, bb->x, b);
+    if (m->cfg.task == DNN_TASK_CLASSIFICATION) *correct = dnn_count_correct(a, b, k, bb->y);
+    return loss;
+}
+
+/* Make a step the whole batch's on every process: the gradients and sums[0..3) (loss, correct predictions,
+ * stop requests) added up; batchnorm's running statistics, which each process moved by its own rows,
+ * averaged. Alone, nothing changes. */
+static dnn_status sync_step(dnn_comm *comm, dnn_net *net, double sums[3], dnn_error *err)
+{
+    dnn_status st = dnn_comm_sum(comm, net->grads, net->n_params, err);
+    if (!st) st = dnn_comm_sum_f64(comm, sums, 3, err);
+    const int p = dnn_comm_size(comm);
+    if (!st && net->n_state && p > 1) {
+        st = dnn_comm_sum(comm, net->state, net->n_state, err);
+        for (size_t i = 0; i < net->n_state; i++) net->state[i] /= (float)p;
+    }
+    return st;
+}
+
+static uint32_t crc_floats(const float *x, size_t n)
+{
+    return (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), (const Bytef *)x, n * sizeof(float));
+}
+
+/* The replicas must hold identical parameters; the range of their checksums says whether they do. */
+static dnn_status check_replicas(dnn_comm *comm, const dnn_net *net, int epoch, dnn_error *err)
+{
+    if (dnn_comm_size(comm) == 1) return DNN_OK;
+    uint64_t mine =
+        (uint64_t)crc_floats(net->params, net->n_params) << 32 | crc_floats(net->state, net->n_state);
+    uint64_t lo, hi;
+    dnn_status st = dnn_comm_range(comm, mine, &lo, &hi, err);
+    if (st || lo == hi) return st;
+    return dnn_fail(
+        err, DNN_EINTERNAL,
+        "after epoch %d the %d processes hold different parameters (checksums %016llx to %016llx): "
+        "their arithmetic differs (different CPUs, libraries or builds?). Nothing of this epoch "
+        "was written; the last checkpoint is from before",
+        epoch, dnn_comm_size(comm), (unsigned long long)lo, (unsigned long long)hi);
 }
 
 static dnn_status diverged(int epoch, size_t batch, const char *what, double lr, dnn_error *err)
@@ -151,10 +216,9 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
 {
     const dnn_config *c = &m->cfg;
     dnn_net *net = m->net;
-    const dnn_layer *out = &net->layers[net->n_layers - 1];
     const size_t n = data->n_train, B = (size_t)c->batch_size;
     const size_t batches = (n + B - 1) / B;
-    const int k = net->n_out;
+    dnn_comm *comm = hooks ? hooks->comm : NULL;
     const dnn_monitor mon = dnn_train_monitor(c, data->n_val);
     batch_bufs bb = {0};
 #if defined(__SSE2__)
@@ -176,6 +240,11 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
     }
     s->history = hist;
 
+    /* every replica starts from rank 0's parameters */
+    st = dnn_comm_bcast(comm, net->params, net->n_params, err);
+    if (!st) st = dnn_comm_bcast(comm, net->state, net->n_state, err);
+    if (st) goto done;
+
     /* A pause (until_epoch) leaves the schedule, which depends on training.epochs, as the whole run has it.
      */
     const int last =
@@ -184,7 +253,8 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         const int epoch = s->epoch + 1;
         const double lr = dnn_schedule_lr(&s->sched, &c->optim, s->epoch, c->epochs);
         double t0 = dnn_now() - s->part_seconds;
-        /* A fresh epoch draws its order now; a resumed one deals the order it drew before. */
+        /* A fresh epoch draws its order now; a resumed one deals the order it drew before. Every process
+         * deals the same order from the same generator. */
         if (s->batch == 0) s->epoch_rng = s->shuffle_rng;
         dnn_rng deal = s->epoch_rng;
         memcpy(order, data->train, n * sizeof(uint32_t));
@@ -192,13 +262,17 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         s->shuffle_rng = deal;
 
         for (; s->batch < batches; s->batch++) {
-            size_t start = s->batch * B;
+            size_t start = s->batch * B, lo, hi;
             int b = (int)(n - start < B ? n - start : B);
-            dnn_gather(data->ds, &m->norm, order + start, (size_t)b, bb.x, bb.y, bb.t);
-            const float *a = dnn_net_forward(net, bb.x, b, 1, &s->dropout_rng);
-            double loss = dnn_loss(c->loss, out->act, out->slope, dnn_net_logits(net), a, b, k, bb.y, bb.t,
-                                   dnn_net_output_grad(net));
-            loss += dnn_net_backward(net, bb.x, b) * b;
+            dnn_comm_part(comm, (size_t)b, &lo, &hi);
+            const uint64_t key = dnn_rng_u64(&s->dropout_rng); /* this step's dropout masks */
+            double sums[3];                                    /* loss, correct, stop requests */
+            sums[0] =
+                local_gradient(m, data->ds, order + start + lo, (int)(hi - lo), b, lo, key, &bb, &sums[1]);
+            sums[2] = hooks && hooks->stop && *hooks->stop;
+            st = sync_step(comm, net, sums, err);
+            if (st) goto done;
+            double loss = sums[0] + dnn_net_add_l2(net) * b;
             if (!isfinite(loss)) {
                 st = diverged(epoch, s->batch + 1, "the loss", lr, err);
                 goto done;
@@ -207,8 +281,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
             s->step++;
             s->part_loss += loss;
             s->part_seen += (uint64_t)b;
-            if (c->task == DNN_TASK_CLASSIFICATION)
-                s->part_correct += (uint64_t)dnn_count_correct(a, b, k, bb.y);
+            if (c->task == DNN_TASK_CLASSIFICATION) s->part_correct += (uint64_t)sums[1];
             if (hooks && hooks->on_batch) {
                 dnn_progress p = {epoch,
                                   c->epochs,
@@ -219,7 +292,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
                                   dnn_now() - t0};
                 hooks->on_batch(hooks->ctx, &p);
             }
-            if (hooks && hooks->stop && *hooks->stop && s->batch + 1 < batches) {
+            if (sums[2] > 0 && s->batch + 1 < batches) {
                 s->batch++;
                 s->part_seconds = dnn_now() - t0;
                 st = dnn_fail(err, DNN_EINTERRUPTED, "interrupted at epoch %d, batch %zu of %zu", epoch,
@@ -236,7 +309,9 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         log.loss = s->part_loss / (double)s->part_seen;
         log.accuracy =
             c->task == DNN_TASK_CLASSIFICATION ? (double)s->part_correct / (double)s->part_seen : NAN;
-        if (data->n_val) validate(m, data->ds, data->val, data->n_val, &bb, &log.val_loss, &log.val_accuracy);
+        if (data->n_val && (st = validate(m, comm, data->ds, data->val, data->n_val, &bb, &log.val_loss,
+                                          &log.val_accuracy, err)))
+            goto done;
         log.seconds = dnn_now() - t0;
         log.samples_per_second = train_seconds > 0 ? (double)n / train_seconds : 0;
         s->epoch = epoch;
@@ -252,11 +327,15 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         dnn_schedule_observe(&s->sched, &c->optim, dnn_monitored(&log, c->optim.schedule.monitor),
                              dnn_monitor_minimizes(c->optim.schedule.monitor));
         if (c->early_stopping.enabled && s->wait > c->early_stopping.patience) s->stopped_early = 1;
-        if (hooks && hooks->on_epoch) {
-            st = hooks->on_epoch(hooks->ctx, &log, improved, err);
-            if (st) goto done;
-        }
-        if (hooks && hooks->stop && *hooks->stop && s->epoch < last && !s->stopped_early) {
+        /* before rank 0 writes this epoch's checkpoint, when it writes one */
+        if ((epoch % c->every_epochs == 0 || epoch == last || s->stopped_early) &&
+            (st = check_replicas(comm, net, epoch, err)))
+            goto done;
+        if (hooks && hooks->on_epoch) st = hooks->on_epoch(hooks->ctx, &log, improved, err);
+        int stop = hooks && hooks->stop && *hooks->stop;
+        st = dnn_comm_agree(comm, st, &stop, err);
+        if (st) goto done;
+        if (stop && s->epoch < last && !s->stopped_early) {
             st = dnn_fail(err, DNN_EINTERRUPTED, "interrupted after epoch %d", epoch);
             goto done;
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # dnntune end to end on the wine data (configs/data/wine.csv): dnntrain's --until-epoch pause, a random+ASHA
 # study and its files, best.json reproducing its trial from another folder, the same trials for --jobs 1 and 2,
-# SIGKILL at random moments and --resume until done (each trial once, the same results as a study never
+# SIGKILL at events and --resume until done (each trial once, the same results as a study never
 # killed), SIGINT, and every refusal's exit code and message.
 . "$(dirname "$0")/lib.sh"
 cd "$T"
@@ -67,20 +67,43 @@ expect 0 "--jobs 1" -- "$DNNTUNE" --config nopruner.json --out j1 --jobs 1 --thr
 expect 0 "--jobs 2" -- "$DNNTUNE" --config nopruner.json --out j2 --jobs 2 --threads-per-trial 1 --quiet
 [ "$(cut -d, -f1-5,7- j1/trials.csv)" = "$(cut -d, -f1-5,7- j2/trials.csv)" ] || fail "--jobs 1 and 2 differ"
 
-# SIGKILL at random moments, then --resume until done: each trial once, and with one job the same results as s0,
-# a study never killed; with two jobs, two trials are cut at once
+# SIGKILL at events, then --resume until done: each trial once, and with one job the same results as s0, a study
+# never killed; with two jobs, two trials are cut at once. A kill waits for the k-th "run" line from now (a trial
+# was just started), k drawn from a seeded RANDOM among the segments still to come: each of the 8 trials runs one
+# first-rung segment, so 8 minus the journal's first-rung segments is a lower bound on them, and k at most a quarter
+# of it leaves first-rung segments unstarted after the kill's: the study is always still running when it is
+# killed, however fast the machine, and it is killed at least twice (6 times at most).
 expect 0 "a study never killed" -- "$DNNTUNE" --config sweep.json --out s0 --jobs 1 --threads-per-trial 1 --quiet
-kill_and_resume() { # DIR JOBS: up to 6 kills at random moments, a resume after each; prints the kills
-    local kills=0 pid
-    "$DNNTUNE" --config sweep.json --out "$1" --jobs "$2" --threads-per-trial 1 --quiet 2>/dev/null &
+events() { # DIR EVENT: how many EVENT lines DIR's journal has (0 before it exists)
+    local n
+    n=$(grep -c "\"event\":\"$2\"" "$1/study.jsonl" 2>/dev/null)
+    echo "${n:-0}"
+}
+# await_run DIR PID N: 0 once DIR's journal has N "run" lines, 1 if PID ended first or 60 s passed
+await_run() {
+    local _
+    for _ in $(seq 6000); do
+        [ "$(events "$1" run)" -ge "$3" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.01
+    done
+    return 1
+}
+kill_and_resume() { # DIR JOBS: up to 6 kills, a resume after each; prints the kills
+    local kills=0 pid left k
+    RANDOM=$((41 + $2))
+    "$DNNTUNE" --config sweep.json --out "$1" --jobs "$2" --threads-per-trial 1 --quiet >/dev/null 2>&1 &
     pid=$!
-    # a study killed before its journal's first line is no study: --resume would rightly refuse it
-    for i in $(seq 250); do [ -s "$1/study.jsonl" ] && break; sleep 0.02; done
-    for i in 1 2 3 4 5 6; do
-        sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
-        kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
-        wait $pid 2>/dev/null && break
-        "$DNNTUNE" --resume "$1" --jobs "$2" --quiet 2>>"$1.err" &
+    while [ $kills -lt 6 ]; do
+        left=$((8 - $(events "$1" 'segment","trial":[0-9]*,"until":1')))
+        [ $left -ge 3 ] || break
+        k=$((1 + RANDOM % ((left + 3) / 4)))
+        await_run "$1" $pid $(($(events "$1" run) + k)) || break
+        kill -KILL $pid 2>/dev/null
+        wait $pid 2>/dev/null
+        [ $? -eq 137 ] || { echo "the study ended before kill $((kills + 1))" >&2; break; } # 128 + SIGKILL
+        kills=$((kills + 1))
+        "$DNNTUNE" --resume "$1" --jobs "$2" --quiet >/dev/null 2>>"$1.err" &
         pid=$!
     done
     wait $pid 2>/dev/null
@@ -114,23 +137,27 @@ expect 0 "resumed after the cut" -- "$DNNTUNE" --resume es-cut --quiet
 [ "$(grep -c '^== dnntune runs' "es-cut/trials/000$trial/dnntrain.log")" = "$runs" ] || fail "trial $trial ran again"
 [ "$(cut -d, -f1-5,7- es/trials.csv)" = "$(cut -d, -f1-5,7- es-cut/trials.csv)" ] || fail "the cut study ended otherwise"
 
-# SIGINT: trials checkpoint, the results so far are written, exit 130; --resume finishes. Meanwhile a second
-# dnntune on the same study is refused.
+# SIGINT: trials checkpoint, the results so far are written, exit 130; --resume finishes. The study is stopped
+# (SIGSTOP) once its first trial has started: a second dnntune on it is refused meanwhile, and the SIGINT is
+# delivered with the study unfinished whatever the machine's speed, so exit 130 is always what is tested.
 "$DNNTUNE" --config sweep.json --out si --jobs 2 --threads-per-trial 1 2>si.err &
 pid=$!
-for i in $(seq 50); do [ -s si/study.jsonl ] && break; sleep 0.02; done
-expect 4 "a study another dnntune works on" -- "$DNNTUNE" --resume si --quiet
-err_has "another dnntune"
-sleep 0.3
-kill -INT $pid
-wait $pid
-rc=$?
-if [ $rc -eq 130 ]; then
+if await_run si $pid 1 && kill -STOP $pid; then
+    expect 4 "a study another dnntune works on" -- "$DNNTUNE" --resume si --quiet
+    err_has "another dnntune"
+    kill -INT $pid
+    kill -CONT $pid
+    wait $pid
+    rc=$?
+    [ $rc -eq 130 ] || fail "SIGINT: exit $rc, expected 130"
     grep -q -- "--resume si" si.err || fail "SIGINT message: $(tail -2 si.err)"
     [ -s si/trials.csv ] || fail "the results so far are written"
+    [ "$(tail -n +2 si/trials.csv | wc -l)" -lt 8 ] || fail "an interrupted study finished every trial"
     expect 0 "resume after SIGINT" -- "$DNNTUNE" --resume si --quiet
+    [ "$(tail -n +2 si/trials.csv | cut -d, -f1 | sort -n | tr '\n' ' ')" = "0 1 2 3 4 5 6 7 " ] ||
+        fail "the study resumed after SIGINT has each trial once"
 else
-    [ $rc -eq 0 ] && echo "the study ended before SIGINT" >&2 || fail "SIGINT: exit $rc, expected 130"
+    fail "the SIGINT study ended before its first trial was seen"
 fi
 
 # refusals

@@ -581,6 +581,62 @@ static void test_dropout(void)
     teardown(&p);
 }
 
+/* A batch split into parts, as processes split it in data-parallel training: each part's forward pass with
+ * its place in the batch (the same dropout masks), its loss normalised by the whole batch, and the parts'
+ * gradients summed with l2 added once, give the whole batch's gradient up to the order of the sums. */
+static void test_split_batch(void)
+{
+    problem p;
+    if (setup(&p,
+              config_json("{\"type\": \"dense\", \"units\": 6, \"activation\": \"relu\", \"l2\": 0.01}, "
+                          "{\"type\": \"dropout\", \"rate\": 0.4}, "
+                          "{\"type\": \"dense\", \"units\": 3, \"activation\": \"softmax\"}",
+                          "cross_entropy"),
+              7, 4, 21)) {
+        check_failures++;
+        return;
+    }
+    dnn_net *net = p.net;
+    const dnn_layer *out = &net->layers[net->n_layers - 1];
+    const uint64_t key = 0x5eed;
+    const size_t np = net->n_params, width = (size_t)net->layers[0].out;
+    float *whole = malloc(np * sizeof(float)), *sum = calloc(np, sizeof(float));
+    float *mask = malloc(7 * width * sizeof(float));
+    const float *a = dnn_net_forward_rows(net, p.x, 7, key, 0);
+    double loss = dnn_loss_part(p.cfg.loss, out->act, out->slope, dnn_net_logits(net), a, 7, 7, p.k, p.y, p.t,
+                                dnn_net_output_grad(net));
+    dnn_net_backward_rows(net, p.x, 7);
+    loss += 7 * dnn_net_add_l2(net);
+    memcpy(whole, net->grads, np * sizeof(float));
+    memcpy(mask, net->layers[1].mask, 7 * width * sizeof(float));
+    double parts = 0;
+    int same_masks = 1;
+    for (int lo = 0; lo < 7; lo += 3) { /* rows 0-2, 3-5, 6 */
+        int b = lo + 3 <= 7 ? 3 : 7 - lo;
+        a = dnn_net_forward_rows(net, p.x + (size_t)lo * p.n_in, b, key, (size_t)lo);
+        same_masks &=
+            memcmp(net->layers[1].mask, mask + (size_t)lo * width, (size_t)b * width * sizeof(float)) == 0;
+        parts += dnn_loss_part(p.cfg.loss, out->act, out->slope, dnn_net_logits(net), a, b, 7, p.k, p.y + lo,
+                               p.t + (size_t)lo * p.k, dnn_net_output_grad(net));
+        dnn_net_backward_rows(net, p.x + (size_t)lo * p.n_in, b);
+        for (size_t i = 0; i < np; i++) sum[i] += net->grads[i];
+    }
+    memcpy(net->grads, sum, np * sizeof(float));
+    parts += 7 * dnn_net_add_l2(net);
+    CHECK(same_masks);
+    CHECK_NEAR(parts, loss, 1e-9 * fabs(loss));
+    double worst = 0;
+    for (size_t i = 0; i < np; i++) worst = fmax(worst, fabs((double)net->grads[i] - whole[i]));
+    CHECK_MSG(worst < 1e-6, "the parts' gradient is %g from the whole batch's", worst);
+    /* another step's key draws other masks */
+    dnn_net_forward_rows(net, p.x, 7, key + 1, 0);
+    CHECK(memcmp(net->layers[1].mask, mask, 7 * width * sizeof(float)) != 0);
+    free(whole);
+    free(sum);
+    free(mask);
+    teardown(&p);
+}
+
 /* model.init "auto": Xavier uniform for ReLU (and every activation but sigmoid), He normal for sigmoid. */
 static void test_default_init(void)
 {
@@ -617,6 +673,7 @@ int main(void)
     test_forward_by_hand();
     test_batchnorm_eval();
     test_dropout();
+    test_split_batch();
     test_default_init();
     return check_done("test_net");
 }

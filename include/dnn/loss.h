@@ -13,6 +13,12 @@
 double dnn_loss(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z, const float *a, int b,
                 int k, const int32_t *y, const float *t, float *dz);
 
+/* The same for b rows that are part of a batch of n rows split across processes: dz is the gradient of the
+ * whole batch's mean loss with respect to these rows' z, so the processes' gradients add up to the batch's.
+ */
+double dnn_loss_part(dnn_loss_kind kind, dnn_act out_act, float slope, const float *z, const float *a, int b,
+                     int n, int k, const int32_t *y, const float *t, float *dz);
+
 /* Number of rows whose predicted class (argmax, or a > 0.5 for one sigmoid unit) equals y. */
 int dnn_count_correct(const float *a, int b, int k, const int32_t *y);
 

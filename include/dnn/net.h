@@ -87,6 +87,11 @@ void dnn_layer_describe(const dnn_layer *L, char *buf, size_t n);
  * rng) and batch statistics in batchnorm. */
 const float *dnn_net_forward(dnn_net *net, const float *x, int b, int training, dnn_rng *rng);
 
+/* The same in training mode, for b rows that are rows row0.. of a batch whose dropout masks come from key
+ * (one per step; dnn_net_forward draws it from rng): a row's mask depends only on key, the layer and the
+ * row's place in the batch, so a batch split across processes gets the masks it would get whole. */
+const float *dnn_net_forward_rows(dnn_net *net, const float *x, int b, uint64_t key, size_t row0);
+
 /* The last layer's pre-activation Z [b, n_out] of the last forward pass (the loss reads it). */
 const float *dnn_net_logits(const dnn_net *net);
 /* Where the loss writes dL/dZ of the last layer [b, n_out] before dnn_net_backward. */
@@ -95,6 +100,10 @@ float *dnn_net_output_grad(dnn_net *net);
 /* Backward pass for the last forward pass of b rows of x: fills grads (overwriting them) from the
  * output gradient, then adds each layer's l2 term. Returns the l2 penalty added to the loss. */
 double dnn_net_backward(dnn_net *net, const float *x, int b);
+/* Its two halves, for a batch split across processes: the gradient of this process's rows (to be summed
+ * across processes), then the l2 term, added once to the sum. */
+void dnn_net_backward_rows(dnn_net *net, const float *x, int b);
+double dnn_net_add_l2(dnn_net *net);
 /* The same, and when dx is not NULL also the gradient of the loss w.r.t. the input, dx [b, n_in] (as for
  * saliency maps; the l2 penalty does not depend on the input). After a forward pass in evaluation mode it is
  * the gradient of that pass: dropout is the identity and batchnorm an affine map of running statistics. */

@@ -23,6 +23,10 @@ uint64_t dnn_rng_below(dnn_rng *r, uint64_t n);
 double dnn_rng_uniform(dnn_rng *r);
 /* Standard normal (Box-Muller; one draw per call keeps the state a plain 256 bits). */
 double dnn_rng_normal(dnn_rng *r);
+/* The counter-th value of the splitmix64 sequence that starts at key: random access, for draws that must
+ * not depend on which process makes them or in what order (dropout masks of a batch split across processes).
+ */
+uint64_t dnn_rng_at(uint64_t key, uint64_t counter);
 /* Fisher-Yates shuffle of idx[0..n). */
 void dnn_rng_shuffle(dnn_rng *r, uint32_t *idx, size_t n);
 

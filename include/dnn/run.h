@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include "dnn/comm.h"
 #include "dnn/error.h"
 #include "dnn/train.h"
 
@@ -24,6 +25,9 @@ typedef struct {
                        const char *msg); /* notes for the user; detail: only for --verbose */
     void *ctx;
     volatile sig_atomic_t *stop;
+    /* The processes training together (NULL: this one alone). Every process of the job calls dnn_run_train
+     * with the same options; rank 0 alone creates, locks and writes the run folder. */
+    dnn_comm *comm;
 } dnn_run_opts;
 
 typedef struct {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnn/comm.h"
 #include "dnn/data.h"
 #include "dnn/error.h"
 #include "dnn/model.h"
@@ -67,6 +68,9 @@ typedef struct {
     void *ctx;
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop ends after the current batch */
     int until_epoch;             /* > 0: pause after this epoch, as if training.epochs ended there */
+    /* The processes training together (NULL: this one alone): each computes the gradient of its part of
+     * every batch, and they sum them; on_epoch is then rank 0's to give (see dnn_train). */
+    dnn_comm *comm;
 } dnn_train_hooks;
 
 /* The samples a run trains and validates on. */
@@ -81,7 +85,13 @@ typedef struct {
 /* Train from s->epoch to the config's epochs (or until early stopping, hooks->until_epoch, or *stop). Returns
  * DNN_EINTERRUPTED when stopped mid-epoch (the model then holds the state after the last whole batch, and the
  * hook has not seen the partial epoch), DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is
- * then poisoned: the caller keeps its last checkpoint). */
+ * then poisoned: the caller keeps its last checkpoint).
+ * With hooks->comm, every process of the job calls this with the same model, state and data. The replicas
+ * start from rank 0's parameters and stay identical: each process works on its rows of every batch (parts
+ * that differ by at most one row), the gradients and sums are added up across processes, batchnorm's
+ * running statistics averaged, and every output.every_epochs epochs the parameters' checksums compared.
+ * A failure of one process's hook (rank 0's on_epoch) and a stop request on any process end the loop on
+ * all, at the same step, with the same status. */
 dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
                      const dnn_train_hooks *hooks, dnn_error *err);
 

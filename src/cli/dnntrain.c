@@ -1,5 +1,6 @@
 /* dnntrain: parse flags, call dnn_run_train, show progress, map errors to exit codes. */
 #define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dnn/blas.h"
+#include "dnn/comm.h"
 #include "dnn/run.h"
 #include "dnn/util.h"
 #include "options.h"
@@ -81,8 +84,34 @@ static void on_message(void *ctx, int detail, const char *msg)
     fprintf(stderr, "dnntrain: %s\n", msg);
 }
 
-int main(int argc, char **argv)
+/* Point stdout and stderr at /dev/null; returns what restores them (-1 when they were left alone). */
+static int mute(void)
 {
+    int null = open("/dev/null", O_WRONLY), saved = null >= 0 ? dup(STDERR_FILENO) : -1;
+    if (saved >= 0) {
+        fflush(stdout);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+    }
+    if (null >= 0) close(null);
+    return saved;
+}
+
+static void unmute(int saved)
+{
+    if (saved < 0) return;
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    dup2(saved, STDOUT_FILENO); /* the flags have been parsed: nothing goes to stdout from here */
+    close(saved);
+}
+
+static int train_main(dnn_comm *comm, int argc, char **argv)
+{
+    const int rank = dnn_comm_rank(comm);
+    /* Rank 0 speaks for the job: every process parses the same flags and meets the same errors. */
+    int muted = rank ? mute() : -1;
     cli_parser p;
     static const char *sets[257];
     cli_init(&p, "dnntrain", DNNTRAIN_OPTIONS, DNNTRAIN_N_OPTIONS);
@@ -124,9 +153,13 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    if (want_version) { /* after every flag, so --version --threads 1 reports 1 thread */
+    if (!threads && !getenv("OPENBLAS_NUM_THREADS"))
+        threads = dnn_comm_threads(comm); /* processes on one machine share its cores */
+    if (want_version) {                   /* after every flag, so --version --threads 1 reports 1 thread */
+        char job[300];
         cli_set_threads(threads);
         cli_version(p.prog);
+        printf("MPI: %s\n", dnn_comm_describe(comm, job, sizeof job));
         return 0;
     }
     if (optind < argc) {
@@ -138,6 +171,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnntrain: --config FILE.json is required (or --resume CKPT); see --help\n");
         return 2;
     }
+    unmute(muted);
+    u.quiet |= rank != 0;
     if (seed >= 0) {
         snprintf(seed_set, sizeof seed_set, "seed=%ld", seed);
         sets[n_sets++] = seed_set;
@@ -153,20 +188,26 @@ int main(int argc, char **argv)
     o.on_message = on_message;
     o.ctx = &u;
     o.stop = &stop_requested;
+    o.comm = comm;
 
     cli_catch_signals(on_signal);
+    /* and SIGUSR1, which mpirun forwards to every process without ending the job itself */
+    struct sigaction usr1;
+    sigaction(SIGINT, NULL, &usr1);
+    sigaction(SIGUSR1, &usr1, NULL);
 
     dnn_run_result res;
     dnn_error err = {0};
     dnn_status st = dnn_run_train(&o, &res, &err);
     if (u.drawn) fputs("\r\033[K", stderr);
     if (st == DNN_EINTERRUPTED) {
-        if (!u.quiet)
+        if (!u.quiet && rank == 0)
             fprintf(stderr, "dnntrain: %s; checkpoint saved in %s/ckpt.bin (continue with --resume)\n",
                     err.msg, res.out_dir);
         return 130;
     }
     if (st) {
+        if (rank != 0 && !dnn_comm_failed(comm)) return (int)st; /* rank 0 says it */
         fprintf(stderr, "dnntrain: %s\n", err.msg);
         if (st == DNN_EDIVERGED && res.out_dir[0])
             fprintf(stderr, "dnntrain: the last good checkpoint, if any, is %s/ckpt.bin\n", res.out_dir);
@@ -184,4 +225,20 @@ int main(int argc, char **argv)
             printf("run folder %s (epochs %d, best %d)\n", res.out_dir, res.epochs_run, res.best_epoch);
     }
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    dnn_comm *comm = NULL;
+    dnn_error err = {0};
+    if (dnn_comm_init(&comm, &argc, &argv, &err)) {
+        fprintf(stderr, "dnntrain: %s\n", err.msg);
+        if (dnn_comm_failed(comm)) dnn_comm_abort(comm, DNN_EIO);
+        return DNN_EIO;
+    }
+    int code = train_main(comm, argc, argv);
+    /* the others may be waiting for this process in an operation it could not finish */
+    if (dnn_comm_failed(comm)) dnn_comm_abort(comm, code);
+    dnn_comm_finalize(comm);
+    return code;
 }

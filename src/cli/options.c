@@ -31,7 +31,8 @@ const char DNNTRAIN_USAGE[] =
 const char DNNTRAIN_EXAMPLES[] =
     "  dnntrain --config configs/mlp.json\n"
     "  dnntrain --config configs/mlp.json --set training.epochs=3 --out runs/quick\n"
-    "  dnntrain --resume runs/mlp/ckpt.bin --set training.epochs=20\n";
+    "  dnntrain --resume runs/mlp/ckpt.bin --set training.epochs=20\n"
+    "  mpirun -np 2 dnntrain --config configs/mlp.json   (data-parallel, with Open MPI)\n";
 
 const int DNNTRAIN_N_OPTIONS = (int)(sizeof DNNTRAIN_OPTIONS / sizeof DNNTRAIN_OPTIONS[0]);
 
