@@ -6,8 +6,10 @@
 #      the long accuracy gates (ctest label "slow") and the install and package checks (label "package", which
 #      build programs against the library as a user would, without the sanitizers' runtime);
 #   3. the fuzz targets (clang's libFuzzer): each replays its corpus, then fuzzes for FUZZ_SECONDS (20).
-# scripts/test.sh --quick runs step 1 only.
+# scripts/test.sh --quick runs step 1 only. Everything a test needs is installed here, so a check that cannot
+# run (a missing dataset, locale or tool) fails instead of being skipped (DNN_TEST_STRICT, as CI=true does).
 set -euo pipefail
+export DNN_TEST_STRICT=1
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 quick=0

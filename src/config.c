@@ -142,9 +142,83 @@ static dnn_status expected(vctx *v, const char *key, const char *what, const cJS
     return st;
 }
 
-/* Every key of obj must be in allowed[]; no key may appear twice. */
-static dnn_status check_keys(vctx *v, const cJSON *obj, const char *const *allowed, size_t n)
+/* ---- the keys each object accepts: one table, read by the validator and by dnn_config_keys ---- */
+
+/* Every object the validator reads gets a row: its dotted path ("{a,b}" for alternatives, "[]" for the
+ * elements of an array) and the keys it accepts. check_keys takes a row, so a key the validator accepts is
+ * always in dnn_config_keys' list, which tests hold against the README. */
+typedef struct {
+    const char *path;
+    const char *const *keys;
+    size_t n;
+} key_set;
+
+#define KEYS(...) (const char *const[]){__VA_ARGS__}, COUNT(((const char *const[]){__VA_ARGS__}))
+
+enum {
+    K_TOP,
+    K_DATA,
+    K_IDX,
+    K_CSV,
+    K_MODEL,
+    K_DENSE,
+    K_DROPOUT,
+    K_BATCHNORM,
+    K_CONV2D,
+    K_POOL,
+    K_TYPE_ONLY,
+    K_SGD,
+    K_ADAM,
+    K_ADAMW,
+    K_RMSPROP,
+    K_SCHED_NONE,
+    K_SCHED_STEP,
+    K_SCHED_COSINE,
+    K_SCHED_PLATEAU,
+    K_TRAINING,
+    K_EARLY_STOPPING,
+    K_OUTPUT,
+    N_KEY_SETS
+};
+
+static const key_set KEY_SETS[N_KEY_SETS] = {
+    [K_TOP] = {"", KEYS("seed", "data", "model", "loss", "optimizer", "training", "output")},
+    [K_DATA] = {"data", KEYS("train", "test", "validation_split", "normalize", "task", "shape", "classes")},
+    [K_IDX] = {"data.{train,test}", KEYS("format", "images", "labels")},
+    [K_CSV] = {"data.{train,test}", KEYS("format", "path", "header", "label", "delimiter", "missing",
+                                         "missing_values", "features", "ignore")},
+    [K_MODEL] = {"model", KEYS("layers", "init")},
+    [K_DENSE] = {"model.layers[]", KEYS("type", "units", "activation", "l2", "negative_slope")},
+    [K_DROPOUT] = {"model.layers[]", KEYS("type", "rate")},
+    [K_BATCHNORM] = {"model.layers[]", KEYS("type", "momentum", "epsilon")},
+    [K_CONV2D] = {"model.layers[]", KEYS("type", "filters", "kernel_size", "stride", "padding", "activation",
+                                         "l2", "negative_slope")},
+    [K_POOL] = {"model.layers[]", KEYS("type", "pool_size", "stride")},
+    [K_TYPE_ONLY] = {"model.layers[]", KEYS("type")},
+    [K_SGD] = {"optimizer",
+               KEYS("type", "learning_rate", "clip_norm", "lr_schedule", "momentum", "nesterov")},
+    [K_ADAM] = {"optimizer",
+                KEYS("type", "learning_rate", "clip_norm", "lr_schedule", "beta1", "beta2", "epsilon")},
+    [K_ADAMW] = {"optimizer", KEYS("type", "learning_rate", "clip_norm", "lr_schedule", "beta1", "beta2",
+                                   "epsilon", "weight_decay")},
+    [K_RMSPROP] = {"optimizer",
+                   KEYS("type", "learning_rate", "clip_norm", "lr_schedule", "rho", "epsilon", "momentum")},
+    [K_SCHED_NONE] = {"optimizer.lr_schedule", KEYS("type")},
+    [K_SCHED_STEP] = {"optimizer.lr_schedule", KEYS("type", "step_size", "gamma")},
+    [K_SCHED_COSINE] = {"optimizer.lr_schedule", KEYS("type", "min_lr", "warmup_epochs")},
+    [K_SCHED_PLATEAU] = {"optimizer.lr_schedule",
+                         KEYS("type", "monitor", "factor", "patience", "min_delta", "min_lr")},
+    [K_TRAINING] = {"training", KEYS("epochs", "batch_size", "shuffle", "early_stopping")},
+    [K_EARLY_STOPPING] = {"training.early_stopping",
+                          KEYS("monitor", "patience", "min_delta", "restore_best")},
+    [K_OUTPUT] = {"output", KEYS("dir", "save_best", "every_epochs", "keep", "explain")},
+};
+
+/* Every key of obj must be in the row's keys; no key may appear twice. */
+static dnn_status check_keys(vctx *v, const cJSON *obj, int row)
 {
+    const char *const *allowed = KEY_SETS[row].keys;
+    const size_t n = KEY_SETS[row].n;
     for (const cJSON *c = obj->child; c; c = c->next) {
         size_t i;
         for (i = 0; i < n; i++)
@@ -397,9 +471,6 @@ static dnn_status colrefs(vctx *v, const cJSON *obj, const char *key, dnn_colref
     return st;
 }
 
-static const char *const idx_keys[] = {"format", "images", "labels"};
-static const char *const csv_keys[] = {"format",  "path",           "header",   "label", "delimiter",
-                                       "missing", "missing_values", "features", "ignore"};
 static const char *const format_names[] = {"idx", "csv"};
 static const char *const missing_names[] = {"error", "mean", "median", "zero", "drop"};
 
@@ -420,12 +491,12 @@ static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base
     if (!st) st = get_enum(v, o, "format", format_names, COUNT(format_names), def, &fmt);
     if (!st) src->format = (dnn_format)fmt;
     if (!st && fmt == DNN_FORMAT_IDX) {
-        st = check_keys(v, o, idx_keys, COUNT(idx_keys));
+        st = check_keys(v, o, K_IDX);
         if (!st && !member(o, "images")) st = missing(v, "images", "the path of an IDX images file");
         if (!st) st = resolve_path(v, o, "images", base_dir, &src->images);
         if (!st) st = resolve_path(v, o, "labels", base_dir, &src->labels);
     } else if (!st) {
-        st = check_keys(v, o, csv_keys, COUNT(csv_keys));
+        st = check_keys(v, o, K_CSV);
         if (!st && !member(o, "path")) st = missing(v, "path", "the path of a CSV file");
         if (!st) st = resolve_path(v, o, "path", base_dir, &src->path);
         src->header = -1;
@@ -486,9 +557,6 @@ static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base
     return st;
 }
 
-static const char *const data_keys[] = {"train", "test",  "validation_split", "normalize",
-                                        "task",  "shape", "classes"};
-
 /* data.shape: [C, H, W], each positive, with a product a network input can take. */
 static dnn_status data_shape(vctx *v, dnn_config *c, const cJSON *data)
 {
@@ -517,7 +585,7 @@ static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *
     if (st) return st;
     size_t m = vpush(v, "data", 0);
     int present, norm = 0;
-    st = check_keys(v, data, data_keys, COUNT(data_keys));
+    st = check_keys(v, data, K_DATA);
     if (!st) st = source(v, (cJSON *)data, "train", base_dir, 1, &c->train, &present);
     if (!st) st = source(v, (cJSON *)data, "test", base_dir, 0, &c->test, &c->has_test);
     if (!st) st = get_num(v, data, "validation_split", 0, 0, 1, 1, 0.0, &c->validation_split);
@@ -550,13 +618,6 @@ static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *
     return st;
 }
 
-static const char *const dense_keys[] = {"type", "units", "activation", "l2", "negative_slope"};
-static const char *const dropout_keys[] = {"type", "rate"};
-static const char *const batchnorm_keys[] = {"type", "momentum", "epsilon"};
-static const char *const conv_keys[] = {"type",    "filters",    "kernel_size", "stride",
-                                        "padding", "activation", "l2",          "negative_slope"};
-static const char *const pool_keys[] = {"type", "pool_size", "stride"};
-static const char *const type_keys[] = {"type"};
 static const char *const pad_names[] = {"valid", "same"};
 
 /* activation, l2 and negative_slope, as dense and conv2d take them */
@@ -577,7 +638,7 @@ static dnn_status activation(vctx *v, const cJSON *o, dnn_layer_config *l)
 
 static dnn_status conv2d(vctx *v, const cJSON *o, dnn_layer_config *l)
 {
-    dnn_status st = check_keys(v, o, conv_keys, COUNT(conv_keys));
+    dnn_status st = check_keys(v, o, K_CONV2D);
     if (!st && !member(o, "filters")) st = missing(v, "filters", "a positive integer");
     if (!st) st = get_int32(v, o, "filters", 1, 0, &l->filters);
     if (!st && !member(o, "kernel_size"))
@@ -602,7 +663,7 @@ static dnn_status conv2d(vctx *v, const cJSON *o, dnn_layer_config *l)
 
 static dnn_status pooling(vctx *v, const cJSON *o, dnn_layer_config *l)
 {
-    dnn_status st = check_keys(v, o, pool_keys, COUNT(pool_keys));
+    dnn_status st = check_keys(v, o, K_POOL);
     if (!st) st = get_pair(v, o, "pool_size", 1, 2, "a positive integer or [height, width]", l->kernel);
     /* the stride defaults to the pool size: windows side by side, as in Keras and PyTorch */
     if (!st) st = get_pair(v, o, "stride", 1, 0, "a positive integer or [height, width]", l->stride);
@@ -610,7 +671,6 @@ static dnn_status pooling(vctx *v, const cJSON *o, dnn_layer_config *l)
         if (l->stride[i] == 0) l->stride[i] = l->kernel[i];
     return st;
 }
-static const char *const model_keys[] = {"layers", "init"};
 static const char *const init_names[] = {"auto", "he", "he_uniform", "xavier", "xavier_normal"};
 
 static dnn_status layer(vctx *v, const cJSON *o, dnn_layer_config *l)
@@ -628,19 +688,19 @@ static dnn_status layer(vctx *v, const cJSON *o, dnn_layer_config *l)
     l->kind = (dnn_layer_kind)type;
     switch (l->kind) {
     case DNN_LAYER_DENSE:
-        st = check_keys(v, o, dense_keys, COUNT(dense_keys));
+        st = check_keys(v, o, K_DENSE);
         if (!st && !member(o, "units")) st = missing(v, "units", "a positive integer");
         if (!st) st = get_int32(v, o, "units", 1, 0, &l->units);
         if (!st) st = activation(v, o, l);
         break;
     case DNN_LAYER_DROPOUT:
-        st = check_keys(v, o, dropout_keys, COUNT(dropout_keys));
+        st = check_keys(v, o, K_DROPOUT);
         if (!st && !member(o, "rate")) st = missing(v, "rate", "a number in [0, 1)");
         if (!st) st = get_num(v, o, "rate", 0, 0, 1, 1, 0, &x);
         l->rate = (float)x;
         break;
     case DNN_LAYER_BATCHNORM:
-        st = check_keys(v, o, batchnorm_keys, COUNT(batchnorm_keys));
+        st = check_keys(v, o, K_BATCHNORM);
         if (!st) st = get_num(v, o, "momentum", 0, 0, 1, 1, 0.99, &x);
         l->momentum = (float)x;
         if (!st) st = get_num(v, o, "epsilon", 0, 1, INFINITY, 0, 1e-3, &x);
@@ -650,7 +710,7 @@ static dnn_status layer(vctx *v, const cJSON *o, dnn_layer_config *l)
     case DNN_LAYER_MAXPOOL2D:
     case DNN_LAYER_AVGPOOL2D: st = pooling(v, o, l); break;
     case DNN_LAYER_FLATTEN:
-    case DNN_LAYER_GLOBAL_AVGPOOL: st = check_keys(v, o, type_keys, COUNT(type_keys)); break;
+    case DNN_LAYER_GLOBAL_AVGPOOL: st = check_keys(v, o, K_TYPE_ONLY); break;
     }
     return st;
 }
@@ -661,7 +721,7 @@ static dnn_status model_section(vctx *v, dnn_config *c, const cJSON *root)
     dnn_status st = get_object(v, root, "model", 1, &model);
     if (st) return st;
     size_t m = vpush(v, "model", 0);
-    st = check_keys(v, model, model_keys, COUNT(model_keys));
+    st = check_keys(v, model, K_MODEL);
     const cJSON *layers = member(model, "layers");
     if (!st && !layers) st = missing(v, "layers", "an array of layer objects");
     if (!st && (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) == 0))
@@ -696,20 +756,7 @@ static dnn_status model_section(vctx *v, dnn_config *c, const cJSON *root)
     return st;
 }
 
-static const char *const sgd_keys[] = {"type",        "learning_rate", "clip_norm",
-                                       "lr_schedule", "momentum",      "nesterov"};
-static const char *const adam_keys[] = {"type",  "learning_rate", "clip_norm", "lr_schedule",
-                                        "beta1", "beta2",         "epsilon"};
-static const char *const adamw_keys[] = {"type",  "learning_rate", "clip_norm", "lr_schedule",
-                                         "beta1", "beta2",         "epsilon",   "weight_decay"};
-static const char *const rmsprop_keys[] = {"type", "learning_rate", "clip_norm", "lr_schedule",
-                                           "rho",  "epsilon",       "momentum"};
-
 static const char *const sched_names[] = {"none", "step", "cosine", "plateau"};
-static const char *const none_keys[] = {"type"};
-static const char *const step_keys[] = {"type", "step_size", "gamma"};
-static const char *const cosine_keys[] = {"type", "min_lr", "warmup_epochs"};
-static const char *const plateau_keys[] = {"type", "monitor", "factor", "patience", "min_delta", "min_lr"};
 
 static dnn_status schedule(vctx *v, const cJSON *opt, dnn_schedule_config *s)
 {
@@ -723,20 +770,20 @@ static dnn_status schedule(vctx *v, const cJSON *opt, dnn_schedule_config *s)
     if (!st) st = get_enum(v, o, "type", sched_names, COUNT(sched_names), 0, &kind);
     s->kind = (dnn_sched_kind)kind;
     if (!st) switch (s->kind) {
-        case DNN_SCHED_NONE: st = check_keys(v, o, none_keys, COUNT(none_keys)); break;
+        case DNN_SCHED_NONE: st = check_keys(v, o, K_SCHED_NONE); break;
         case DNN_SCHED_STEP:
-            st = check_keys(v, o, step_keys, COUNT(step_keys));
+            st = check_keys(v, o, K_SCHED_STEP);
             if (!st && !member(o, "step_size")) st = missing(v, "step_size", "a positive integer (epochs)");
             if (!st) st = get_int32(v, o, "step_size", 1, 1, &s->step_size);
             if (!st) st = get_num(v, o, "gamma", 0, 1, 1, 0, 0.1, &s->gamma);
             break;
         case DNN_SCHED_COSINE:
-            st = check_keys(v, o, cosine_keys, COUNT(cosine_keys));
+            st = check_keys(v, o, K_SCHED_COSINE);
             if (!st) st = get_num(v, o, "min_lr", 0, 0, INFINITY, 0, 0.0, &s->min_lr);
             if (!st) st = get_int32(v, o, "warmup_epochs", 0, 0, &s->warmup_epochs);
             break;
         case DNN_SCHED_PLATEAU:
-            st = check_keys(v, o, plateau_keys, COUNT(plateau_keys));
+            st = check_keys(v, o, K_SCHED_PLATEAU);
             if (!st)
                 st = get_enum(v, o, "monitor", monitor_names, COUNT(monitor_names), DNN_MONITOR_VAL_LOSS,
                               &mon);
@@ -775,10 +822,10 @@ static dnn_status optimizer_section(vctx *v, dnn_config *c, cJSON *root)
     if (!st) st = get_enum(v, o, "type", optim_names, COUNT(optim_names), 0, &kind);
     p->kind = (dnn_optim_kind)kind;
     if (!st) switch (p->kind) {
-        case DNN_OPT_SGD: st = check_keys(v, o, sgd_keys, COUNT(sgd_keys)); break;
-        case DNN_OPT_ADAM: st = check_keys(v, o, adam_keys, COUNT(adam_keys)); break;
-        case DNN_OPT_ADAMW: st = check_keys(v, o, adamw_keys, COUNT(adamw_keys)); break;
-        case DNN_OPT_RMSPROP: st = check_keys(v, o, rmsprop_keys, COUNT(rmsprop_keys)); break;
+        case DNN_OPT_SGD: st = check_keys(v, o, K_SGD); break;
+        case DNN_OPT_ADAM: st = check_keys(v, o, K_ADAM); break;
+        case DNN_OPT_ADAMW: st = check_keys(v, o, K_ADAMW); break;
+        case DNN_OPT_RMSPROP: st = check_keys(v, o, K_RMSPROP); break;
         }
     double def_lr = p->kind == DNN_OPT_SGD ? 0.01 : 0.001;
     if (!st) st = get_num(v, o, "learning_rate", 0, 1, INFINITY, 0, def_lr, &p->learning_rate);
@@ -796,16 +843,13 @@ static dnn_status optimizer_section(vctx *v, dnn_config *c, cJSON *root)
     return st;
 }
 
-static const char *const training_keys[] = {"epochs", "batch_size", "shuffle", "early_stopping"};
-static const char *const es_keys[] = {"monitor", "patience", "min_delta", "restore_best"};
-
 static dnn_status training_section(vctx *v, dnn_config *c, const cJSON *root)
 {
     const cJSON *t;
     dnn_status st = get_object(v, root, "training", 0, &t);
     if (st) return st;
     size_t m = vpush(v, "training", 0);
-    if (t) st = check_keys(v, t, training_keys, COUNT(training_keys));
+    if (t) st = check_keys(v, t, K_TRAINING);
     if (!st) st = get_int32(v, t, "epochs", 1, 10, &c->epochs);
     if (!st) st = get_int32(v, t, "batch_size", 1, 32, &c->batch_size);
     if (!st) st = get_bool(v, t, "shuffle", 1, &c->shuffle);
@@ -816,7 +860,7 @@ static dnn_status training_section(vctx *v, dnn_config *c, const cJSON *root)
     if (!st && es) {
         size_t me = vpush(v, "early_stopping", 0);
         int mon = 0;
-        st = check_keys(v, es, es_keys, COUNT(es_keys));
+        st = check_keys(v, es, K_EARLY_STOPPING);
         if (!st)
             st = get_enum(v, es, "monitor", monitor_names, COUNT(monitor_names), DNN_MONITOR_VAL_LOSS, &mon);
         e->monitor = (dnn_monitor)mon;
@@ -828,8 +872,6 @@ static dnn_status training_section(vctx *v, dnn_config *c, const cJSON *root)
     vpop(v, m);
     return st;
 }
-
-static const char *const output_keys[] = {"dir", "save_best", "every_epochs", "keep", "explain"};
 
 /* output.explain: method names as --explain takes them, in an array or one comma-separated string; bit i
  * of c->explain is explain_methods[i] (DNN_EXPLAIN_* of dnn/explain.h). */
@@ -873,7 +915,7 @@ static dnn_status output_section(vctx *v, dnn_config *c, const cJSON *root)
     dnn_status st = get_object(v, root, "output", 0, &o);
     if (st) return st;
     size_t m = vpush(v, "output", 0);
-    if (o) st = check_keys(v, o, output_keys, COUNT(output_keys));
+    if (o) st = check_keys(v, o, K_OUTPUT);
     if (!st) st = get_string(v, o, "dir", 0, &dir);
     if (!st && dir && !(c->output_dir = dnn_strdup(dir)))
         st = dnn_fail_oom(v->err, "output.dir", strlen(dir));
@@ -888,8 +930,6 @@ static dnn_status output_section(vctx *v, dnn_config *c, const cJSON *root)
     vpop(v, m);
     return st;
 }
-
-static const char *const top_keys[] = {"seed", "data", "model", "loss", "optimizer", "training", "output"};
 
 /* Cross-field rules: the loss must fit the output layer, the task must fit the loss. */
 static dnn_status check_consistency(vctx *v, dnn_config *c, int task)
@@ -979,7 +1019,7 @@ dnn_status dnn_config_from_json(dnn_config *c, cJSON *json, const char *file, co
     }
     long seed = 0;
     int loss = 0, task = -1;
-    dnn_status st = check_keys(&v, json, top_keys, COUNT(top_keys));
+    dnn_status st = check_keys(&v, json, K_TOP);
     /* Seeds are integers that survive a round trip through a JSON double. */
     if (!st) st = get_int(&v, json, "seed", 0, (1L << 53), 0, &seed);
     c->seed = (uint64_t)seed;
@@ -1179,4 +1219,77 @@ void dnn_config_free(dnn_config *c)
     for (int i = 0; i < c->n_class_names; i++) free(c->class_names[i]);
     free(c->class_names);
     memset(c, 0, sizeof *c);
+}
+
+/* ---- the list of keys ---- */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} string_list;
+
+static int list_add(string_list *l, const char *a, size_t na, const char *b)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v, l->cap = cap;
+    }
+    size_t nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (!s) return -1;
+    memcpy(s, a, na);
+    memcpy(s + na, b, nb + 1);
+    l->v[l->n++] = s;
+    return 0;
+}
+
+/* Add every expansion of "head{x,y}tail" (alternatives may nest in tail) to the list. */
+static int expand(string_list *l, const char *pattern)
+{
+    const char *open = strchr(pattern, '{'), *close = open ? strchr(open, '}') : NULL;
+    if (!open || !close) return list_add(l, "", 0, pattern);
+    char buf[256];
+    for (const char *alt = open + 1; alt < close;) {
+        size_t len = strcspn(alt, ",}");
+        int n =
+            snprintf(buf, sizeof buf, "%.*s%.*s%s", (int)(open - pattern), pattern, (int)len, alt, close + 1);
+        if (n < 0 || (size_t)n >= sizeof buf || expand(l, buf)) return -1;
+        alt += len + 1;
+    }
+    return 0;
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+dnn_status dnn_config_keys(char ***keys, size_t *n, dnn_error *err)
+{
+    string_list l = {0};
+    char path[256];
+    int bad = 0;
+    for (int r = 0; r < N_KEY_SETS && !bad; r++)
+        for (size_t i = 0; i < KEY_SETS[r].n && !bad; i++) {
+            const char *at = KEY_SETS[r].path;
+            snprintf(path, sizeof path, "%s%s%s", at, *at ? "." : "", KEY_SETS[r].keys[i]);
+            bad = expand(&l, path);
+        }
+    if (bad) {
+        dnn_strings_free(l.v, l.n);
+        return dnn_fail_oom(err, "the list of config keys", l.n * sizeof(char *));
+    }
+    qsort(l.v, l.n, sizeof *l.v, by_string);
+    size_t k = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (k && strcmp(l.v[k - 1], l.v[i]) == 0)
+            free(l.v[i]);
+        else
+            l.v[k++] = l.v[i];
+    }
+    *keys = l.v;
+    *n = k;
+    return DNN_OK;
 }

@@ -22,8 +22,14 @@ done
 [ "$(grep -c 'class="point"' runs/rep/curves.svg)" -eq 24 ] || fail "curves.svg: expected one point per epoch and series"
 grep -q '>epoch<' runs/rep/curves.svg && grep -q '>accuracy<' runs/rep/curves.svg && grep -q '>loss<' runs/rep/curves.svg ||
     fail "curves.svg: axis labels"
-grep -q '<svg' runs/rep/report.html && grep -q 'Confusion matrix' runs/rep/report.html && grep -q '"epochs": *6' runs/rep/report.html ||
-    grep -q 'Config' runs/rep/report.html || fail "report.html: pictures, tables and config"
+# the page embeds the curves, a row per epoch, the test set's confusion matrix, and the config it ran with
+html=runs/rep/report.html
+grep -q '<svg' $html || fail "report.html: no embedded curves"
+grep -q 'Confusion matrix' $html || fail "report.html: no confusion matrix"
+[ "$(sed -n '/<h2>Epochs/,/<\/table>/p' $html | grep -c '<tr[^>]*><td>')" -eq 6 ] || fail "report.html: not one row per epoch"
+sed -n '/<h2>Config/,/<\/pre>/p' $html | sed '1d; s/<pre>//; s/<\/pre>.*//; s/&quot;/"/g; s/&lt;/</g; s/&gt;/>/g; s/&amp;/\&/g' >html-config.json
+[ "$("$JSON_QUERY" html-config.json seed)" = 4 ] && [ "$("$JSON_QUERY" html-config.json training.epochs)" = 6 ] &&
+    [ "$("$JSON_QUERY" html-config.json model.layers.0.units)" = 32 ] || fail "report.html: the config section is not the run's config"
 [ "$(grep -c 'class="cell"' runs/rep/report.html)" -eq 100 ] || fail "report.html: a 10 x 10 confusion matrix"
 grep -q 'http' runs/rep/report.html && grep -v 'xmlns=' runs/rep/report.html | grep -q 'http' &&
     fail "report.html refers to the network"
@@ -88,7 +94,7 @@ if command -v man >/dev/null; then
         grep -q "EXIT STATUS" man.txt || fail "$p.1 rendered without its sections"
     done
 else
-    echo "skipped the man page check: man is not installed (apt-get install man-db)" >&2
+    skip "the man page check: man is not installed (apt-get install man-db groff-base)"
 fi
 
 finish

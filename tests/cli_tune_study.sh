@@ -16,11 +16,11 @@ best_of() {
 study_check() {
     local best epochs
     best=$(awk -F, 'NR > 1 && $2 == "completed" { print $3 }' "$2/trials.csv" |
-        awk -v m="$4" 'NR == 1 || (m == "min" ? $1 < b : $1 > b) { b = $1 } END { printf "%.17g\n", b }')
+        awk -v m="$4" 'NR == 1 || (m == "min" ? $1 < b : $1 > b) { b = $1 } END { if (NR) printf "%.17g\n", b }')
     epochs=$(awk -F, 'NR > 1 { s += $5 } END { print s }' "$2/trials.csv")
     echo "$1: best $3 $best against the base config's $5; $epochs epochs against $((20 * $6)) for 20 full trials" >&2
     if [ "$7" = 1 ]; then
-        if [ "$4" = min ]; then awk -v a="$best" -v b="$5" 'BEGIN { exit !(a <= b) }'; else ge "$best" "$5"; fi ||
+        if [ "$4" = min ]; then ge "$5" "$best"; else ge "$best" "$5"; fi ||
             fail "$1: the study's best $3 ($best) is worse than the base config's ($5)"
     fi
     [ "$epochs" -lt $((20 * $6)) ] || fail "$1: $epochs epochs, no fewer than 20 full trials ($((20 * $6)))"

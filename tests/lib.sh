@@ -1,6 +1,7 @@
 # Shared helpers for the shell tests: set by CTest are DNNTRAIN, DNNEVAL, JSON_QUERY and SRC_DIR.
 set -u
 FAILS=0
+SKIPS=0
 FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
 T=$(mktemp -d /tmp/dnn_e2e_XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -29,8 +30,17 @@ err_has() {
     done
 }
 
-# ge A B: A >= B as numbers
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+# is_number X: X is a decimal number (awk would read "", "abc" or "nan" as 0 and compare happily)
+is_number() { [[ $1 =~ ^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$ ]]; }
+
+# ge A B: A >= B as numbers; a value that is not a number is a failure of its own, whatever the caller does
+ge() {
+    local x
+    for x in "$1" "$2"; do
+        is_number "$x" || { fail "ge $1 $2: \"$x\" is not a number"; return 1; }
+    done
+    awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'
+}
 
 be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
 
@@ -44,10 +54,25 @@ fmnist_subset() {
       gzip -dc "$FMNIST/$split-labels-idx1-ubyte.gz" | tail -c +9 | head -c "$n"; } >"$dst-labels-idx1-ubyte"
 }
 
+# Strict runs (scripts/test.sh sets DNN_TEST_STRICT=1; CI sets CI=true) have everything installed: there, a
+# check that cannot run is a failure, not a skip.
+strict() { [ "${DNN_TEST_STRICT:-0}" = 1 ] || [ "${CI:-}" = true ]; }
+
+# skip WHAT: a check that cannot run here. It fails a strict run; otherwise the test ends as skipped (77)
+# rather than passed, so ctest reports it.
+skip() {
+    if strict; then
+        fail "cannot run under DNN_TEST_STRICT or CI: $*"
+    else
+        echo "SKIPPED: $*" >&2
+        SKIPS=$((SKIPS + 1))
+    fi
+}
+
 need_fmnist() {
     if [ ! -r "$FMNIST/train-images-idx3-ubyte.gz" ]; then
-        echo "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)" >&2
-        exit 77
+        skip "Fashion-MNIST is not installed in $FMNIST (apt-get install dataset-fashion-mnist)"
+        finish
     fi
 }
 
@@ -55,6 +80,10 @@ finish() {
     if [ "$FAILS" -ne 0 ]; then
         echo "$FAILS check(s) failed" >&2
         exit 1
+    fi
+    if [ "$SKIPS" -ne 0 ]; then
+        echo "$SKIPS check(s) skipped (SKIPPED above), none failed" >&2
+        exit 77
     fi
     echo "all checks passed" >&2
     exit 0

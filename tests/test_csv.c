@@ -105,6 +105,15 @@ static void test_rfc4180(void)
         CHECK(ds.lines[0] == 2 && ds.lines[1] == 3 && ds.lines[2] == 5); /* the quoted newline counts */
         dnn_dataset_free(&ds);
     }
+    /* the last record needs no newline, quoted or not: 3 rows are 3 rows */
+    const char *no_eol[] = {"a,b,y\n1,2,x\n3,4,z\n5,6,x", "a,b,y\r\n1,2,x\r\n3,4,z\r\n5,6,\"x\"",
+                            "1,2,x\n3,4,z\n5,6,x"};
+    for (int i = 0; i < 3; i++) {
+        st = load(no_eol[i], opts(-1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+        CHECK_MSG(st == DNN_OK && ds.n == 3 && ds.x32[4] == 5 && ds.x32[5] == 6 && ds.y[2] == 0,
+                  "file %d without a final newline: %s", i, err.msg);
+        if (!st) dnn_dataset_free(&ds);
+    }
     /* every delimiter, given or sniffed */
     const char delims[] = {',', ';', '\t', '|'};
     for (int i = 0; i < 4; i++) {
@@ -147,6 +156,15 @@ static void test_headers_and_columns(void)
         CHECK(ds.d == 2 && strcmp(ds.feature_names[0], "a") == 0 && ds.x32[1] == 7);
         /* integer classes sort numerically, and keep their names */
         CHECK(ds.n_classes == 3 && strcmp(ds.class_names[2], "3") == 0 && ds.y[1] == 2 && ds.y[2] == 1);
+        dnn_dataset_free(&ds);
+    }
+    /* numerically means 9 before 10, as text would not have it */
+    st = load("a,y\n1,10\n2,9\n3,-1\n", opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    if (!st) {
+        CHECK(ds.n_classes == 3 && strcmp(ds.class_names[0], "-1") == 0 &&
+              strcmp(ds.class_names[1], "9") == 0 && strcmp(ds.class_names[2], "10") == 0 && ds.y[0] == 2 &&
+              ds.y[1] == 1 && ds.y[2] == 0);
         dnn_dataset_free(&ds);
     }
     o.label = &neg;
@@ -225,6 +243,13 @@ static void test_missing(void)
     /* a missing label under "error" */
     CHECK_ERR(load("a,y\n1,x\n2,\n", opts(1, 0), DNN_TASK_CLASSIFICATION, NULL, &ds, &err), err, DNN_EDATA,
               "t.csv:3:", "label is missing");
+    /* the default markers in any case */
+    o = opts(1, 0);
+    o.missing = DNN_MISSING_ZERO;
+    dnn_status st =
+        load("a,b,y\nna,NULL,x\nn/a,NAN,x\nNa,,x\n1,2,x\n", o, DNN_TASK_CLASSIFICATION, NULL, &ds, &err);
+    CHECK_MSG(st == DNN_OK && ds.n == 4 && ds.missing[0] == 3 && ds.missing[1] == 3, "%s", err.msg);
+    if (!st) dnn_dataset_free(&ds);
     /* custom markers replace the defaults */
     char *markers[] = {"-999"};
     o = opts(1, 0);
@@ -448,8 +473,7 @@ static void test_stdin(void)
 static void test_locale(void)
 {
     if (!setlocale(LC_ALL, "de_DE.UTF-8")) {
-        fprintf(stderr,
-                "test_csv: locale de_DE.UTF-8 not installed; locale check done under the C locale only\n");
+        check_skip("the locale de_DE.UTF-8 is not installed (scripts/deps.sh's ensure_test_locale makes it)");
         return;
     }
     char buf[32];

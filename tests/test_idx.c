@@ -85,6 +85,10 @@ static void test_valid(void)
     dnn_error err;
     CHECK(read_idx(path("i16"), &idx, &err) == DNN_OK && idx.f32 && idx.f32[0] == -2 && idx.f32[1] == 256);
     dnn_idx_free(&idx);
+    uint8_t b8[] = {0xfe, 0x7f}; /* -2, 127 */
+    write_plain(path("i8"), buf, idx_bytes(buf, DNN_IDX_I8, 1, d2, b8, 2));
+    CHECK(read_idx(path("i8"), &idx, &err) == DNN_OK && idx.f32 && idx.f32[0] == -2 && idx.f32[1] == 127);
+    dnn_idx_free(&idx);
     uint8_t bf[] = {0x3f, 0xc0, 0, 0, 0xc1, 0x20, 0, 0}; /* 1.5, -10 */
     write_plain(path("f32"), buf, idx_bytes(buf, DNN_IDX_F32, 1, d2, bf, 8));
     CHECK(read_idx(path("f32"), &idx, &err) == DNN_OK && idx.f32 && idx.f32[0] == 1.5f &&
@@ -143,6 +147,9 @@ static void test_malformed(void)
     write_plain(path("long-body"), buf, n + 3);
     CHECK_ERR(read_idx(path("long-body"), &idx, &err), err, DNN_EDATA, "byte 80",
               "3 bytes of unexpected data");
+    write_plain(path("one-more-byte"), buf, n + 1);
+    CHECK_ERR(read_idx(path("one-more-byte"), &idx, &err), err, DNN_EDATA, "byte 80",
+              "1 bytes of unexpected data");
 
     uint32_t huge[] = {0xffffffffu, 0xffffffffu, 0xffffffffu};
     write_plain(path("overflow"), buf, idx_bytes(buf, DNN_IDX_U8, 3, huge, body, 64));
@@ -286,12 +293,15 @@ static void test_split(void)
     for (int i = 0; i < 1000; i++) ok &= seen[i] == 1;
     for (size_t i = 1; i < nva; i++) ok &= va[i - 1] < va[i];
     CHECK(ok);
-    CHECK(dnn_split("c.json", 1000, 0.1, 7, &tr2, &ntr, &va2, &nva, &err) == DNN_OK && memcmp(va, va2, 100 * 4) == 0);
+    CHECK(dnn_split("c.json", 1000, 0.1, 7, &tr2, &ntr, &va2, &nva, &err) == DNN_OK &&
+          memcmp(va, va2, 100 * 4) == 0);
     free(tr2);
     free(va2);
-    CHECK(dnn_split("c.json", 1000, 0.1, 8, &tr2, &ntr, &va2, &nva, &err) == DNN_OK && memcmp(va, va2, 100 * 4) != 0);
+    CHECK(dnn_split("c.json", 1000, 0.1, 8, &tr2, &ntr, &va2, &nva, &err) == DNN_OK &&
+          memcmp(va, va2, 100 * 4) != 0);
     free(tr), free(va), free(tr2), free(va2);
-    CHECK_ERR(dnn_split("c.json", 1, 0.5, 7, &tr, &ntr, &va, &nva, &err), err, DNN_ECONFIG, "c.json: data.validation_split");
+    CHECK_ERR(dnn_split("c.json", 1, 0.5, 7, &tr, &ntr, &va, &nva, &err), err, DNN_ECONFIG,
+              "c.json: data.validation_split");
 }
 
 int main(void)

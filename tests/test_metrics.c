@@ -75,6 +75,14 @@ static void test_regression(void)
     CHECK_NEAR(mt.r2[1], 1.0, 0); /* constant target, perfect fit */
     CHECK_NEAR(mt.mse_all, 0.125, 1e-12);
     CHECK_NEAR(mt.r2_all, 0.9, 1e-12);
+    CHECK_NEAR(mt.rmse_all, 0.25, 1e-12); /* the mean of the targets' RMSEs */
+    CHECK_NEAR(mt.mae_all, 0.125, 1e-12);
+    /* errors of both signs do not cancel: -1 and +1 */
+    p[0] = 0;
+    dnn_metrics_regression(&mt, p, t, 4);
+    CHECK_NEAR(mt.mae[0], 0.5, 1e-12);
+    CHECK_NEAR(mt.mse[0], 0.5, 1e-12);
+    p[0] = 1;
     p[7] = 8;
     dnn_metrics_regression(&mt, p, t, 4);
     CHECK_NEAR(mt.r2[1], 0.0, 0); /* constant target, imperfect fit: 0, never -inf */

@@ -126,11 +126,15 @@ static double input_grad_check(problem *p, const char *name)
 static int setup_shaped(problem *p, const char *json, int b, dnn_shape in, uint64_t seed)
 {
     memset(p, 0, sizeof *p);
-    if (make_config(&p->cfg, json)) return -1;
+    if (make_config(&p->cfg, json)) {
+        check_failures++;
+        return -1;
+    }
     dnn_error err;
     int n_in = in.c * in.h * in.w;
     if (dnn_net_create(&p->net, &p->cfg, in, 8, &err)) {
         fprintf(stderr, "%s\n", err.msg);
+        check_failures++;
         return -1;
     }
     dnn_rng r;
@@ -193,10 +197,7 @@ static void test_gradients(void)
                      acts[i], acts[i], outs[o][0]);
             snprintf(name, sizeof name, "%s hidden, %s", acts[i], outs[o][1]);
             problem p;
-            if (setup(&p, config_json(layers, outs[o][1]), 5, 4, 11 + i)) {
-                check_failures++;
-                continue;
-            }
+            if (setup(&p, config_json(layers, outs[o][1]), 5, 4, 11 + i)) continue;
             CHECK_MSG(grad_check(&p, name) < 2e-2, "%s", name);
             teardown(&p);
         }
@@ -211,10 +212,7 @@ static void test_gradients(void)
                  outs[i]);
         snprintf(name, sizeof name, "mse through %s output", outs[i]);
         problem p;
-        if (setup(&p, config_json(layers, "mse"), 6, 3, 40 + i)) {
-            check_failures++;
-            continue;
-        }
+        if (setup(&p, config_json(layers, "mse"), 6, 3, 40 + i)) continue;
         CHECK_MSG(grad_check(&p, name) < 2e-2, "%s", name);
         teardown(&p);
     }
@@ -244,10 +242,7 @@ static void test_regularisers(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         problem p;
-        if (setup(&p, config_json(cases[i].layers, cases[i].loss), 7, 4, 77 + i)) {
-            check_failures++;
-            continue;
-        }
+        if (setup(&p, config_json(cases[i].layers, cases[i].loss), 7, 4, 77 + i)) continue;
         CHECK_MSG(grad_check(&p, cases[i].name) < 2e-2, "%s", cases[i].name);
         teardown(&p);
     }
@@ -479,10 +474,8 @@ static void test_forward_by_hand(void)
               config_json("{\"type\": \"dense\", \"units\": 3, \"activation\": \"relu\"}, "
                           "{\"type\": \"dense\", \"units\": 2, \"activation\": \"softmax\"}",
                           "cross_entropy"),
-              1, 2, 1)) {
-        check_failures++;
+              1, 2, 1))
         return;
-    }
     float w1[] = {1, -1, 0.5f, 2, 1, -1}, b1[] = {0, 0.5f, 0}, w2[] = {1, 0, 0, 1, 1, 1},
           b2[] = {0.25f, -0.25f};
     float *P = p.net->params;
@@ -499,6 +492,15 @@ static void test_forward_by_hand(void)
     double e = exp(-4.0);
     CHECK_NEAR(a[0], 1 / (1 + e), 1e-6);
     CHECK_NEAR(a[1], e / (1 + e), 1e-6);
+    /* the softmax layer stays finite for logits far past expf's range: z = [1005.25, 1001.25] */
+    p.net->params[p.net->layers[1].b] += 1000;
+    p.net->params[p.net->layers[1].b + 1] += 1000;
+    const float *big = dnn_net_forward(p.net, x, 1, 0, NULL);
+    CHECK_NEAR(big[0], 1 / (1 + e), 1e-6);
+    CHECK_NEAR(big[1], e / (1 + e), 1e-6);
+    p.net->params[p.net->layers[1].b] -= 1000;
+    p.net->params[p.net->layers[1].b + 1] -= 1000;
+    a = dnn_net_forward(p.net, x, 1, 0, NULL);
     int32_t y = 1;
     /* -log softmax(z)_1 = log(1 + e^4) */
     CHECK_NEAR(dnn_loss(DNN_LOSS_CROSS_ENTROPY, DNN_ACT_SOFTMAX, 0, z, a, 1, 2, &y, NULL, NULL),
@@ -531,10 +533,8 @@ static void test_batchnorm_eval(void)
     if (setup(&p,
               config_json("{\"type\": \"batchnorm\", \"momentum\": 0.5}, {\"type\": \"dense\", \"units\": 1}",
                           "mse"),
-              4, 2, 5)) {
-        check_failures++;
+              4, 2, 5))
         return;
-    }
     dnn_net *net = p.net;
     const dnn_layer *bn = &net->layers[0];
     for (int j = 0; j < 2; j++) net->params[bn->w + j] = 1, net->params[bn->b + j] = 0;
@@ -559,10 +559,8 @@ static void test_dropout(void)
     if (setup(
             &p,
             config_json("{\"type\": \"dropout\", \"rate\": 0.3}, {\"type\": \"dense\", \"units\": 1}", "mse"),
-            8, 1000, 3)) {
-        check_failures++;
+            8, 1000, 3))
         return;
-    }
     float *x = malloc(8 * 1000 * sizeof(float));
     for (int i = 0; i < 8000; i++) x[i] = 1.0f;
     dnn_rng r;
@@ -637,6 +635,53 @@ static void test_split_batch(void)
     teardown(&p);
 }
 
+/* Each initialisation draws from its distribution: He normal has standard deviation sqrt(2 / fan_in), the
+ * uniform ones are bounded by their limit with the standard deviation of a uniform (limit / sqrt(3)), and
+ * biases start at 0. 400 x 300 weights pin the standard deviation to about 0.3%. */
+static void test_init(void)
+{
+    problem p;
+    if (setup(&p,
+              config_json("{\"type\": \"dense\", \"units\": 300, \"activation\": \"relu\"}, "
+                          "{\"type\": \"dense\", \"units\": 2, \"activation\": \"softmax\"}",
+                          "cross_entropy"),
+              1, 400, 2))
+        return;
+    const dnn_layer *L = &p.net->layers[0];
+    const size_t n = (size_t)L->in * (size_t)L->out;
+    const double fan_in = 400, fan_out = 300;
+    struct {
+        dnn_init scheme;
+        const char *name;
+        double std, bound; /* bound 0: a normal distribution */
+    } cases[] = {
+        {DNN_INIT_HE, "he", sqrt(2 / fan_in), 0},
+        {DNN_INIT_HE_UNIFORM, "he_uniform", sqrt(2 / fan_in), sqrt(6 / fan_in)},
+        {DNN_INIT_XAVIER, "xavier", sqrt(2 / (fan_in + fan_out)), sqrt(6 / (fan_in + fan_out))},
+        {DNN_INIT_XAVIER_NORMAL, "xavier_normal", sqrt(2 / (fan_in + fan_out)), 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        dnn_rng r;
+        dnn_rng_seed(&r, 3, 1);
+        dnn_net_init(p.net, cases[c].scheme, &r);
+        const float *w = p.net->params + L->w, *b = p.net->params + L->b;
+        double sum = 0, sq = 0, worst = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += w[i], sq += (double)w[i] * w[i], worst = fmax(worst, fabs(w[i]));
+        double mean = sum / (double)n, std = sqrt(sq / (double)n - mean * mean);
+        CHECK_MSG(fabs(mean) < 0.01 * cases[c].std, "%s: mean %g", cases[c].name, mean);
+        CHECK_MSG(fabs(std / cases[c].std - 1) < 0.01, "%s: standard deviation %g, expected %g",
+                  cases[c].name, std, cases[c].std);
+        if (cases[c].bound > 0)
+            CHECK_MSG(worst <= cases[c].bound && worst > 0.99 * cases[c].bound,
+                      "%s: largest |w| %g, bound %g", cases[c].name, worst, cases[c].bound);
+        int zero = 1;
+        for (int j = 0; j < L->out; j++) zero &= b[j] == 0.0f;
+        CHECK_MSG(zero, "%s: biases do not start at 0", cases[c].name);
+    }
+    teardown(&p);
+}
+
 /* model.init "auto": Xavier uniform for ReLU (and every activation but sigmoid), He normal for sigmoid. */
 static void test_default_init(void)
 {
@@ -646,10 +691,8 @@ static void test_default_init(void)
                   "{\"type\": \"dense\", \"units\": 60, \"activation\": \"relu\"}, {\"type\": \"dense\", "
                   "\"units\": 50, \"activation\": \"sigmoid\"}, {\"type\": \"dense\", \"units\": 1}",
                   "mse"),
-              8, 40, 3)) {
-        check_failures++;
+              8, 40, 3))
         return;
-    }
     dnn_rng r;
     dnn_rng_seed(&r, 9, DNN_STREAM_INIT);
     dnn_net_init(p.net, DNN_INIT_AUTO, &r);
@@ -665,6 +708,7 @@ static void test_default_init(void)
 
 int main(void)
 {
+    test_init();
     test_gradients();
     test_regularisers();
     test_image_gradients();

@@ -177,6 +177,10 @@ dnn_status dnn_config_from_json(dnn_config *cfg, cJSON *json, const char *file, 
 dnn_status dnn_config_apply_override(cJSON *json, const char *assignment, dnn_error *err);
 void dnn_config_free(dnn_config *cfg);
 
+/* Every config key the validator accepts, as a dotted path: "training.epochs", and for the elements of an
+ * array "model.layers[].units". Sorted, without duplicates; free with dnn_strings_free(*keys, *n). */
+dnn_status dnn_config_keys(char ***keys, size_t *n, dnn_error *err);
+
 /* The JSON name of an enum value, for messages and reports. */
 const char *dnn_act_name(dnn_act a);
 const char *dnn_layer_name(dnn_layer_kind k);

@@ -134,3 +134,10 @@ const char DNNTUNE_EXAMPLES[] =
     "  dnntrain --config tune/wine-sweep/best.json\n";
 
 const int DNNTUNE_N_OPTIONS = (int)(sizeof DNNTUNE_OPTIONS / sizeof DNNTUNE_OPTIONS[0]);
+
+const cli_command DNN_COMMANDS[] = {
+    {"dnntrain", DNNTRAIN_OPTIONS, (int)(sizeof DNNTRAIN_OPTIONS / sizeof DNNTRAIN_OPTIONS[0])},
+    {"dnneval", DNNEVAL_OPTIONS, (int)(sizeof DNNEVAL_OPTIONS / sizeof DNNEVAL_OPTIONS[0])},
+    {"dnntune", DNNTUNE_OPTIONS, (int)(sizeof DNNTUNE_OPTIONS / sizeof DNNTUNE_OPTIONS[0])},
+};
+const int DNN_N_COMMANDS = (int)(sizeof DNN_COMMANDS / sizeof DNN_COMMANDS[0]);

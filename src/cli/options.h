@@ -82,4 +82,14 @@ extern const cli_option DNNTUNE_OPTIONS[];
 extern const int DNNTUNE_N_OPTIONS;
 extern const char DNNTUNE_USAGE[], DNNTUNE_EXAMPLES[];
 
+/* Every command, for the test that holds each one's --help, man page (man/NAME.1) and README section
+ * ("## NAME") against its option table: a new command is checked once it is listed here. */
+typedef struct {
+    const char *name;
+    const cli_option *opts;
+    int n_opts;
+} cli_command;
+extern const cli_command DNN_COMMANDS[];
+extern const int DNN_N_COMMANDS;
+
 #endif
