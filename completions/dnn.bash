@@ -52,15 +52,15 @@ _dnn()
         return
         ;;
     --explain)
-        _dnn_reply -W 'permutation saliency integrated_gradients permutation,saliency,integrated_gradients' -- "$cur"
+        _dnn_reply -W $'permutation\nsaliency\nintegrated_gradients\npermutation,saliency,integrated_gradients' -- "$cur"
         return
         ;;
     --scoring)
-        _dnn_reply -W 'accuracy r2 loss' -- "$cur"
+        _dnn_reply -W $'accuracy\nr2\nloss' -- "$cur"
         return
         ;;
     --ig-method)
-        _dnn_reply -W 'gausslegendre riemann_trapezoid' -- "$cur"
+        _dnn_reply -W $'gausslegendre\nriemann_trapezoid' -- "$cur"
         return
         ;;
     --set | --threads | --seed | --max-memory | --top-k | --label | --min-* | --max-* | --jobs | --threads-per-trial | \
