@@ -126,6 +126,21 @@ static cJSON *names_json(char *const *names, int n)
     return cJSON_CreateStringArray((const char *const *)names, n);
 }
 
+/* The categorical columns: [{"column": name, "position": p, "levels": [..., "__other__"]}, ...]. */
+static cJSON *encoding_json(const dnn_encoding *e)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int c = 0; a && c < e->n_cat; c++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddStringToObject(o, "column", e->cols[c].name);
+        cJSON_AddNumberToObject(o, "position", e->cols[c].position);
+        cJSON_AddItemToObject(o, "levels", names_json(e->cols[c].levels, e->cols[c].n_levels));
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
 dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, uint8_t **buf, size_t *len,
                                  dnn_error *err)
 {
@@ -146,6 +161,7 @@ dnn_status dnn_checkpoint_encode(const dnn_model *m, const dnn_train_state *s, u
         cJSON_AddItemToObject(meta, "features", names_json(m->feature_names, net->n_in));
         cJSON_AddItemToObject(meta, "targets", names_json(m->target_names, net->n_out));
         if (m->label_names) cJSON_AddItemToObject(meta, "labels", names_json(m->label_names, m->n_labels));
+        if (m->enc) cJSON_AddItemToObject(meta, "categorical", encoding_json(m->enc));
         meta_s = cJSON_PrintUnformatted(meta);
         cJSON_Delete(meta);
     }
@@ -355,6 +371,42 @@ static char **names_from_json(const cJSON *arr, int n, int *ok)
     return out;
 }
 
+/* Read the categorical columns back; NULL (with *ok 0) when they are malformed. */
+static dnn_encoding *encoding_from_json(const cJSON *a, int *ok)
+{
+    *ok = 1;
+    if (!a) return NULL;
+    *ok = 0;
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (n <= 0) return NULL;
+    dnn_encoding *e = calloc(1, sizeof *e);
+    if (e) e->cols = calloc((size_t)n, sizeof *e->cols);
+    if (!e || !e->cols) {
+        dnn_encoding_free(e);
+        return NULL;
+    }
+    dnn_error err;
+    for (const cJSON *o = a->child; o; o = o->next) {
+        const cJSON *col = cJSON_GetObjectItemCaseSensitive(o, "column"),
+                    *pos = cJSON_GetObjectItemCaseSensitive(o, "position"),
+                    *lv = cJSON_GetObjectItemCaseSensitive(o, "levels");
+        int nl = cJSON_IsArray(lv) ? cJSON_GetArraySize(lv) : 0, good = 0;
+        char **levels = nl > 0 && nl <= 65536 ? names_from_json(lv, nl, &good) : NULL;
+        int fine =
+            good && levels && cJSON_IsString(col) && cJSON_IsNumber(pos) && pos->valuedouble >= 0 &&
+            pos->valuedouble < 1 << 20 && strcmp(levels[nl - 1], DNN_LEVEL_OTHER) == 0 &&
+            !dnn_catcol_make(&e->cols[e->n_cat], col->valuestring, (int)pos->valuedouble, levels, nl, &err);
+        dnn_strings_free(levels, levels ? (size_t)nl : 0);
+        if (!fine) {
+            dnn_encoding_free(e);
+            return NULL;
+        }
+        e->n_cat++;
+    }
+    *ok = 1;
+    return e;
+}
+
 static dnn_status corrupt(dnn_error *err, const char *name, const char *what)
 {
     return dnn_fail(err, DNN_EIO, "%s: corrupted or incompatible checkpoint: %s", name, what);
@@ -450,12 +502,16 @@ static dnn_status read_meta(decoder *d, rcur *c)
         } else if (labels) {
             ok4 = 0;
         }
+        int ok5;
+        m->enc = encoding_from_json(cJSON_GetObjectItemCaseSensitive(meta, "categorical"), &ok5);
+        /* the one-hot blocks come after the numeric features, and fill the input up to its width */
+        ok4 &= ok5 && dnn_encoding_width(m->enc) <= (size_t)net->n_in;
         const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "dnn_version");
         if (cJSON_IsString(ver)) snprintf(m->written_by, sizeof m->written_by, "%s", ver->valuestring);
         cJSON_Delete(meta);
     }
     if (!ok1 || !ok2 || !ok3 || !ok4)
-        return corrupt(d->err, d->name, "bad metadata (class or feature names)");
+        return corrupt(d->err, d->name, "bad metadata (class, feature or categorical names)");
     return DNN_OK;
 }
 

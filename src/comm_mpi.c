@@ -168,14 +168,6 @@ const char *dnn_comm_describe(const dnn_comm *c, char *buf, size_t n)
     return buf;
 }
 
-void dnn_comm_part(const dnn_comm *c, size_t n, size_t *lo, size_t *hi)
-{
-    size_t p = (size_t)dnn_comm_size(c), r = (size_t)dnn_comm_rank(c);
-    size_t q = n / p, extra = n % p; /* the first n % p processes take one more */
-    *lo = r * q + (r < extra ? r : extra);
-    *hi = *lo + q + (r < extra);
-}
-
 static int alone(const dnn_comm *c)
 {
     return !c || !c->mpi || c->size == 1;

@@ -63,13 +63,6 @@ const char *dnn_comm_describe(const dnn_comm *c, char *buf, size_t n)
     return buf;
 }
 
-void dnn_comm_part(const dnn_comm *c, size_t n, size_t *lo, size_t *hi)
-{
-    (void)c;
-    *lo = 0;
-    *hi = n;
-}
-
 dnn_status dnn_comm_bcast(dnn_comm *c, float *x, size_t n, dnn_error *err)
 {
     (void)c, (void)x, (void)n, (void)err;

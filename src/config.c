@@ -183,10 +183,11 @@ enum {
 
 static const key_set KEY_SETS[N_KEY_SETS] = {
     [K_TOP] = {"", KEYS("seed", "data", "model", "loss", "optimizer", "training", "output")},
-    [K_DATA] = {"data", KEYS("train", "test", "validation_split", "normalize", "task", "shape", "classes")},
-    [K_IDX] = {"data.{train,test}", KEYS("format", "images", "labels")},
+    [K_DATA] = {"data", KEYS("train", "test", "validation_split", "normalize", "task", "shape", "classes",
+                             "categorical", "max_categories", "shuffle_buffer")},
+    [K_IDX] = {"data.{train,test}", KEYS("format", "images", "labels", "stream", "cache")},
     [K_CSV] = {"data.{train,test}", KEYS("format", "path", "header", "label", "delimiter", "missing",
-                                         "missing_values", "features", "ignore")},
+                                         "missing_values", "features", "ignore", "stream", "cache")},
     [K_MODEL] = {"model", KEYS("layers", "init")},
     [K_DENSE] = {"model.layers[]", KEYS("type", "units", "activation", "l2", "negative_slope")},
     [K_DROPOUT] = {"model.layers[]", KEYS("type", "rate")},
@@ -403,13 +404,11 @@ static dnn_status get_string(vctx *v, const cJSON *obj, const char *key, int req
     return DNN_OK;
 }
 
-/* Resolve a relative data path against the config's folder, and write the result back into the tree so
- * that the checkpoint's copy of the config still finds the data from anywhere. */
-static dnn_status resolve_path(vctx *v, cJSON *obj, const char *key, const char *base_dir, char **out)
+/* Resolve a relative data path (the string item) against the config's folder, and write the result back
+ * into the tree so that the checkpoint's copy of the config still finds the data from anywhere. */
+static dnn_status resolve_item(vctx *v, cJSON *item, const char *base_dir, char **out)
 {
-    const char *s;
-    dnn_status st = get_string(v, obj, key, 0, &s);
-    if (st || !s) return st;
+    const char *s = item->valuestring;
     char *joined = base_dir ? dnn_path_join(base_dir, s) : dnn_strdup(s);
     char *abs = joined && base_dir ? dnn_path_absolute(joined) : NULL;
     if (base_dir)
@@ -417,12 +416,20 @@ static dnn_status resolve_path(vctx *v, cJSON *obj, const char *key, const char 
     else
         abs = joined;
     if (!abs) return dnn_fail_oom(v->err, "a path", strlen(s));
-    if (strcmp(abs, s) != 0 && !cJSON_SetValuestring(cJSON_GetObjectItemCaseSensitive(obj, key), abs)) {
+    if (strcmp(abs, s) != 0 && !cJSON_SetValuestring(item, abs)) {
         free(abs);
         return dnn_fail_oom(v->err, "a path", strlen(s));
     }
     *out = abs;
     return DNN_OK;
+}
+
+static dnn_status resolve_path(vctx *v, cJSON *obj, const char *key, const char *base_dir, char **out)
+{
+    const char *s;
+    dnn_status st = get_string(v, obj, key, 0, &s);
+    if (st || !s) return st;
+    return resolve_item(v, cJSON_GetObjectItemCaseSensitive(obj, key), base_dir, out);
 }
 
 /* ---- sections ---- */
@@ -471,6 +478,51 @@ static dnn_status colrefs(vctx *v, const cJSON *obj, const char *key, dnn_colref
     return st;
 }
 
+/* "path": a file or glob, or a non-empty array of them; each resolved like any data path. */
+static dnn_status path_list(vctx *v, cJSON *o, const char *base_dir, dnn_source_config *src)
+{
+    cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "path");
+    if (!cJSON_IsArray(it)) return resolve_path(v, o, "path", base_dir, &src->path);
+    int n = cJSON_GetArraySize(it);
+    if (n == 0) return expected(v, "path", "a path, or a non-empty array of paths", it);
+    src->paths = calloc((size_t)n, sizeof(char *));
+    if (!src->paths) return dnn_fail_oom(v->err, "path", (size_t)n);
+    size_t m = vpush(v, "path", 0);
+    dnn_status st = DNN_OK;
+    int i = 0;
+    for (cJSON *c = it->child; c && !st; c = c->next, i++) {
+        size_t mi = vpush(v, NULL, i);
+        if (!cJSON_IsString(c) || !c->valuestring[0])
+            st = expected(v, NULL, "a non-empty path", c);
+        else
+            st = resolve_item(v, c, base_dir, &src->paths[i]);
+        src->n_paths = i + 1;
+        vpop(v, mi);
+    }
+    vpop(v, m);
+    if (!st && !(src->path = dnn_strdup(src->paths[0]))) st = dnn_fail_oom(v->err, "path", 0);
+    return st;
+}
+
+/* "stream": true, false or "auto"; "cache": true (in the run folder), false, or a path. */
+static dnn_status stream_keys(vctx *v, cJSON *o, const char *base_dir, dnn_source_config *src)
+{
+    src->stream = -1;
+    const cJSON *s = member(o, "stream");
+    if (s && cJSON_IsBool(s))
+        src->stream = cJSON_IsTrue(s);
+    else if (s && !(cJSON_IsString(s) && strcmp(s->valuestring, "auto") == 0))
+        return expected(v, "stream", "true, false or \"auto\"", s);
+    const cJSON *c = member(o, "cache");
+    if (!c || cJSON_IsFalse(c)) return DNN_OK;
+    if (cJSON_IsTrue(c)) {
+        src->cache = dnn_strdup("");
+        return src->cache ? DNN_OK : dnn_fail_oom(v->err, "cache", 0);
+    }
+    if (!cJSON_IsString(c) || !c->valuestring[0])
+        return expected(v, "cache", "true, false or the path of a cache file", c);
+    return resolve_path(v, o, "cache", base_dir, &src->cache);
+}
 static const char *const format_names[] = {"idx", "csv"};
 static const char *const missing_names[] = {"error", "mean", "median", "zero", "drop"};
 
@@ -495,10 +547,12 @@ static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base
         if (!st && !member(o, "images")) st = missing(v, "images", "the path of an IDX images file");
         if (!st) st = resolve_path(v, o, "images", base_dir, &src->images);
         if (!st) st = resolve_path(v, o, "labels", base_dir, &src->labels);
+        if (!st) st = stream_keys(v, o, base_dir, src);
     } else if (!st) {
         st = check_keys(v, o, K_CSV);
         if (!st && !member(o, "path")) st = missing(v, "path", "the path of a CSV file");
-        if (!st) st = resolve_path(v, o, "path", base_dir, &src->path);
+        if (!st) st = path_list(v, o, base_dir, src);
+        if (!st) st = stream_keys(v, o, base_dir, src);
         src->header = -1;
         const cJSON *h = member(o, "header");
         if (!st && h) {
@@ -557,6 +611,31 @@ static dnn_status source(vctx *v, cJSON *data, const char *key, const char *base
     return st;
 }
 
+/* data.categorical ("auto", or column names or indices), data.max_categories; every source shares them. */
+static dnn_status categorical(vctx *v, dnn_config *c, const cJSON *data)
+{
+    const cJSON *it = member(data, "categorical");
+    dnn_status st = DNN_OK;
+    if (cJSON_IsString(it) && strcmp(it->valuestring, "auto") == 0)
+        c->categorical_auto = 1;
+    else if (it && !cJSON_IsArray(it))
+        st = expected(v, "categorical", "\"auto\" or an array of column names or indices", it);
+    else if (it)
+        st = colrefs(v, data, "categorical", &c->categorical, &c->n_categorical);
+    if (!st) st = get_int32(v, data, "max_categories", 1, 32, &c->max_categories);
+    if (!st && c->max_categories > 65535)
+        st = expected(v, "max_categories", "at most 65535", member(data, "max_categories"));
+    if (!st) st = get_int32(v, data, "shuffle_buffer", 1, 0, &c->shuffle_buffer);
+    dnn_source_config *srcs[] = {&c->train, &c->test};
+    for (int i = 0; i < 2; i++) {
+        srcs[i]->categorical = c->categorical;
+        srcs[i]->n_categorical = c->n_categorical;
+        srcs[i]->categorical_auto = c->categorical_auto;
+        srcs[i]->max_categories = c->max_categories;
+    }
+    return st;
+}
+
 /* data.shape: [C, H, W], each positive, with a product a network input can take. */
 static dnn_status data_shape(vctx *v, dnn_config *c, const cJSON *data)
 {
@@ -592,6 +671,14 @@ static dnn_status data_section(vctx *v, dnn_config *c, cJSON *root, const char *
     if (!st) st = get_enum(v, data, "normalize", norm_names, COUNT(norm_names), DNN_NORM_SCALE, &norm);
     c->normalize = (dnn_norm_kind)norm;
     if (!st) st = get_enum(v, data, "task", task_names, COUNT(task_names), -1, task);
+    if (!st) st = categorical(v, c, data);
+    /* a test set is scored in memory: a setting for streaming it would do nothing, which must not pass */
+    if (!st && c->has_test && (c->test.stream == 1 || c->test.cache)) {
+        size_t mt = vpush(v, "test", 0);
+        vpush(v, c->test.cache ? "cache" : "stream", 0);
+        st = vfail(v, "the test set is read into memory: \"stream\" and \"cache\" apply to data.train");
+        vpop(v, mt);
+    }
     if (!st) st = data_shape(v, c, data);
     const cJSON *cl = member(data, "classes");
     if (!st && cl) {
@@ -1197,6 +1284,9 @@ static void free_source(dnn_source_config *s)
     free(s->images);
     free(s->labels);
     free(s->path);
+    for (int i = 0; i < s->n_paths; i++) free(s->paths[i]);
+    free(s->paths);
+    free(s->cache);
     for (int i = 0; i < s->n_label; i++) free(s->label[i].name);
     for (int i = 0; i < s->n_features; i++) free(s->features[i].name);
     for (int i = 0; i < s->n_ignore; i++) free(s->ignore[i].name);
@@ -1218,6 +1308,8 @@ void dnn_config_free(dnn_config *c)
     free(c->output_dir);
     for (int i = 0; i < c->n_class_names; i++) free(c->class_names[i]);
     free(c->class_names);
+    for (int i = 0; i < c->n_categorical; i++) free(c->categorical[i].name);
+    free(c->categorical);
     memset(c, 0, sizeof *c);
 }
 

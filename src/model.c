@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnn/strtab.h"
 #include "dnn/util.h"
 
 /* Refuse a network that would not fit the memory limit, with its sizes, before allocating any of it. */
@@ -50,6 +51,7 @@ void dnn_model_free(dnn_model *m)
     dnn_strings_free(m->feature_names, m->net ? (size_t)m->net->n_in : 0);
     dnn_strings_free(m->target_names, m->net ? (size_t)m->net->n_out : 0);
     dnn_strings_free(m->label_names, (size_t)m->n_labels);
+    dnn_encoding_free(m->enc);
     dnn_net_free(m->net);
     dnn_norm_free(&m->norm);
     dnn_impute_free(&m->impute);
@@ -102,6 +104,8 @@ dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *e
             return dnn_fail_oom(err, "label names", (size_t)ds->n_labels);
         m->n_labels = ds->n_labels;
     }
+    if (ds->enc && ds->enc->n_cat && !(m->enc = dnn_encoding_copy(ds->enc)))
+        return dnn_fail_oom(err, "categorical levels", (size_t)ds->n_cat);
     return DNN_OK;
 }
 
@@ -139,6 +143,7 @@ dnn_schema dnn_model_schema(const dnn_model *m, int labels_optional)
     sc.label_names = m->label_names;
     sc.n_label_names = m->n_labels;
     sc.labels_optional = labels_optional;
+    sc.enc = m->enc;
     return sc;
 }
 
@@ -151,9 +156,43 @@ dnn_status dnn_model_fit_preprocessing(dnn_model *m, dnn_dataset *ds, const uint
     return dnn_norm_fit(&m->norm, m->cfg.normalize, ds, rows, n, err);
 }
 
-void dnn_model_prepare(const dnn_model *m, dnn_dataset *ds)
+/* Codes of data that chose its own levels, as codes of the model's: by level name, "__other__" for any the
+ * model did not keep. */
+static dnn_status recode(const dnn_model *m, dnn_dataset *ds, dnn_error *err)
 {
+    const dnn_encoding *own = ds->enc, *enc = m->enc;
+    if (!own || own->n_cat != (enc ? enc->n_cat : 0))
+        return dnn_fail(err, DNN_EDATA, "%s: %d categorical columns, but the model has %d", ds->source,
+                        own ? own->n_cat : 0, enc ? enc->n_cat : 0);
+    for (int c = 0; c < ds->n_cat; c++) {
+        const dnn_catcol *from = &own->cols[c], *to = &enc->cols[c];
+        uint32_t *map = malloc((size_t)from->n_levels * sizeof *map);
+        if (!map) return dnn_fail_oom(err, "categorical levels", (size_t)from->n_levels);
+        for (int l = 0; l < from->n_levels; l++)
+            map[l] = dnn_catcol_code(to, dnn_hash_bytes(from->levels[l], strlen(from->levels[l])));
+        for (size_t i = 0; i < ds->n; i++)
+            ds->cat[i * (size_t)ds->n_cat + (size_t)c] = map[ds->cat[i * (size_t)ds->n_cat + (size_t)c]];
+        free(map);
+        ds->cat_width[c] = to->n_levels;
+    }
+    char **names = ds->feature_names ? dnn_encoding_names(enc, ds->feature_names, ds->d_num) : NULL;
+    if (ds->feature_names && !names) return dnn_fail_oom(err, "feature names", ds->d);
+    dnn_strings_free(ds->feature_names, ds->d);
+    ds->feature_names = names;
+    ds->d = ds->d_num + dnn_encoding_width(enc);
+    dnn_encoding_free(ds->enc);
+    ds->enc = NULL;
+    return DNN_OK;
+}
+
+dnn_status dnn_model_prepare(const dnn_model *m, dnn_dataset *ds, dnn_error *err)
+{
+    if (ds->enc) {
+        dnn_status st = recode(m, ds, err);
+        if (st) return st;
+    }
     if (m->impute.fill) dnn_impute_apply(&m->impute, ds);
+    return DNN_OK;
 }
 
 int dnn_model_fills_missing(const dnn_model *m)

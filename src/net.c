@@ -176,7 +176,9 @@ static int geometry(const dnn_layer_config *lc, dnn_shape in, int in_maps, dnn_l
 /* A convolution works through its batch in blocks of samples whose patches take about this much memory, so
  * that a block is still in cache when the product reads what im2col wrote, and the input gradient's patches
  * when col2im reads them (the whole batch's take 22 MB for configs/cnn.json's second convolution). */
+#ifndef CONV_BLOCK_BYTES /* a build may set it, to measure other block sizes */
 #define CONV_BLOCK_BYTES ((size_t)2 << 20)
+#endif
 
 static int conv_block(const dnn_window *g, size_t B)
 {

@@ -20,6 +20,7 @@
 #include "dnn/plot.h"
 #include "dnn/report.h"
 #include "dnn/runfolder.h"
+#include "dnn/stream.h"
 #include "dnn/util.h"
 
 typedef struct {
@@ -298,6 +299,7 @@ static dnn_status resume(const dnn_run_opts *o, dnn_model *m, dnn_train_state *s
         m->target_names = old.target_names, old.target_names = NULL;
         m->label_names = old.label_names, old.label_names = NULL;
         m->n_labels = old.n_labels, old.n_labels = 0;
+        m->enc = old.enc, old.enc = NULL;
         st = dnn_train_state_init(s, m, err);
     }
     if (!st) {
@@ -342,24 +344,165 @@ static void report_missing(const dnn_run_opts *o, const dnn_dataset *ds, const d
     if (ds->dropped_label)
         note(o, 0, "%s: dropped %zu row%s with a missing label", ds->source, ds->dropped_label,
              ds->dropped_label == 1 ? "" : "s");
-    size_t cells = 0;
+    const size_t ncol = ds->d_num + (size_t)ds->n_cat;
+    size_t cells = 0, levels = 0;
     int cols = 0;
-    for (size_t j = 0; ds->missing && j < ds->d; j++) cells += ds->missing[j], cols += ds->missing[j] > 0;
-    if (!cells && !ds->dropped_feature) return;
-    if (src->missing == DNN_MISSING_DROP)
+    for (size_t j = 0; ds->missing && j < ncol; j++) {
+        if (j < ds->d_num)
+            cells += ds->missing[j], cols += ds->missing[j] > 0;
+        else
+            levels += ds->missing[j];
+    }
+    if (src->missing == DNN_MISSING_DROP && ds->dropped_feature)
         note(o, 0, "%s: dropped %zu row%s with missing values (missing: \"drop\")", ds->source,
              ds->dropped_feature, ds->dropped_feature == 1 ? "" : "s");
-    else
+    else if (cells)
         note(o, 0, "%s: imputed %zu missing cell%s in %d column%s (missing: \"%s\")", ds->source, cells,
              cells == 1 ? "" : "s", cols, cols == 1 ? "" : "s", policy[src->missing]);
-    for (size_t j = 0; ds->missing && j < ds->d; j++) {
+    if (levels && src->missing != DNN_MISSING_DROP)
+        note(o, 0, "%s: %zu missing categorical cell%s, read as the level \"%s\"", ds->source, levels,
+             levels == 1 ? "" : "s", DNN_LEVEL_MISSING);
+    for (size_t j = 0; ds->missing && j < ncol; j++) {
         if (!ds->missing[j]) continue;
         char col[64];
-        if (ds->feature_names)
-            snprintf(col, sizeof col, "\"%s\"", ds->feature_names[j]);
+        if (ds->column_names)
+            snprintf(col, sizeof col, "\"%s\"", ds->column_names[j]);
         else
             snprintf(col, sizeof col, "%zu", j);
-        note(o, 1, "%s: column %s: %zu missing", ds->source, col, ds->missing[j]);
+        note(o, 1, "%s: column %s: %zu missing%s", ds->source, col, ds->missing[j],
+             j >= ds->d_num ? " (a level of its own, \"" DNN_LEVEL_MISSING "\")" : "");
+    }
+}
+
+/* ---- the training data: in memory, or streamed ---- */
+
+typedef struct {
+    int streamed;
+    dnn_dataset ds; /* in memory */
+    uint32_t *tr, *va;
+    size_t n_tr, n_va;
+    dnn_memory_batches mem;
+    dnn_stream *stream;
+    dnn_prefetch *ahead;     /* the stream's next batch, read while the network trains */
+    const dnn_dataset *info; /* what the model is built from: ds, or what the stream's first pass learnt */
+    dnn_batches b;
+} train_data;
+
+static void train_data_free(train_data *td)
+{
+    dnn_dataset_free(&td->ds);
+    free(td->tr);
+    free(td->va);
+    dnn_batches_memory_free(&td->mem);
+    dnn_prefetch_free(td->ahead);
+    dnn_stream_close(td->stream);
+}
+
+/* Read the training source: in memory with a seeded split, or (when it streams) by a first pass that
+ * chooses validation rows by a hash of their number. */
+static dnn_status open_train(const dnn_run_opts *o, const dnn_config *c, const char *dir, train_data *td,
+                             dnn_error *err)
+{
+    double bytes;
+    dnn_status st = dnn_source_should_stream(&c->train, c->task, o->max_memory, &td->streamed, &bytes, err);
+    if (st) return st;
+    if (!td->streamed) {
+        td->info = &td->ds;
+        st = dnn_load_source(&td->ds, &c->train, c->task, NULL, err);
+        if (!st)
+            st = dnn_split(c->file, td->ds.n, c->validation_split, c->seed, &td->tr, &td->n_tr, &td->va,
+                           &td->n_va, err);
+        return st;
+    }
+    const char *name = c->train.format == DNN_FORMAT_IDX ? c->train.images : c->train.path;
+    if (c->train.stream == -1) {
+        char a[32], b[32];
+        size_t budget = dnn_memory_budget(o->max_memory);
+        note(o, 0, "%s: about %s once read, more than half the memory limit of %s: streaming it", name,
+             dnn_format_bytes(bytes, a, sizeof a), dnn_format_bytes((double)budget, b, sizeof b));
+    }
+    dnn_stream_opts so = {.seed = c->seed,
+                          .validation_split = c->validation_split,
+                          .shuffle_buffer = c->shuffle_buffer,
+                          .missing = c->train.format == DNN_FORMAT_CSV ? c->train.missing : DNN_MISSING_ERROR,
+                          .max_memory = o->max_memory,
+                          .rank = dnn_comm_rank(o->comm),
+                          .ranks = dnn_comm_size(o->comm),
+                          .scratch = dir}; /* NULL (not rank 0 of a job): the temporary folder */
+    /* "cache": true keeps it in the run folder (rank 0's alone: the others read the text), a path where the
+     * user says (each process writes its own temporary file, then renames it: the last one stays) */
+    char *cache = NULL;
+    if (c->train.cache && c->train.format == DNN_FORMAT_CSV && (c->train.cache[0] || dir) &&
+        !(cache = c->train.cache[0] ? dnn_strdup(c->train.cache) : dnn_path_join(dir, "data.cache")))
+        return dnn_fail_oom(err, "the cache's path", 0);
+    so.cache = cache;
+    double t0 = dnn_now();
+    st = dnn_stream_open(&td->stream, &c->train, c->task, &so, err);
+    if (!st && dnn_stream_cache_use(td->stream))
+        note(o, 0, "%s: %s the cache %s", name, dnn_stream_cache_use(td->stream) == 2 ? "read" : "wrote",
+             cache);
+    free(cache);
+    if (st) return st;
+    td->info = dnn_stream_info(td->stream);
+    uint64_t rows, tr, va;
+    size_t chunks;
+    dnn_stream_counts(td->stream, &rows, &tr, &va, &chunks);
+    td->n_tr = (size_t)tr, td->n_va = (size_t)va;
+    note(o, 1, "%s: first pass: %llu rows (%llu for training, %llu for validation) in %zu chunks, %.1f s",
+         name, (unsigned long long)rows, (unsigned long long)tr, (unsigned long long)va, chunks,
+         dnn_now() - t0);
+    return DNN_OK;
+}
+
+/* The model's preprocessing from the training rows: imputation, then normalisation. */
+static dnn_status fit_train(dnn_model *m, train_data *td, dnn_error *err)
+{
+    if (!td->streamed) return dnn_model_fit_preprocessing(m, &td->ds, td->tr, td->n_tr, err);
+    dnn_missing policy = m->cfg.train.format == DNN_FORMAT_CSV ? m->cfg.train.missing : DNN_MISSING_ERROR;
+    return dnn_stream_fit(td->stream, policy, m->cfg.normalize, &m->impute, &m->norm, err);
+}
+
+/* Check the data against the model, then deal batches from it. */
+static dnn_status batches_for(const dnn_run_opts *o, dnn_model *m, train_data *td, int resumed,
+                              dnn_error *err)
+{
+    const size_t B = (size_t)m->cfg.batch_size;
+    dnn_status st;
+    if (!td->streamed) {
+        st = resumed ? dnn_model_prepare(m, &td->ds, err) : DNN_OK;
+        if (!st) st = dnn_model_check_data(m, &td->ds, err);
+        if (!st)
+            st = dnn_batches_memory(&td->b, &td->mem, &td->ds, td->tr, td->n_tr, td->va, td->n_va, B,
+                                    dnn_comm_rank(o->comm), dnn_comm_size(o->comm), err);
+        return st;
+    }
+    st = dnn_stream_start(td->stream, m->enc, &m->impute, B, &td->b, err);
+    if (!st) st = dnn_model_check_data(m, td->info, err);
+    if (!st) st = dnn_batches_prefetch(&td->b, &td->ahead, B, (size_t)m->net->n_out, err);
+    if (!st && o) {
+        char a[32];
+        note(o, 1, "%s: streaming in %s (shuffle buffer, chunk table, readers, validation rows kept)",
+             td->info->source, dnn_format_bytes((double)dnn_stream_bytes(td->stream), a, sizeof a));
+    }
+    char where[600];
+    int32_t top = dnn_stream_max_label(td->stream, where, sizeof where);
+    if (!st && m->cfg.task == DNN_TASK_CLASSIFICATION && top >= m->n_classes)
+        st = dnn_fail(err, DNN_EDATA, "%s %d is out of range for a model with %d classes (0..%d)", where, top,
+                      m->n_classes, m->n_classes - 1);
+    return st;
+}
+
+/* --verbose: each categorical column's kept levels. */
+static void describe_categorical(const dnn_run_opts *o, const dnn_model *m)
+{
+    for (int c = 0; m->enc && c < m->enc->n_cat; c++) {
+        const dnn_catcol *col = &m->enc->cols[c];
+        char list[600] = "";
+        size_t k = 0;
+        for (int l = 0; l < col->n_levels && k < sizeof list - 80; l++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", l ? ", " : "", col->levels[l]);
+        if (k >= sizeof list - 80) snprintf(list + k, sizeof list - k, ", ...");
+        note(o, 1, "column \"%s\": categorical, one-hot over %d levels (%s)", col->name, col->n_levels, list);
     }
 }
 
@@ -395,9 +538,10 @@ static dnn_status input_shape(const dnn_config *c, dnn_shape *shape, dnn_error *
 
 /* ---- the final report ---- */
 
-static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_metrics *test,
+static cJSON *final_report(const run_ctx *r, const train_data *td, const dnn_metrics *test,
                            const char *test_name)
 {
+    const dnn_batches *v = &td->b;
     const dnn_model *m = r->m;
     const dnn_train_state *s = r->s;
     cJSON *j = cJSON_CreateObject();
@@ -417,8 +561,12 @@ static cJSON *final_report(const run_ctx *r, const dnn_split_view *v, const dnn_
     cJSON_AddStringToObject(j, "out_dir", r->dir);
     cJSON_AddStringToObject(j, "task", dnn_task_name(m->cfg.task));
     cJSON_AddNumberToObject(j, "parameters", (double)m->net->n_params);
+    if (m->feature_names)
+        cJSON_AddItemToObject(j, "features",
+                              cJSON_CreateStringArray((const char *const *)m->feature_names, m->net->n_in));
     cJSON_AddNumberToObject(j, "train_samples", (double)v->n_train);
     cJSON_AddNumberToObject(j, "validation_samples", (double)v->n_val);
+    cJSON_AddBoolToObject(j, "streamed", td->streamed);
     cJSON_AddNumberToObject(j, "epochs", m->cfg.epochs);
     cJSON_AddNumberToObject(j, "epochs_run", s->epoch);
     cJSON_AddBoolToObject(j, "stopped_early", s->stopped_early);
@@ -498,7 +646,7 @@ static void note_job(const dnn_run_opts *o, const dnn_model *m)
 /* Every process must train the same model on the same data: a config or data file that differs between
  * machines would otherwise show as a hang or garbage. Compared: the effective config, the sizes, and the
  * normalisation statistics learnt from the data. */
-static dnn_status same_job(const dnn_run_opts *o, const dnn_model *m, size_t n_tr, size_t n_va,
+static dnn_status same_job(const dnn_run_opts *o, const dnn_model *m, uint64_t n_tr, uint64_t n_va,
                            dnn_error *err)
 {
     if (dnn_comm_size(o->comm) == 1) return DNN_OK;
@@ -515,9 +663,9 @@ static dnn_status same_job(const dnn_run_opts *o, const dnn_model *m, size_t n_t
     if (st || lo == hi) return st;
     return dnn_fail(
         err, DNN_ECONFIG,
-        "%s: the processes of the job read different configs or data (%zu training samples on rank "
+        "%s: the processes of the job read different configs or data (%llu training samples on rank "
         "0): every machine must see the same config and data files at the same paths",
-        m->cfg.file, n_tr);
+        m->cfg.file, (unsigned long long)n_tr);
 }
 
 dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *err)
@@ -526,11 +674,10 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     res->test_accuracy = res->test_loss = NAN;
     dnn_model m = {0};
     dnn_train_state s = {0};
-    dnn_dataset train = {0}, test = {0};
+    dnn_dataset test = {0};
+    train_data td = {0};
     dnn_metrics tm = {0};
     int have_tm = 0;
-    uint32_t *tr_idx = NULL, *va_idx = NULL;
-    size_t n_tr = 0, n_va = 0;
     run_ctx r = {.o = o, .m = &m, .s = &s, .folder = {NULL, -1}};
     dnn_status st;
     dnn_config cfg = {0};
@@ -550,11 +697,10 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
     c->max_memory = c->train.max_memory = c->test.max_memory = o->max_memory;
     dnn_shape shape = {0, 0, 0};
     if (!resumed) st = input_shape(c, &shape, err);
-    if (!st) st = dnn_load_source(&train, &c->train, c->task, NULL, err);
-    if (!st)
-        st = dnn_split(c->file, train.n, c->validation_split, c->seed, &tr_idx, &n_tr, &va_idx, &n_va, err);
+    if (!st) st = open_train(o, c, r.dir, &td, err);
     if (st) goto agree;
-    if (c->early_stopping.enabled && n_va == 0 &&
+    const dnn_dataset *train = td.info;
+    if (c->early_stopping.enabled && td.n_va == 0 &&
         (c->early_stopping.monitor == DNN_MONITOR_VAL_LOSS ||
          c->early_stopping.monitor == DNN_MONITOR_VAL_ACCURACY)) {
         st = dnn_fail(
@@ -564,25 +710,25 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             c->file, dnn_monitor_name(c->early_stopping.monitor));
         goto agree;
     }
-    if (train.header_note[0]) note(o, 1, "%s: %s", train.source, train.header_note);
-    report_missing(o, &train, &c->train);
+    if (train->header_note[0]) note(o, 1, "%s: %s", train->source, train->header_note);
+    report_missing(o, train, &c->train);
     if (!resumed) {
-        if (train.d > INT32_MAX) {
-            st = dnn_fail(err, DNN_EDATA, "%s: too many features (%zu)", train.source, train.d);
+        if (train->d > INT32_MAX) {
+            st = dnn_fail(err, DNN_EDATA, "%s: too many features (%zu)", train->source, train->d);
             goto agree;
         }
-        if (!cfg.has_shape)
-            shape = train.shape;
-        else if (train.d != (size_t)shape.c * shape.h * shape.w) {
+        if (!cfg.has_shape) /* a streamed CSV's width is known once its levels are */
+            shape = train->shape.c ? train->shape : (dnn_shape){(int)train->d, 1, 1};
+        else if (train->d != (size_t)shape.c * shape.h * shape.w) {
             st = dnn_fail(err, DNN_EDATA,
-                          "%s: %zu features per sample, but data.shape [%d, %d, %d] makes %zu", train.source,
-                          train.d, shape.c, shape.h, shape.w, (size_t)shape.c * shape.h * shape.w);
+                          "%s: %zu features per sample, but data.shape [%d, %d, %d] makes %zu", train->source,
+                          train->d, shape.c, shape.h, shape.w, (size_t)shape.c * shape.h * shape.w);
             goto agree;
         }
         st = dnn_model_create(&m, &cfg, shape, err);
-        if (!st) st = dnn_model_set_names(&m, &train, err);
+        if (!st) st = dnn_model_set_names(&m, train, err);
         /* imputation and normalisation learn from the training split only */
-        if (!st) st = dnn_model_fit_preprocessing(&m, &train, tr_idx, n_tr, err);
+        if (!st) st = fit_train(&m, &td, err);
         if (!st) {
             dnn_rng init;
             dnn_rng_seed(&init, m.cfg.seed, DNN_STREAM_INIT);
@@ -590,30 +736,30 @@ dnn_status dnn_run_train(const dnn_run_opts *o, dnn_run_result *res, dnn_error *
             st = dnn_train_state_init(&s, &m, err);
         }
         if (st) goto agree;
-    } else {
-        dnn_model_prepare(&m, &train);
     }
-    st = dnn_model_check_data(&m, &train, err);
+    st = batches_for(o, &m, &td, resumed, err);
     if (!st && m.cfg.has_test && root) { /* only rank 0 scores the test set */
         dnn_schema sc = dnn_model_schema(&m, 0);
         st = dnn_load_source(&test, &m.cfg.test, m.cfg.task, &sc, err);
         if (!st) {
             if (test.header_note[0]) note(o, 1, "%s: %s", test.source, test.header_note);
             report_missing(o, &test, &m.cfg.test);
-            dnn_model_prepare(&m, &test);
-            st = dnn_model_check_data(&m, &test, err);
+            st = dnn_model_prepare(&m, &test, err);
+            if (!st) st = dnn_model_check_data(&m, &test, err);
         }
     }
     if (st) goto agree;
-    note(o, 1, "%s: %zu training samples, %zu for validation, %d features, %zu parameters",
-         r.dir ? r.dir : c->file, n_tr, n_va, m.net->n_in, m.net->n_params);
+    note(o, 1, "%s: %llu training samples, %llu for validation, %d features, %zu parameters",
+         r.dir ? r.dir : c->file, (unsigned long long)td.b.n_train, (unsigned long long)td.b.n_val,
+         m.net->n_in, m.net->n_params);
+    describe_categorical(o, &m);
     summary(o, m.net);
     nothing_to_do = resumed && s.epoch >= m.cfg.epochs;
     if (!nothing_to_do && root) st = start_files(&r, err);
 agree:
     /* every process has prepared, or the first failure is everyone's */
     st = dnn_comm_agree(o->comm, st, NULL, err);
-    if (!st) st = same_job(o, &m, n_tr, n_va, err);
+    if (!st) st = same_job(o, &m, td.b.n_train, td.b.n_val, err);
     if (st) goto done;
     if (nothing_to_do) {
         note(o, 0,
@@ -628,9 +774,8 @@ agree:
     if (resumed) note(o, 0, "resuming %s at epoch %d of %d", o->resume_path, s.epoch + 1, m.cfg.epochs);
     note_job(o, &m);
 
-    dnn_split_view view = {&train, tr_idx, n_tr, va_idx, n_va};
     dnn_train_hooks hooks = {on_batch, root ? on_epoch : NULL, &r, o->stop, o->until_epoch, o->comm};
-    st = dnn_train(&m, &s, &view, &hooks, err);
+    st = dnn_train(&m, &s, &td.b, &hooks, err);
     if (st == DNN_EINTERRUPTED) {
         /* keep the interrupted state so --resume continues exactly where it stopped */
         dnn_error e2;
@@ -656,7 +801,7 @@ agree:
         res->test_accuracy = tm.accuracy;
         res->test_loss = tm.loss;
     }
-    cJSON *rep = final_report(&r, &view, have_tm ? &tm : NULL, m.cfg.has_test ? test.source : NULL);
+    cJSON *rep = final_report(&r, &td, have_tm ? &tm : NULL, m.cfg.has_test ? test.source : NULL);
     dnn_text extra = {0};
     if (rep && have_tm && m.cfg.explain) st = explain_test(&m, &test, rep, &extra, err);
     char *rpath = dnn_path_join(r.dir, "report.json"), *hpath = dnn_path_join(r.dir, "report.html");
@@ -673,9 +818,7 @@ done:
     dnn_run_folder_close(&r.folder);
     if (have_tm) dnn_metrics_free(&tm);
     dnn_config_free(&cfg);
-    free(tr_idx);
-    free(va_idx);
-    dnn_dataset_free(&train);
+    train_data_free(&td);
     dnn_dataset_free(&test);
     dnn_train_state_free(&s);
     dnn_model_free(&m);

@@ -95,35 +95,39 @@ static int all_finite(const float *p, size_t n)
     return acc == 0.0f;
 }
 
-/* Mean loss and accuracy over rows idx[0..n), in evaluation mode, through the training loop's batch buffers;
- * each process scores its part and the sums are added up. */
-static dnn_status validate(dnn_model *m, dnn_comm *comm, const dnn_dataset *ds, const uint32_t *idx, size_t n,
-                           const batch_bufs *bb, double *loss, double *accuracy, dnn_error *err)
+/* Mean loss and accuracy over the validation rows, in evaluation mode, through the training loop's batch
+ * buffers; each process scores the rows data deals it (its part) and the sums are added up. */
+static dnn_status validate(dnn_model *m, dnn_comm *comm, dnn_batches *data, const batch_bufs *bb,
+                           double *loss, double *accuracy, dnn_error *err)
 {
     const dnn_layer *out = &m->net->layers[m->net->n_layers - 1];
-    const int B = m->cfg.batch_size, k = m->net->n_out;
+    const int k = m->net->n_out;
+    const uint64_t n = data->n_val;
     double sums[2] = {0.0, 0.0}; /* loss, correct */
-    size_t lo, hi;
-    dnn_comm_part(comm, n, &lo, &hi);
-    for (size_t start = lo; start < hi; start += (size_t)B) {
-        int b = (int)(hi - start < (size_t)B ? hi - start : (size_t)B);
-        dnn_gather(ds, &m->norm, idx + start, (size_t)b, bb->x, bb->y, bb->t);
+    size_t rows;
+    dnn_status st = data->val_begin(data, err);
+    while (!st && !(st = data->val_next(data, &m->norm, bb->x, bb->y, bb->t, &rows, err)) && rows) {
+        const int b = (int)rows;
         const float *a = dnn_net_forward(m->net, bb->x, b, 0, NULL);
         sums[0] +=
             dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb->y, bb->t, NULL);
         if (m->cfg.task == DNN_TASK_CLASSIFICATION) sums[1] += dnn_count_correct(a, b, k, bb->y);
     }
-    dnn_status st = dnn_comm_sum_f64(comm, sums, 2, err);
+    /* every process sums, also after a failure of its own, so that none waits for it */
+    dnn_error e2;
+    dnn_status sum = dnn_comm_sum_f64(comm, sums, 2, &e2);
+    if (!st && sum) st = sum, *err = e2;
     *loss = n ? sums[0] / (double)n : NAN;
     *accuracy = n && m->cfg.task == DNN_TASK_CLASSIFICATION ? sums[1] / (double)n : NAN;
     return st;
 }
 
-/* This process's share of a step: its rows rows[0..b) of a batch of n rows, which are rows row0.. of it.
- * Returns their summed loss, counts their correct predictions into *correct, and leaves in net->grads the
- * gradient of the whole batch's mean loss from them (without l2, which is added once to the sum). */
-static double local_gradient(dnn_model *m, const dnn_dataset *ds, const uint32_t *rows, int b, int n,
-                             size_t row0, uint64_t key, const batch_bufs *bb, double *correct)
+/* This process's share of a step: its rows (b of them, in the batch buffers) of a batch of n rows, which are
+ * rows row0.. of it. Returns their summed loss, counts their correct predictions into *correct, and leaves in
+ * net->grads the gradient of the whole batch's mean loss from them (without l2, which is added once to the
+ * sum). */
+static double local_gradient(dnn_model *m, int b, int n, size_t row0, uint64_t key, const batch_bufs *bb,
+                             double *correct)
 {
     dnn_net *net = m->net;
     const dnn_layer *out = &net->layers[net->n_layers - 1];
@@ -133,7 +137,6 @@ static double local_gradient(dnn_model *m, const dnn_dataset *ds, const uint32_t
         memset(net->grads, 0, net->n_params * sizeof(float));
         return 0.0;
     }
-    dnn_gather(ds, &m->norm, rows, (size_t)b, bb->x, bb->y, bb->t);
     const float *a = dnn_net_forward_rows(net, bb->x, b, key, row0);
     double loss = dnn_loss_part(m->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, b, n, k, bb->y,
                                 bb->t, dnn_net_output_grad(net));
@@ -211,8 +214,8 @@ dnn_monitor dnn_train_monitor(const dnn_config *c, size_t n_val)
     return n_val ? DNN_MONITOR_VAL_LOSS : DNN_MONITOR_LOSS;
 }
 
-dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
-                     const dnn_train_hooks *hooks, dnn_error *err)
+dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const dnn_train_hooks *hooks,
+                     dnn_error *err)
 {
     const dnn_config *c = &m->cfg;
     dnn_net *net = m->net;
@@ -228,9 +231,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
     const unsigned int mxcsr = _mm_getcsr();
     _mm_setcsr(mxcsr | 0x8040); /* FTZ | DAZ */
 #endif
-    uint32_t *order = malloc(n * sizeof(uint32_t) + 1);
-    dnn_status st =
-        order ? bufs_alloc(&bb, m, err) : dnn_fail_oom(err, "the epoch order", n * sizeof(uint32_t));
+    dnn_status st = bufs_alloc(&bb, m, err);
     if (st) goto done;
     dnn_epoch_log *hist =
         realloc(s->history, (size_t)(c->epochs > s->n_history ? c->epochs : s->n_history + 1) * sizeof *hist);
@@ -253,22 +254,22 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         const int epoch = s->epoch + 1;
         const double lr = dnn_schedule_lr(&s->sched, &c->optim, s->epoch, c->epochs);
         double t0 = dnn_now() - s->part_seconds;
-        /* A fresh epoch draws its order now; a resumed one deals the order it drew before. Every process
-         * deals the same order from the same generator. */
+        /* A fresh epoch draws its order now; a resumed one deals the order it drew before, from where it
+         * stopped. Every process draws from the same generator. */
         if (s->batch == 0) s->epoch_rng = s->shuffle_rng;
         dnn_rng deal = s->epoch_rng;
-        memcpy(order, data->train, n * sizeof(uint32_t));
-        if (c->shuffle) dnn_rng_shuffle(&deal, order, n);
+        if ((st = data->epoch(data, &deal, c->shuffle, s->batch, err))) goto done;
         s->shuffle_rng = deal;
 
         for (; s->batch < batches; s->batch++) {
-            size_t start = s->batch * B, lo, hi;
-            int b = (int)(n - start < B ? n - start : B);
-            dnn_comm_part(comm, (size_t)b, &lo, &hi);
+            /* this process's part of the batch (every process's batch has the same total) */
+            dnn_batch_rows rows;
+            if ((st = data->next(data, &m->norm, bb.x, bb.y, bb.t, &rows, err))) goto done;
+            if (rows.total == 0) break;
+            const int b = (int)rows.total;
             const uint64_t key = dnn_rng_u64(&s->dropout_rng); /* this step's dropout masks */
             double sums[3];                                    /* loss, correct, stop requests */
-            sums[0] =
-                local_gradient(m, data->ds, order + start + lo, (int)(hi - lo), b, lo, key, &bb, &sums[1]);
+            sums[0] = local_gradient(m, (int)rows.rows, b, rows.first, key, &bb, &sums[1]);
             sums[2] = hooks && hooks->stop && *hooks->stop;
             st = sync_step(comm, net, sums, err);
             if (st) goto done;
@@ -309,8 +310,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *dat
         log.loss = s->part_loss / (double)s->part_seen;
         log.accuracy =
             c->task == DNN_TASK_CLASSIFICATION ? (double)s->part_correct / (double)s->part_seen : NAN;
-        if (data->n_val && (st = validate(m, comm, data->ds, data->val, data->n_val, &bb, &log.val_loss,
-                                          &log.val_accuracy, err)))
+        if (data->n_val && (st = validate(m, comm, data, &bb, &log.val_loss, &log.val_accuracy, err)))
             goto done;
         log.seconds = dnn_now() - t0;
         log.samples_per_second = train_seconds > 0 ? (double)n / train_seconds : 0;
@@ -345,6 +345,5 @@ done:
     _mm_setcsr(mxcsr);
 #endif
     bufs_free(&bb);
-    free(order);
     return st;
 }

@@ -84,8 +84,12 @@ expect 2 "a bad --max-memory" -- "$DNNTRAIN" --config good.json --out runs/bad -
 err_has "--max-memory" "lots"
 { printf '\x00\x00\x08\x03'; be32 4000; be32 28; be32 28; head -c $((4000 * 784)) /dev/zero; } >big-images-idx3-ubyte
 { printf '\x00\x00\x08\x01'; be32 4000; head -c 4000 /dev/zero; } >big-labels-idx1-ubyte
-expect 3 "data larger than --max-memory" -- "$DNNTRAIN" --config good.json --out runs/bad --set data.train.images=big-images-idx3-ubyte --max-memory 1M
+expect 3 "data larger than --max-memory, not to stream" -- "$DNNTRAIN" --config good.json --out runs/bad \
+    --set data.train.images=big-images-idx3-ubyte --set data.train.stream=false --max-memory 1M
 err_has "big-images-idx3-ubyte" "more than the memory limit of 1.0 MiB"
+expect 0 "data larger than --max-memory streams (\"stream\": \"auto\")" -- "$DNNTRAIN" --config good.json --out runs/bigs \
+    --set data.train.images=big-images-idx3-ubyte --set model.layers.0.units=10 --max-memory 1M
+err_has "big-images-idx3-ubyte" "more than half the memory limit of 1.0 MiB: streaming it"
 expect 0 "the same data under a higher limit" -- "$DNNTRAIN" --config good.json --set data.train.images=big-images-idx3-ubyte \
     --set model.layers.0.units=10 --max-memory 64M --out runs/big --quiet
 

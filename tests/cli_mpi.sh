@@ -2,7 +2,8 @@
 # dnntrain under mpirun, end to end: 2 processes train one model and only rank 0 writes; over TCP the job
 # gives the same bytes; 2 processes against one within the stated tolerance; N -> M resumes; SIGUSR1,
 # SIGINT, SIGTERM and a killed process each leave a loadable checkpoint; a bad flag, config or data (on one
-# process only) gives one message and the contract's exit code; threads per process.
+# process only) gives one message and the contract's exit code; threads per process; a streamed source
+# split across the processes.
 # MPIRUN (set by ctest) is the mpirun command line with its transport options.
 . "$(dirname "$0")/lib.sh"
 need_fmnist
@@ -235,5 +236,38 @@ await threads3 0 "--threads overrides"
 [ "$(threads)" = 3 ] || fail "--threads 3: $(threads) threads"
 expect 0 "without mpirun" -- "$DNNTRAIN" --version
 grep -q "^MPI: .*not started by mpirun: one process" "$T/out" || fail "without mpirun: $(cat "$T/out")"
+
+# ---- a streamed source split across the processes: each reads its own chunks, and they deal the same number
+# of batches; every validation row is scored once; the accuracy of one process within a point; 2 + 4 epochs
+# on 2 = 6, byte for byte ----
+"$BUILD_DIR/tests/gen_tabular" 20000 3 tab.csv >/dev/null || fail "generating the streamed data"
+"$BUILD_DIR/tests/gen_tabular" 10000 4 tabtest.csv >tabtest.txt || fail "generating its test rows"
+bayes=$(awk '/bayes_accuracy/ { print $2 }' tabtest.txt)
+cat >st.json <<'JSON'
+{"seed": 2,
+ "data": {"train": {"path": "tab.csv", "stream": true}, "test": {"path": "tabtest.csv"}, "categorical": "auto",
+          "validation_split": 0.1, "normalize": "standardize", "shuffle_buffer": 2000},
+ "model": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]},
+ "loss": "cross_entropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
+ "training": {"epochs": 6, "batch_size": 64}}
+JSON
+spawn st2 mpi -n 2 "$DNNTRAIN" --config st.json --threads 1 --out st2 --quiet
+spawn st2a mpi -n 2 "$DNNTRAIN" --config st.json --threads 1 --set training.epochs=2 --out st2a --quiet
+expect 0 "streamed alone" -- "$DNNTRAIN" --config st.json --threads 1 --out st1 --quiet
+await st2 0 "streamed on 2 processes"
+[ "$("$JSON_QUERY" st2/report.json streamed)" = true ] && [ "$("$JSON_QUERY" st2/report.json ranks)" = 2 ] ||
+    fail "report.json: streamed on 2 ranks"
+[ "$("$JSON_QUERY" st2/report.json validation_samples)" = "$("$JSON_QUERY" st1/report.json validation_samples)" ] ||
+    fail "the 2 processes scored $("$JSON_QUERY" st2/report.json validation_samples) validation rows, alone $("$JSON_QUERY" st1/report.json validation_samples)"
+n2=$("$JSON_QUERY" st2/report.json train_samples)
+[ $((n2 % 64)) = 0 ] && [ "$n2" -gt 15000 ] && [ "$n2" -le "$("$JSON_QUERY" st1/report.json train_samples)" ] ||
+    fail "2 processes: $n2 training rows an epoch, not whole batches of most of the rows"
+a1=$("$JSON_QUERY" st1/report.json test.accuracy) a2=$("$JSON_QUERY" st2/report.json test.accuracy)
+echo "streamed: test accuracy alone $a1, on 2 processes $a2 (Bayes $bayes)" >&2
+awk -v a="$a1" -v b="$a2" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }' ||
+    fail "streamed alone ($a1) and on 2 processes ($a2) differ by a point or more"
+await st2a 0 "2 streamed epochs on 2"
+expect 0 "4 more on 2" -- "${MPI[@]}" -n 2 "$DNNTRAIN" --resume st2a/ckpt.bin --threads 1 --set training.epochs=6 --quiet
+cmp -s st2/ckpt.bin st2a/ckpt.bin || fail "streamed on 2 processes: 2 + 4 epochs differ from 6"
 
 finish

@@ -30,7 +30,7 @@ static void test_part(void)
 {
     for (size_t n = 0; n < 40; n++) {
         size_t lo, hi;
-        dnn_comm_part(comm, n, &lo, &hi);
+        dnn_batch_part(n, dnn_comm_rank(comm), dnn_comm_size(comm), &lo, &hi);
         unsigned long mine[2] = {lo, hi}, *all = malloc(2 * (size_t)size * sizeof *all);
         MPI_Allgather(mine, 2, MPI_UNSIGNED_LONG, all, 2, MPI_UNSIGNED_LONG, MPI_COMM_WORLD);
         /* in order, without gaps, covering [0, n), sizes within one of each other */
@@ -101,7 +101,7 @@ static void blobs(dnn_dataset *ds, size_t n)
 {
     memset(ds, 0, sizeof *ds);
     ds->source = strdup("blobs");
-    ds->n = n, ds->d = 5, ds->dtype = DNN_F32;
+    ds->n = n, ds->d = ds->d_num = 5, ds->dtype = DNN_F32;
     ds->x32 = malloc(n * 5 * sizeof(float));
     ds->y = malloc(n * sizeof(int32_t));
     dnn_rng r;
@@ -158,8 +158,14 @@ static void teardown(fixture *f)
 
 static dnn_status train(fixture *f, dnn_train_hooks *h, dnn_error *err)
 {
-    dnn_split_view v = {&f->ds, f->rows, f->ds.n - 23, f->rows + f->ds.n - 23, 23};
-    return dnn_train(&f->m, &f->s, &v, h, err);
+    dnn_batches b;
+    dnn_memory_batches mem;
+    dnn_status st = dnn_batches_memory(&b, &mem, &f->ds, f->rows, f->ds.n - 23, f->rows + f->ds.n - 23, 23,
+                                       (size_t)f->m.cfg.batch_size, dnn_comm_rank(h ? h->comm : NULL),
+                                       dnn_comm_size(h ? h->comm : NULL), err);
+    if (!st) st = dnn_train(&f->m, &f->s, &b, h, err);
+    dnn_batches_memory_free(&mem);
+    return st;
 }
 
 /* The hooks' context: what a process does to itself at a given step. */

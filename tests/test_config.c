@@ -107,6 +107,41 @@ static void test_defaults(void)
     dnn_config_free(&c);
 }
 
+/* Streaming keys: a path list and a glob resolved against the config's folder, stream and cache settings,
+ * categorical columns shared by the sources. */
+static void test_data_at_scale(void)
+{
+    const char *text =
+        "{\"data\": {\"train\": {\"path\": [\"a/p1.csv.gz\", \"/abs/p2.csv\"], \"stream\": true,"
+        " \"cache\": \"c/rows.cache\"}, \"test\": {\"path\": \"t/*.csv\"},"
+        " \"categorical\": [\"colour\", 3], \"max_categories\": 8, \"shuffle_buffer\": 500},"
+        " \"model\": {\"layers\": [{\"type\": \"dense\", \"units\": 2, \"activation\": \"softmax\"}]},"
+        " \"loss\": \"cross_entropy\", \"optimizer\": \"adam\"}";
+    dnn_config c;
+    dnn_error err;
+    dnn_status st = load(text, &c, &err, NULL, 0);
+    CHECK_MSG(st == DNN_OK, "%s", err.msg);
+    if (st) return;
+    char want[300];
+    snprintf(want, sizeof want, "%s/a/p1.csv.gz", dir);
+    CHECK(c.train.n_paths == 2 && strcmp(c.train.paths[0], want) == 0 &&
+          strcmp(c.train.paths[1], "/abs/p2.csv") == 0);
+    CHECK(strcmp(c.train.path, want) == 0 && c.train.stream == 1 && c.test.stream == -1);
+    snprintf(want, sizeof want, "%s/c/rows.cache", dir);
+    CHECK(c.train.cache && strcmp(c.train.cache, want) == 0);
+    snprintf(want, sizeof want, "%s/t/*.csv", dir);
+    CHECK(strcmp(c.test.path, want) == 0);
+    CHECK(c.n_categorical == 2 && strcmp(c.categorical[0].name, "colour") == 0 &&
+          c.categorical[1].index == 3);
+    CHECK(c.train.categorical == c.categorical && c.test.n_categorical == 2 && c.test.max_categories == 8);
+    CHECK(c.max_categories == 8 && c.shuffle_buffer == 500);
+    dnn_config_free(&c);
+    const char *cache_true[] = {"data.train.cache=true", "data.categorical=\"auto\""};
+    st = load(text, &c, &err, cache_true, 2);
+    CHECK(st == DNN_OK && c.train.cache && c.train.cache[0] == '\0' && c.train.categorical_auto);
+    if (!st) dnn_config_free(&c);
+}
+
 static void test_overrides(void)
 {
     dnn_config c;
@@ -217,6 +252,25 @@ static void test_errors(void)
         {"\"normalize\": \"scale\"",
          "\"normalize\": \"scale\", \"task\": \"regression\"",
          {"data.task", "does not fit loss"}},
+        /* data at scale */
+        {"\"labels\": \"train-labels-idx1-ubyte.gz\"}",
+         "\"labels\": \"train-labels-idx1-ubyte.gz\", \"stream\": \"yes\"}",
+         {"data.train.stream", "true, false or \"auto\"", "got \"yes\""}},
+        {"\"labels\": \"train-labels-idx1-ubyte.gz\"}",
+         "\"labels\": \"train-labels-idx1-ubyte.gz\", \"cache\": 3}",
+         {"data.train.cache", "the path of a cache file"}},
+        {"\"images\": \"/abs/t10k-images-idx3-ubyte.gz\"}",
+         "\"images\": \"/abs/t10k-images-idx3-ubyte.gz\", \"stream\": true}",
+         {"data.test.stream", "read into memory"}},
+        {"\"normalize\": \"scale\"",
+         "\"normalize\": \"scale\", \"categorical\": \"all\"",
+         {"data.categorical", "\"auto\""}},
+        {"\"normalize\": \"scale\"",
+         "\"normalize\": \"scale\", \"max_categories\": 0",
+         {"data.max_categories", "positive"}},
+        {"\"normalize\": \"scale\"",
+         "\"normalize\": \"scale\", \"shuffle_buffer\": -5",
+         {"data.shuffle_buffer", "positive integer"}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         dnn_config c;
@@ -349,6 +403,7 @@ int main(void)
     test_reference();
     test_defaults();
     test_overrides();
+    test_data_at_scale();
     test_errors();
     test_image_layers();
     check_rmdir();

@@ -38,7 +38,7 @@ static void make_data(dnn_dataset *ds, size_t n, int d, const float *w, uint64_t
     memset(ds, 0, sizeof *ds);
     ds->source = strdup("synthetic");
     ds->n = n;
-    ds->d = (size_t)d;
+    ds->d = ds->d_num = (size_t)d;
     ds->shape = (dnn_shape){d, 1, 1};
     ds->dtype = DNN_F32;
     ds->x32 = malloc(n * (size_t)d * sizeof(float));

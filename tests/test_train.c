@@ -42,7 +42,7 @@ static long train(const char *training, uint64_t seed, size_t n, record *rec)
     dnn_error err = {0};
     dnn_config cfg;
     dnn_model m;
-    dnn_train_state s;
+    dnn_train_state s = {0};
     if (dnn_config_from_json(&cfg, cJSON_Parse(json), "t.json", NULL, NULL, 0, &err) ||
         dnn_model_create(&m, &cfg, (dnn_shape){1, 1, 1}, &err)) {
         fprintf(stderr, "%s\n", err.msg);
@@ -56,15 +56,18 @@ static long train(const char *training, uint64_t seed, size_t n, record *rec)
     float x[N + 4] = {0}, t[N + 4];
     uint32_t rows[N + 4];
     for (size_t i = 0; i < n; i++) t[i] = (float)i, rows[i] = (uint32_t)i;
-    dnn_dataset ds = {.n = n, .d = 1, .dtype = DNN_F32, .x32 = x, .t = t, .n_targets = 1};
-    dnn_split_view view = {&ds, rows, n, NULL, 0};
+    dnn_dataset ds = {.n = n, .d = 1, .d_num = 1, .dtype = DNN_F32, .x32 = x, .t = t, .n_targets = 1};
+    dnn_batches b;
+    dnn_memory_batches mem;
     dnn_train_hooks hooks = {on_batch, NULL, rec, NULL};
     memset(rec, 0, sizeof *rec);
     long steps = -1;
-    if (dnn_train_state_init(&s, &m, &err) || dnn_train(&m, &s, &view, &hooks, &err))
+    if (dnn_batches_memory(&b, &mem, &ds, rows, n, NULL, 0, (size_t)m.cfg.batch_size, 0, 1, &err) ||
+        dnn_train_state_init(&s, &m, &err) || dnn_train(&m, &s, &b, &hooks, &err))
         fprintf(stderr, "%s\n", err.msg);
     else
         steps = (long)s.step;
+    dnn_batches_memory_free(&mem);
     dnn_train_state_free(&s);
     dnn_model_free(&m);
     return steps;

@@ -34,9 +34,6 @@ const char *dnn_comm_describe(const dnn_comm *c, char *buf, size_t n);
 /* The MPI library's name and version, or "" without MPI. */
 const char *dnn_comm_library(char *buf, size_t n);
 
-/* This process's part [lo, hi) of n items split in order across the job: parts differ by at most one. */
-void dnn_comm_part(const dnn_comm *c, size_t n, size_t *lo, size_t *hi);
-
 /* Rank 0's x[0..n) to every process. */
 dnn_status dnn_comm_bcast(dnn_comm *c, float *x, size_t n, dnn_error *err);
 /* Rank 0's bytes to every process: rank 0 passes *buf and *len (*buf NULL when it has none to send, after

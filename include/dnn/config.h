@@ -71,16 +71,25 @@ typedef struct {
 typedef struct {
     dnn_format format;
     char *images, *labels; /* idx: paths resolved against the config's folder */
-    char *path;            /* csv */
-    int header;            /* csv: 1, 0, or -1 for "auto" */
-    char delimiter;        /* csv: 0 for "auto" */
-    dnn_colref *label;     /* csv: target column(s); none given means the last column */
+    char *path;            /* csv: the path as given (a file or a glob; the first of a list), for messages */
+    char **paths;          /* csv: every file or glob of a list, n_paths of them (NULL: path alone) */
+    int n_paths;
+    int header;        /* csv: 1, 0, or -1 for "auto" */
+    char delimiter;    /* csv: 0 for "auto" */
+    dnn_colref *label; /* csv: target column(s); none given means the last column */
     int n_label;
     dnn_colref *features, *ignore;
     int n_features, n_ignore;
     dnn_missing missing;
     char **missing_values; /* NULL means the default set */
     int n_missing_values;
+    int stream;  /* 1, 0, or -1 for "auto": stream when the decoded data would not fit the budget */
+    char *cache; /* a binary cache of the parsed rows: NULL none, "" in the run folder, else a path */
+    /* Copied from data.* so that a source's reader has them: the categorical columns (names or indices, or
+     * every non-numeric one), and how many levels each keeps before pooling the rest into "__other__". */
+    dnn_colref *categorical;
+    int n_categorical, categorical_auto;
+    int max_categories;
     size_t max_memory; /* not from JSON: the caller's memory budget for loading it (0: the default) */
 } dnn_source_config;
 
@@ -146,6 +155,9 @@ typedef struct {
     dnn_task task;
     char **class_names; /* data.classes: names for classes given by index (IDX, integer CSV labels) */
     int n_class_names;
+    int shuffle_buffer; /* data.shuffle_buffer: rows held to shuffle a streamed source (0: the default) */
+    dnn_colref *categorical; /* data.categorical (the sources borrow it) */
+    int n_categorical, categorical_auto, max_categories;
 
     dnn_layer_config *layers;
     int n_layers;

@@ -19,6 +19,7 @@ typedef struct {
     char **target_names;  /* regression: net->n_out names, or NULL */
     char **label_names;   /* the label columns' names in the training data (a header), or NULL */
     int n_labels;
+    dnn_encoding *enc;   /* the categorical columns and the levels each keeps (NULL: none) */
     char written_by[32]; /* the dnn version that wrote the checkpoint it came from */
 } dnn_model;
 
@@ -27,7 +28,7 @@ typedef struct {
 dnn_status dnn_model_create(dnn_model *m, dnn_config *cfg, dnn_shape in, dnn_error *err);
 void dnn_model_free(dnn_model *m);
 
-/* Take class and feature names from a data set (copies). */
+/* Take class and feature names, and the categorical vocabularies, from a data set (copies). */
 dnn_status dnn_model_set_names(dnn_model *m, const dnn_dataset *ds, dnn_error *err);
 
 /* Check that a data set fits the model: feature count, and class labels within range. */
@@ -40,8 +41,9 @@ dnn_schema dnn_model_schema(const dnn_model *m, int labels_optional);
  * ds. */
 dnn_status dnn_model_fit_preprocessing(dnn_model *m, dnn_dataset *ds, const uint32_t *rows, size_t n,
                                        dnn_error *err);
-/* Apply the fitted imputation to other data (validation, test, new data). */
-void dnn_model_prepare(const dnn_model *m, dnn_dataset *ds);
+/* Apply the fitted imputation to other data (validation, test, new data), and recode its categorical
+ * columns to the model's levels when it chose its own (read without the model's schema). */
+dnn_status dnn_model_prepare(const dnn_model *m, dnn_dataset *ds, dnn_error *err);
 /* Whether the model fills a missing value (data.missing mean, median or zero) rather than refusing or
  * dropping its row. */
 int dnn_model_fills_missing(const dnn_model *m);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnn/batches.h"
 #include "dnn/comm.h"
 #include "dnn/data.h"
 #include "dnn/error.h"
@@ -73,27 +74,19 @@ typedef struct {
     dnn_comm *comm;
 } dnn_train_hooks;
 
-/* The samples a run trains and validates on. */
-typedef struct {
-    const dnn_dataset *ds;
-    const uint32_t *train;
-    size_t n_train;
-    const uint32_t *val;
-    size_t n_val;
-} dnn_split_view;
-
-/* Train from s->epoch to the config's epochs (or until early stopping, hooks->until_epoch, or *stop). Returns
- * DNN_EINTERRUPTED when stopped mid-epoch (the model then holds the state after the last whole batch, and the
- * hook has not seen the partial epoch), DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is
- * then poisoned: the caller keeps its last checkpoint).
- * With hooks->comm, every process of the job calls this with the same model, state and data. The replicas
- * start from rank 0's parameters and stay identical: each process works on its rows of every batch (parts
- * that differ by at most one row), the gradients and sums are added up across processes, batchnorm's
- * running statistics averaged, and every output.every_epochs epochs the parameters' checksums compared.
- * A failure of one process's hook (rank 0's on_epoch) and a stop request on any process end the loop on
- * all, at the same step, with the same status. */
-dnn_status dnn_train(dnn_model *m, dnn_train_state *s, const dnn_split_view *data,
-                     const dnn_train_hooks *hooks, dnn_error *err);
+/* Train from s->epoch to the config's epochs (or until early stopping, hooks->until_epoch, or *stop), on the
+ * batches data deals (from memory or a stream). Returns DNN_EINTERRUPTED when stopped mid-epoch (the model
+ * then holds the state after the last whole batch, and the hook has not seen the partial epoch),
+ * DNN_EDIVERGED when a loss or weight became NaN or Inf (the model is then poisoned: the caller keeps its
+ * last checkpoint).
+ * With hooks->comm, every process of the job calls this with the same model and state, and data dealing it
+ * its part of every batch (dnn_batches' rank and ranks), every process the same number of batches. The
+ * replicas start from rank 0's parameters and stay identical: each process works on its rows of every batch,
+ * the gradients and sums are added up across processes, batchnorm's running statistics averaged, and every
+ * output.every_epochs epochs the parameters' checksums compared. A failure of one process's hook (rank 0's
+ * on_epoch) and a stop request on any process end the loop on all, at the same step, with the same status. */
+dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const dnn_train_hooks *hooks,
+                     dnn_error *err);
 
 /* Put the best epoch's weights (kept by restore_best) into the model, for scoring it; no-op without them.
  * Training cannot continue exactly from the result. */

@@ -36,13 +36,17 @@ static void print_history(const dnn_train_state *s)
     }
 }
 
-/* A --data argument is CSV when it is "-" or ends in .csv, .tsv or .txt; anything else is IDX. */
+/* A --data argument is CSV when it is "-", a glob, or ends in .csv, .tsv or .txt (or those with .gz);
+ * anything else is IDX. */
 static int is_csv(const char *data)
 {
-    if (strcmp(data, "-") == 0) return 1;
-    const char *dot = strrchr(data, '.');
-    return dot &&
-           (strcasecmp(dot, ".csv") == 0 || strcasecmp(dot, ".tsv") == 0 || strcasecmp(dot, ".txt") == 0);
+    if (strcmp(data, "-") == 0 || strpbrk(data, "*?[")) return 1;
+    size_t n = strlen(data);
+    if (n > 3 && strcasecmp(data + n - 3, ".gz") == 0) n -= 3;
+    static const char *const ext[] = {".csv", ".tsv", ".txt"};
+    for (int i = 0; i < 3; i++)
+        if (n >= 4 && strncasecmp(data + n - 4, ext[i], 4) == 0) return 1;
+    return 0;
 }
 
 /* Apply --header, --delimiter and --label to a CSV source. */
@@ -109,6 +113,26 @@ static int write_plot(const char *dir, const dnn_metrics *mt, const dnn_model *m
     return (int)st;
 }
 
+/* The input features by name (categorical ones expanded, "colour=red"), and each categorical column's
+ * levels. */
+static void print_features(const dnn_model *m)
+{
+    enum { SHOWN = 60 };
+    const int d = m->net->n_in;
+    if (m->feature_names) {
+        printf("features   %d:", d);
+        for (int j = 0; j < d && j < SHOWN; j++) printf(" %s", m->feature_names[j]);
+        if (d > SHOWN) printf(" ... (%d more)", d - SHOWN);
+        printf("\n");
+    }
+    for (int c = 0; m->enc && c < m->enc->n_cat; c++) {
+        const dnn_catcol *col = &m->enc->cols[c];
+        printf("categorical %s (%d levels):", col->name, col->n_levels);
+        for (int l = 0; l < col->n_levels; l++) printf("%s %s", l ? "," : "", col->levels[l]);
+        printf("\n");
+    }
+}
+
 static int info(const char *path, size_t max_memory)
 {
     dnn_model m;
@@ -147,6 +171,7 @@ static int info(const char *path, size_t max_memory)
         }
         printf("\n");
     }
+    print_features(&m);
     if (have_state) {
         printf("epochs     %d (best %d; steps %llu)\n", s.epoch, s.best_epoch, (unsigned long long)s.step);
         print_history(&s);
@@ -352,7 +377,7 @@ static int load_baseline(const args *a, dnn_model *m, dnn_dataset *bd)
     int rc = data_source(&b, m, &src, &refs, &use);
     dnn_schema sc = dnn_model_schema(m, 1);
     dnn_status st = rc ? DNN_OK : dnn_load_source(bd, use, m->cfg.task, &sc, &err);
-    if (!rc && !st) dnn_model_prepare(m, bd);
+    if (!rc && !st) st = dnn_model_prepare(m, bd, &err);
     free(refs);
     if (st) fprintf(stderr, "dnneval: --baseline: %s\n", err.msg);
     return rc ? rc : (int)st;
@@ -412,10 +437,8 @@ static int score(args *a)
     dnn_status st = dnn_load_source(&ds, use, m.cfg.task, &sc, &err);
     if (!st && a->verbose) describe(&m, a->model, &ds);
     if (!st && !a->quiet && ds.label_note[0]) fprintf(stderr, "dnneval: %s\n", ds.label_note);
-    if (!st) {
-        dnn_model_prepare(&m, &ds);
-        st = dnn_model_check_data(&m, &ds, &err);
-    }
+    if (!st) st = dnn_model_prepare(&m, &ds, &err);
+    if (!st) st = dnn_model_check_data(&m, &ds, &err);
     if (!st && a->predict && !(pf = strcmp(a->predict, "-") == 0 ? stdout : fopen(a->predict, "w")))
         st = dnn_fail(&err, DNN_EIO, "%s: cannot write predictions: %s", a->predict, strerror(errno));
     if (!st && !a->quiet && (ds.dropped_label || ds.dropped_feature))

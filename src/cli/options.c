@@ -39,7 +39,7 @@ const int DNNTRAIN_N_OPTIONS = (int)(sizeof DNNTRAIN_OPTIONS / sizeof DNNTRAIN_O
 const cli_option DNNEVAL_OPTIONS[] = {
     {"model", required_argument, E_MODEL, "CKPT", NULL, "the checkpoint to score (required)"},
     {"data", required_argument, E_DATA, "SPEC", "the test set of the checkpoint's config",
-     "data: an IDX images file, a .csv file, or - for CSV on stdin"},
+     "data: an IDX images file, a .csv or .csv.gz file, a quoted glob of CSV parts, or - for CSV on stdin"},
     {"labels", required_argument, E_LABELS, "FILE", "paired by name with --data",
      "IDX labels file for --data"},
     {"header", required_argument, E_HEADER, "B", "as in training, else auto",

@@ -1,13 +1,10 @@
-/* Data sets: loading a configured source, normalisation statistics, seeded splits and batch gathering. */
-#include "dnn/data.h"
+/* Data sets: normalisation statistics, imputation, seeded splits and batch gathering. */
+#include "dnn/dataset.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "dnn/csv.h"
-#include "dnn/idx.h"
 #include "dnn/rng.h"
 #include "dnn/util.h"
 
@@ -18,6 +15,9 @@ void dnn_dataset_free(dnn_dataset *ds)
     free(ds->label_source);
     free(ds->x8);
     free(ds->x32);
+    free(ds->cat);
+    free(ds->cat_width);
+    dnn_encoding_free(ds->enc);
     free(ds->y);
     free(ds->t);
     free(ds->lines);
@@ -25,167 +25,10 @@ void dnn_dataset_free(dnn_dataset *ds)
     free(ds->missing);
     dnn_strings_free(ds->class_names, (size_t)ds->n_classes);
     dnn_strings_free(ds->feature_names, ds->d);
+    dnn_strings_free(ds->column_names, ds->d_num + (size_t)ds->n_cat);
     dnn_strings_free(ds->target_names, (size_t)ds->n_targets);
     dnn_strings_free(ds->label_names, (size_t)ds->n_labels);
     memset(ds, 0, sizeof *ds);
-}
-
-/* Labels of an IDX file: integers for classification (one per item), numbers for regression. */
-static dnn_status idx_labels(dnn_dataset *ds, const char *path, size_t max_memory, const dnn_idx *im,
-                             dnn_task task, dnn_error *err)
-{
-    dnn_idx lb;
-    dnn_status st = dnn_idx_read(path, max_memory, &lb, err);
-    if (st) return st;
-    if (lb.count != im->count) {
-        st = dnn_fail(err, DNN_EDATA, "%s: %zu labels for the %zu images of %s (the counts must match)", path,
-                      lb.count, im->count, ds->source);
-        goto done;
-    }
-    if (task == DNN_TASK_CLASSIFICATION) {
-        if (lb.item != 1 || !(lb.type == DNN_IDX_U8 || lb.type == DNN_IDX_I8 || lb.type == DNN_IDX_I16 ||
-                              lb.type == DNN_IDX_I32)) {
-            st = dnn_fail(err, DNN_EDATA,
-                          "%s: expected one integer class label per item, got %zu %s value(s) per item", path,
-                          lb.item, dnn_idx_type_name(lb.type));
-            goto done;
-        }
-        ds->y = malloc(lb.count * sizeof(int32_t) + 1);
-        if (!ds->y) {
-            st = dnn_fail_oom(err, path, lb.count * sizeof(int32_t));
-            goto done;
-        }
-        const size_t stride = lb.type == DNN_IDX_I16 ? 2 : lb.type == DNN_IDX_I32 ? 4 : 1;
-        for (size_t i = 0; i < lb.count; i++) {
-            double v = lb.u8 ? lb.u8[i] : lb.f32[i];
-            /* no model has 2^24 classes; refusing here also keeps the conversion to int defined */
-            if (v < 0 || v >= 16777216.0) {
-                st = dnn_fail(err, DNN_EDATA, "%s: byte %zu: label %.0f of item %zu is %s", path,
-                              lb.header + i * stride, v, i,
-                              v < 0 ? "negative (classes count from 0)" : "too large to be a class index");
-                goto done;
-            }
-            ds->y[i] = (int32_t)v;
-        }
-        ds->label_offset = lb.header;
-        ds->label_stride = stride;
-    } else {
-        size_t n;
-        if (lb.item > 1u << 20 || dnn_mul_size(lb.count, lb.item, &n)) {
-            st = dnn_fail(err, DNN_EDATA, "%s: %zu targets per item is too many", path, lb.item);
-            goto done;
-        }
-        ds->t = malloc(n * sizeof(float) + 1);
-        if (!ds->t) {
-            st = dnn_fail_oom(err, path, n * sizeof(float));
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++) ds->t[i] = lb.u8 ? lb.u8[i] : lb.f32[i];
-        ds->n_targets = (int)lb.item;
-    }
-    ds->label_source = dnn_strdup(path);
-    if (!ds->label_source) st = dnn_fail_oom(err, path, strlen(path));
-done:
-    dnn_idx_free(&lb);
-    return st;
-}
-
-/* One item of an IDX file as an image: N x H x W files hold 1 x H x W images, N x C x H x W files C x H x W;
- * any other item is a vector of d values, d x 1 x 1. */
-static dnn_shape idx_shape(const dnn_idx *im)
-{
-    const uint32_t *d = im->dims;
-    if (im->ndim == 3 && d[1] <= INT32_MAX && d[2] <= INT32_MAX) return (dnn_shape){1, (int)d[1], (int)d[2]};
-    if (im->ndim == 4 && d[1] <= INT32_MAX && d[2] <= INT32_MAX && d[3] <= INT32_MAX)
-        return (dnn_shape){(int)d[1], (int)d[2], (int)d[3]};
-    return (dnn_shape){im->item <= INT32_MAX ? (int)im->item : 0, 1, 1};
-}
-
-dnn_status dnn_source_shape(const dnn_source_config *src, dnn_shape *shape, dnn_error *err)
-{
-    *shape = (dnn_shape){0, 0, 0};
-    if (src->format != DNN_FORMAT_IDX) return DNN_OK;
-    dnn_idx im;
-    dnn_status st = dnn_idx_read_header(src->images, &im, err);
-    if (!st && (im.item == 0 || im.item > INT32_MAX))
-        st = dnn_fail(err, DNN_EDATA, "%s: %zu values per item is not a network input", src->images, im.item);
-    if (!st) *shape = idx_shape(&im);
-    return st;
-}
-
-static dnn_status load_idx(dnn_dataset *ds, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
-                           dnn_error *err)
-{
-    dnn_idx im;
-    dnn_status st = dnn_idx_read(src->images, src->max_memory, &im, err);
-    if (st) return st;
-    ds->source = dnn_strdup(src->images);
-    if (!ds->source) {
-        dnn_idx_free(&im);
-        return dnn_fail_oom(err, "a path", strlen(src->images));
-    }
-    if (im.count == 0 || im.item == 0) {
-        dnn_idx_free(&im);
-        return dnn_fail(err, DNN_EDATA, "%s: no data (%zu items of %zu values)", src->images, im.count,
-                        im.item);
-    }
-    if (im.item > INT32_MAX) {
-        dnn_idx_free(&im);
-        return dnn_fail(err, DNN_EDATA, "%s: %zu values per item is more than a network input can take",
-                        src->images, im.item);
-    }
-    ds->n = im.count;
-    ds->d = im.item;
-    ds->shape = idx_shape(&im);
-    if (im.u8) {
-        ds->dtype = DNN_U8;
-        ds->x8 = im.u8;
-        ds->max_value = 255.0f;
-    } else {
-        ds->dtype = DNN_F32;
-        ds->x32 = im.f32;
-        ds->max_value = im.type == DNN_IDX_I8    ? 127.0f
-                        : im.type == DNN_IDX_I16 ? 32767.0f
-                        : im.type == DNN_IDX_I32 ? 2147483647.0f
-                                                 : 0.0f;
-    }
-    char *labels = src->labels ? dnn_strdup(src->labels) : dnn_idx_labels_path(src->images);
-    if (!labels && sc && sc->labels_optional) {
-        snprintf(
-            ds->label_note, sizeof ds->label_note,
-            "%s: no labels file (the name does not pair as *-images-idx3-ubyte -> *-labels-idx1-ubyte; give "
-            "--labels): scoring in predict-only mode, without metrics",
-            src->images);
-        return DNN_OK;
-    }
-    if (!labels) {
-        return dnn_fail(err, DNN_ECONFIG,
-                        "%s: no labels file: its name does not pair as *-images-idx3-ubyte[.gz] -> "
-                        "*-labels-idx1-ubyte[.gz], so give \"labels\"",
-                        src->images);
-    }
-    if (!src->labels && sc && sc->labels_optional && access(labels, F_OK) != 0) {
-        /* images without their paired labels file: scored for prediction only, as CSV without labels */
-        snprintf(ds->label_note, sizeof ds->label_note,
-                 "%s: no labels file %s: scoring in predict-only mode, without metrics", src->images, labels);
-        free(labels);
-        return DNN_OK;
-    }
-    st = idx_labels(ds, labels, src->max_memory, &im, task, err);
-    free(labels);
-    return st;
-}
-
-dnn_status dnn_load_source(dnn_dataset *ds, const dnn_source_config *src, dnn_task task,
-                           const dnn_schema *schema, dnn_error *err)
-{
-    memset(ds, 0, sizeof *ds);
-    dnn_status st = src->format == DNN_FORMAT_IDX ? load_idx(ds, src, task, schema, err)
-                                                  : dnn_csv_load(ds, src, task, schema, err);
-    if (!st && src->format != DNN_FORMAT_IDX)
-        ds->shape = (dnn_shape){ds->d <= INT32_MAX ? (int)ds->d : 0, 1, 1};
-    if (st) dnn_dataset_free(ds);
-    return st;
 }
 
 dnn_status dnn_check_labels(const dnn_dataset *ds, int n_classes, dnn_error *err)
@@ -220,24 +63,39 @@ void dnn_norm_free(dnn_norm *nm)
 
 static double value(const dnn_dataset *ds, size_t row, size_t j)
 {
-    return ds->dtype == DNN_U8 ? ds->x8[row * ds->d + j] : ds->x32[row * ds->d + j];
+    return ds->dtype == DNN_U8 ? ds->x8[row * ds->d_num + j] : ds->x32[row * ds->d_num + j];
+}
+
+dnn_status dnn_norm_init(dnn_norm *nm, size_t d, int k, dnn_error *err)
+{
+    memset(nm, 0, sizeof *nm);
+    nm->d = d;
+    nm->k = k;
+    nm->shift = calloc(d + 1, sizeof(float));
+    nm->mul = malloc((d + 1) * sizeof(float));
+    nm->tshift = k ? calloc((size_t)k, sizeof(float)) : NULL;
+    nm->tmul = k ? malloc((size_t)k * sizeof(float)) : NULL;
+    if (!nm->shift || !nm->mul || (k && (!nm->tshift || !nm->tmul))) {
+        dnn_norm_free(nm);
+        return dnn_fail_oom(err, "normalisation statistics", (d + (size_t)k) * 8);
+    }
+    for (size_t j = 0; j < d; j++) nm->mul[j] = 1.0f;
+    for (int j = 0; j < k; j++) nm->tmul[j] = 1.0f;
+    return DNN_OK;
 }
 
 dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds, const uint32_t *rows,
                         size_t n, dnn_error *err)
 {
-    const size_t d = ds->d;
-    memset(nm, 0, sizeof *nm);
-    nm->d = d;
-    nm->shift = calloc(d, sizeof(float));
-    nm->mul = malloc(d * sizeof(float));
-    double *acc = calloc(2 * d, sizeof(double));
-    if (!nm->shift || !nm->mul || !acc) {
-        free(acc);
+    const size_t d = ds->d_num; /* one-hot features keep the identity */
+    const int k = ds->t ? ds->n_targets : 0;
+    dnn_status st = dnn_norm_init(nm, ds->d, k, err);
+    double *acc = st ? NULL : calloc(2 * d + 1, sizeof(double));
+    if (!st && !acc) {
         dnn_norm_free(nm);
-        return dnn_fail_oom(err, "normalisation statistics", 2 * d * sizeof(double));
+        st = dnn_fail_oom(err, "normalisation statistics", 2 * d * sizeof(double));
     }
-    for (size_t j = 0; j < d; j++) nm->mul[j] = 1.0f;
+    if (st) return st;
     if (!rows) n = ds->n;
     if (kind == DNN_NORM_SCALE && ds->max_value > 0) {
         /* a format with a known maximum (u8 images: 255) divides by it, whatever the data hold */
@@ -281,15 +139,7 @@ dnn_status dnn_norm_fit(dnn_norm *nm, dnn_norm_kind kind, const dnn_dataset *ds,
         }
     }
     free(acc);
-    if (ds->t && ds->n_targets > 0) {
-        const int k = ds->n_targets;
-        nm->k = k;
-        nm->tshift = calloc((size_t)k, sizeof(float));
-        nm->tmul = malloc((size_t)k * sizeof(float));
-        if (!nm->tshift || !nm->tmul) {
-            dnn_norm_free(nm);
-            return dnn_fail_oom(err, "target statistics", (size_t)k * 8);
-        }
+    if (k > 0) {
         for (int j = 0; j < k; j++) {
             double mean = 0, var = 0;
             for (size_t i = 0; i < n; i++) mean += ds->t[(rows ? rows[i] : i) * (size_t)k + (size_t)j];
@@ -333,11 +183,11 @@ static float select_kth(float *a, size_t n, size_t k)
 dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset *ds, const uint32_t *rows,
                           size_t n, dnn_error *err)
 {
-    const size_t d = ds->d;
+    const size_t d = ds->d_num; /* categorical columns have their own "__missing__" level */
     memset(im, 0, sizeof *im);
-    im->d = d;
-    im->fill = calloc(d ? d : 1, sizeof(float));
-    if (!im->fill) return dnn_fail_oom(err, "imputation values", d * sizeof(float));
+    im->d = ds->d;
+    im->fill = calloc(ds->d ? ds->d : 1, sizeof(float));
+    if (!im->fill) return dnn_fail_oom(err, "imputation values", ds->d * sizeof(float));
     if (!ds->x32 || !ds->missing || policy == DNN_MISSING_ZERO || policy == DNN_MISSING_ERROR ||
         policy == DNN_MISSING_DROP)
         return DNN_OK;
@@ -381,7 +231,7 @@ dnn_status dnn_impute_fit(dnn_impute *im, dnn_missing policy, const dnn_dataset 
 void dnn_impute_apply(const dnn_impute *im, dnn_dataset *ds)
 {
     if (!ds->x32 || !ds->missing_cells) return;
-    const size_t d = ds->d;
+    const size_t d = ds->d_num;
     for (size_t i = 0; i < ds->n; i++)
         for (size_t j = 0; j < d; j++)
             if (isnan(ds->x32[i * d + j])) ds->x32[i * d + j] = im->fill[j];
@@ -394,21 +244,33 @@ void dnn_impute_free(dnn_impute *im)
     memset(im, 0, sizeof *im);
 }
 
+/* One-hot blocks of row r into xr (the features after the numeric ones): zeros, and a one at each code. */
+static void one_hot(const dnn_dataset *ds, size_t r, float *xr)
+{
+    const uint32_t *codes = ds->cat + r * (size_t)ds->n_cat;
+    for (int c = 0; c < ds->n_cat; c++) {
+        memset(xr, 0, (size_t)ds->cat_width[c] * sizeof(float));
+        xr[codes[c]] = 1.0f;
+        xr += ds->cat_width[c];
+    }
+}
+
 DNN_HOT void dnn_gather(const dnn_dataset *ds, const dnn_norm *nm, const uint32_t *idx, size_t b,
                         float *restrict x, int32_t *y, float *t)
 {
-    const size_t d = ds->d;
+    const size_t d = ds->d, dn = ds->d_num;
     const float *restrict shift = nm->shift, *restrict mul = nm->mul;
     for (size_t i = 0; i < b; i++) {
         size_t r = idx[i];
         float *restrict xr = x + i * d;
         if (ds->dtype == DNN_U8) {
-            const uint8_t *restrict s = ds->x8 + r * d;
-            for (size_t j = 0; j < d; j++) xr[j] = ((float)s[j] - shift[j]) * mul[j];
+            const uint8_t *restrict s = ds->x8 + r * dn;
+            for (size_t j = 0; j < dn; j++) xr[j] = ((float)s[j] - shift[j]) * mul[j];
         } else {
-            const float *restrict s = ds->x32 + r * d;
-            for (size_t j = 0; j < d; j++) xr[j] = (s[j] - shift[j]) * mul[j];
+            const float *restrict s = ds->x32 + r * dn;
+            for (size_t j = 0; j < dn; j++) xr[j] = (s[j] - shift[j]) * mul[j];
         }
+        if (ds->n_cat) one_hot(ds, r, xr + dn);
         if (y && ds->y) y[i] = ds->y[r];
         if (t && ds->t) {
             const int k = ds->n_targets;
