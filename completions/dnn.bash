@@ -33,7 +33,7 @@ _dnn()
         COMPREPLY+=($(compgen -d -- "$cur")) # folders, to reach the file
         return
         ;;
-    --model | --resume | --export | --data | --labels | --predict | --report)
+    --model | --resume | --export | --data | --labels | --predict | --report | --groups | --baseline)
         compopt -o filenames 2>/dev/null
         _dnn_reply -f -- "$cur"
         return
@@ -51,7 +51,20 @@ _dnn()
         _dnn_reply -W ', ; tab | auto' -- "$cur"
         return
         ;;
-    --set | --threads | --seed | --max-memory | --top-k | --label | --min-* | --max-* | --jobs | --threads-per-trial)
+    --explain)
+        _dnn_reply -W $'permutation\nsaliency\nintegrated_gradients\npermutation,saliency,integrated_gradients' -- "$cur"
+        return
+        ;;
+    --scoring)
+        _dnn_reply -W $'accuracy\nr2\nloss' -- "$cur"
+        return
+        ;;
+    --ig-method)
+        _dnn_reply -W $'gausslegendre\nriemann_trapezoid' -- "$cur"
+        return
+        ;;
+    --set | --threads | --seed | --max-memory | --top-k | --label | --min-* | --max-* | --jobs | --threads-per-trial | \
+        --repeats | --steps | --target | --explain-samples)
         COMPREPLY=() # a value the user must type
         return
         ;;

@@ -226,7 +226,7 @@ static const key_set KEY_SETS[N_KEY_SETS] = {
     [K_TRAINING] = {"training", KEYS("epochs", "batch_size", "shuffle", "early_stopping", "precision")},
     [K_EARLY_STOPPING] = {"training.early_stopping",
                           KEYS("monitor", "patience", "min_delta", "restore_best")},
-    [K_OUTPUT] = {"output", KEYS("dir", "save_best", "every_epochs", "keep")},
+    [K_OUTPUT] = {"output", KEYS("dir", "save_best", "every_epochs", "keep", "explain")},
 };
 
 /* Every key of obj must be in the row's keys; no key may appear twice. */
@@ -978,6 +978,41 @@ static dnn_status training_section(vctx *v, dnn_config *c, const cJSON *root)
     return st;
 }
 
+/* output.explain: method names as --explain takes them, in an array or one comma-separated string; bit i
+ * of c->explain is explain_methods[i] (DNN_EXPLAIN_* of dnn/explain.h). */
+static const char *const explain_methods[] = {"permutation", "saliency", "integrated_gradients"};
+
+static dnn_status explain_method(vctx *v, const char *name, size_t len, const cJSON *it, unsigned *bits)
+{
+    for (size_t i = 0; i < COUNT(explain_methods); i++)
+        if (len == strlen(explain_methods[i]) && strncmp(name, explain_methods[i], len) == 0) {
+            *bits |= 1u << i;
+            return DNN_OK;
+        }
+    return expected(v, "explain", "permutation, saliency or integrated_gradients", it);
+}
+
+static dnn_status output_explain(vctx *v, const cJSON *o, unsigned *bits)
+{
+    const cJSON *it = member(o, "explain");
+    *bits = 0;
+    if (!it) return DNN_OK;
+    if (cJSON_IsString(it))
+        for (const char *p = it->valuestring;; p += strcspn(p, ",") + 1) {
+            dnn_status st = explain_method(v, p, strcspn(p, ","), it, bits);
+            if (st || !p[strcspn(p, ",")]) return st;
+        }
+    if (!cJSON_IsArray(it) || !it->child)
+        return expected(v, "explain", "an array of methods, such as [\"saliency\", \"integrated_gradients\"]",
+                        it);
+    for (const cJSON *e = it->child; e; e = e->next) {
+        dnn_status st = cJSON_IsString(e) ? explain_method(v, e->valuestring, strlen(e->valuestring), e, bits)
+                                          : expected(v, "explain", "method names", e);
+        if (st) return st;
+    }
+    return DNN_OK;
+}
+
 static dnn_status output_section(vctx *v, dnn_config *c, const cJSON *root)
 {
     const cJSON *o;
@@ -992,6 +1027,11 @@ static dnn_status output_section(vctx *v, dnn_config *c, const cJSON *root)
     if (!st) st = get_bool(v, o, "save_best", 0, &c->save_best);
     if (!st) st = get_int32(v, o, "every_epochs", 1, 1, &c->every_epochs);
     if (!st) st = get_int32(v, o, "keep", 0, 0, &c->keep);
+    if (!st) st = output_explain(v, o, &c->explain);
+    if (!st && c->explain && !c->has_test) {
+        vpush(v, "explain", 0);
+        st = vfail(v, "the report explains the test set, and data.test names none");
+    }
     vpop(v, m);
     return st;
 }

@@ -587,7 +587,7 @@ static void test_section(dnn_text *t, const cJSON *tj, const dnn_metrics *mt, co
 }
 
 dnn_status dnn_report_html(const char *path, const cJSON *rep, const dnn_epoch_log *hist, int n,
-                           const dnn_metrics *test, const dnn_model *m, dnn_error *err)
+                           const dnn_metrics *test, const dnn_model *m, const char *extra, dnn_error *err)
 {
     dnn_text t = {0};
     const char *dir = str(rep, "out_dir");
@@ -651,6 +651,7 @@ dnn_status dnn_report_html(const char *path, const cJSON *rep, const dnn_epoch_l
     const cJSON *tj = cJSON_GetObjectItemCaseSensitive(rep, "test");
     if (test && tj && cJSON_IsObject(tj)) test_section(&t, tj, test, m);
     char *conf = dnn_json_print(cJSON_GetObjectItemCaseSensitive(rep, "config"));
+    if (extra) dnn_text_printf(&t, "%s", extra);
     dnn_text_printf(&t, "<h2>Config</h2>\n<pre>");
     dnn_text_escape(&t, conf ? conf : "");
     dnn_text_printf(&t, "</pre>\n</body>\n</html>\n");

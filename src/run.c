@@ -16,6 +16,7 @@
 #include "dnn/blas.h"
 #include "dnn/checkpoint.h"
 #include "dnn/eval.h"
+#include "dnn/explain.h"
 #include "dnn/plot.h"
 #include "dnn/report.h"
 #include "dnn/runfolder.h"
@@ -599,6 +600,24 @@ static cJSON *final_report(const run_ctx *r, const train_data *td, const dnn_met
     return j;
 }
 
+/* output.explain: the test set explained by the config's methods with dnneval's defaults, into the report
+ * ("explanation") and a section of report.html. */
+static dnn_status explain_test(const dnn_model *m, const dnn_dataset *test, cJSON *rep, dnn_text *html,
+                               dnn_error *err)
+{
+    dnn_explain_opts o = dnn_explain_defaults();
+    o.methods = m->cfg.explain;
+    o.seed = m->cfg.seed;
+    o.sanity = 1;
+    dnn_explanation e;
+    dnn_status st = dnn_explain(m, test, &o, &e, err);
+    if (st) return st;
+    cJSON_AddItemToObject(rep, "explanation", dnn_explanation_json(&e, m));
+    dnn_explanation_html(html, &e, m);
+    dnn_explanation_free(&e);
+    return DNN_OK;
+}
+
 /* Rank 0, before the first epoch: clear the folder for --overwrite; a fresh run starts a fresh log. */
 static dnn_status start_files(run_ctx *r, dnn_error *err)
 {
@@ -785,11 +804,16 @@ agree:
         res->test_loss = tm.loss;
     }
     cJSON *rep = final_report(&r, &td, have_tm ? &tm : NULL, m.cfg.has_test ? test.source : NULL);
+    dnn_text extra = {0};
+    if (rep && have_tm && m.cfg.explain) st = explain_test(&m, &test, rep, &extra, err);
     char *rpath = dnn_path_join(r.dir, "report.json"), *hpath = dnn_path_join(r.dir, "report.html");
-    st = rep && rpath && hpath ? dnn_json_write(rpath, rep, err) : dnn_fail_oom(err, "the report", 0);
-    if (!st) st = dnn_report_html(hpath, rep, s.history, s.n_history, have_tm ? &tm : NULL, &m, err);
+    if (!st)
+        st = rep && rpath && hpath && !extra.oom ? dnn_json_write(rpath, rep, err)
+                                                 : dnn_fail_oom(err, "the report", 0);
+    if (!st) st = dnn_report_html(hpath, rep, s.history, s.n_history, have_tm ? &tm : NULL, &m, extra.p, err);
     free(rpath);
     free(hpath);
+    dnn_text_free(&extra);
     cJSON_Delete(rep);
 done:
     if (r.dir) snprintf(res->out_dir, sizeof res->out_dir, "%s", r.dir);

@@ -86,7 +86,9 @@ for cmd in "$DNNTRAIN" "$DNNEVAL" "$DNNTUNE"; do
     "$cmd" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u >help.txt
     cmp -s flags.txt help.txt || { fail "$(basename "$cmd"): completion offers other flags than --help"; diff flags.txt help.txt >&2; }
 done
-[ "$(complete_words "$DNNEVAL" --model m.bin --ex)" = --export ] || fail "--ex does not complete to --export"
+[ "$(complete_words "$DNNEVAL" --model m.bin --exp)" = "$(printf -- '--explain\n--explain-samples\n--export')" ] ||
+    fail "--exp does not complete to --explain, --explain-samples and --export"
+[ "$(complete_words "$DNNEVAL" --model m.bin --scoring l)" = loss ] || fail "--scoring l does not complete to loss"
 [ "$(complete_words "$DNNEVAL" --header '' | tr '\n' ' ')" = "true false auto " ] || fail "--header values"
 mkdir -p cfg && touch cfg/a.json cfg/b.txt
 [ "$(complete_words "$DNNTRAIN" --config cfg/ | tr '\n' ' ')" = "cfg/a.json " ] || fail "--config completes .json files"

@@ -173,6 +173,8 @@ typedef struct {
 
     char *output_dir; /* NULL: runs/<config stem> */
     int save_best, every_epochs, keep;
+    unsigned explain; /* output.explain: the methods explaining the test set in the run's report
+                       * (DNN_EXPLAIN_* bits of dnn/explain.h; 0: none) */
 
     size_t max_memory; /* not from JSON: the caller's memory budget for the model (0: the default) */
 } dnn_config;

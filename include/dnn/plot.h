@@ -52,8 +52,9 @@ void dnn_svg_points(dnn_text *t, const dnn_svg_points_spec *s);
 dnn_status dnn_text_write(const dnn_text *t, const char *path, dnn_error *err);
 
 /* The run's report.html: summary, history, curves, the test set's tables and confusion matrix, the config.
- * report is the run's report.json tree; test may be NULL. */
+ * report is the run's report.json tree; test may be NULL; extra is more HTML before the config (the
+ * explanation), or NULL. */
 dnn_status dnn_report_html(const char *path, const cJSON *report, const dnn_epoch_log *hist, int n,
-                           const dnn_metrics *test, const dnn_model *m, dnn_error *err);
+                           const dnn_metrics *test, const dnn_model *m, const char *extra, dnn_error *err);
 
 #endif

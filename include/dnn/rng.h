@@ -12,6 +12,8 @@ typedef struct {
 /* Independent streams from one seed: the stream id keeps, say, shuffling unchanged when dropout is
  * added to a model. */
 enum { DNN_STREAM_INIT = 1, DNN_STREAM_SPLIT = 2, DNN_STREAM_SHUFFLE = 3, DNN_STREAM_DROPOUT = 4 };
+/* Explanations: permutation importance's shuffles, and the sanity check's re-initialised network. */
+enum { DNN_STREAM_PERMUTE = 5, DNN_STREAM_RANDOMISE = 6 };
 
 void dnn_rng_seed(dnn_rng *r, uint64_t seed, uint64_t stream);
 uint64_t dnn_rng_u64(dnn_rng *r);

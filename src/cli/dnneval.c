@@ -11,11 +11,13 @@
 #include "cli.h"
 #include "dnn/checkpoint.h"
 #include "dnn/eval.h"
+#include "dnn/explain.h"
 #include "dnn/idx.h"
 #include "dnn/onnx.h"
 #include "dnn/plot.h"
 #include "dnn/report.h"
 #include "dnn/util.h"
+#include "explain_flags.h"
 #include "options.h"
 
 typedef struct {
@@ -233,6 +235,7 @@ typedef struct {
     size_t max_memory;
     dnn_precision precision;
     gate gates[5];
+    explain_flags ex;
 } args;
 
 /* A bound the gate's value can take: accuracy and F1 are fractions (0.95, not 95), R^2 is at most 1, loss
@@ -311,12 +314,14 @@ static int data_source(const args *a, const dnn_model *m, dnn_source_config *src
 }
 
 /* Print (and write) the report, then check the gates: every failed one gets its line, and the exit is 6. */
-static int report_and_gate(const args *a, const dnn_metrics *mt, const dnn_model *m, const dnn_dataset *ds)
+static int report_and_gate(const args *a, const dnn_metrics *mt, const dnn_model *m, const dnn_dataset *ds,
+                           const dnn_explanation *ex)
 {
     static const char *const names[] = {"accuracy", "loss", "macro F1", "R^2", "RMSE"};
     dnn_error err = {0};
     cJSON *rj = dnn_report_json(mt, m, a->model, ds->source);
     if (!rj) return 1;
+    if (ex) cJSON_AddItemToObject(rj, "explanation", dnn_explanation_json(ex, m));
     /* the human report goes to stdout, unless the predictions or the JSON report already do */
     const int predict_stdout = a->predict && strcmp(a->predict, "-") == 0;
     int rc = 0;
@@ -326,15 +331,20 @@ static int report_and_gate(const args *a, const dnn_metrics *mt, const dnn_model
         free(s);
     } else if (!a->quiet) {
         dnn_report_print(predict_stdout ? stderr : stdout, mt, m, a->model, ds->source);
+        if (ex) dnn_explanation_print(predict_stdout ? stderr : stdout, ex, m);
     }
     if (a->report && dnn_json_write(a->report, rj, &err)) {
         fprintf(stderr, "dnneval: %s\n", err.msg);
         rc = 4;
     }
     cJSON_Delete(rj);
+    if (!rc && a->plot && ex && dnn_explanation_plot(a->plot, ex, m, ds, &err)) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        rc = (int)err.code;
+    }
     if (!rc && a->plot && mt->labelled)
         rc = write_plot(a->plot, mt, m, ds);
-    else if (!rc && a->plot)
+    else if (!rc && a->plot && !ex)
         fprintf(stderr, "dnneval: --plot: the data has no labels, so there is nothing to plot\n");
     for (int i = 0; i < 5 && (rc == 0 || rc == 6); i++) {
         const gate *g = &a->gates[i];
@@ -353,13 +363,58 @@ static int report_and_gate(const args *a, const dnn_metrics *mt, const dnn_model
     return rc;
 }
 
+/* Load the data of --baseline FILE as the data to score is loaded. Returns 0, or an exit code after a
+ * message. */
+static int load_baseline(const args *a, dnn_model *m, dnn_dataset *bd)
+{
+    args b = *a;
+    b.data = a->ex.baseline_file;
+    b.labels = NULL;
+    b.n_label_cols = 0;
+    dnn_source_config src;
+    dnn_colref *refs = NULL;
+    const dnn_source_config *use = NULL;
+    dnn_error err = {0};
+    int rc = data_source(&b, m, &src, &refs, &use);
+    dnn_schema sc = dnn_model_schema(m, 1);
+    dnn_status st = rc ? DNN_OK : dnn_load_source(bd, use, m->cfg.task, &sc, &err);
+    if (!rc && !st) st = dnn_model_prepare(m, bd, &err);
+    free(refs);
+    if (st) fprintf(stderr, "dnneval: --baseline: %s\n", err.msg);
+    return rc ? rc : (int)st;
+}
+
+/* --explain: resolve the flags against the model, then explain; warn when integrated gradients are not
+ * complete to 1%. Returns 0, or an exit code after a message. */
+static int explain(args *a, dnn_model *m, const dnn_dataset *ds, dnn_explanation *e)
+{
+    dnn_feature_groups gs = {0};
+    dnn_dataset bd = {0};
+    dnn_error err = {0};
+    int rc = explain_resolve(&a->ex, m, &gs);
+    if (!rc && a->ex.baseline_file && !(rc = load_baseline(a, m, &bd))) a->ex.o.baseline_data = &bd;
+    if (!rc && dnn_explain(m, ds, &a->ex.o, e, &err)) {
+        fprintf(stderr, "dnneval: %s\n", err.msg);
+        rc = (int)err.code;
+    }
+    if (!rc && (e->methods & DNN_EXPLAIN_IG) && e->ig.max_rel > 0.01 && !a->quiet)
+        dnn_fprintf_c(stderr,
+                      "dnneval: warning: integrated gradients are incomplete: their sum misses f(x) - "
+                      "f(baseline) by up to %.2f%% (sample %zu); use more --steps\n",
+                      100 * e->ig.max_rel, e->ig.worst);
+    dnn_groups_free(&gs);
+    dnn_dataset_free(&bd);
+    return rc;
+}
+
 /* Load, score, report. One exit path frees everything. */
-static int score(const args *a)
+static int score(args *a)
 {
     dnn_error err = {0};
     dnn_model m;
     dnn_dataset ds = {0};
     dnn_metrics mt = {0};
+    dnn_explanation ex = {0};
     dnn_source_config src;
     dnn_colref *refs = NULL;
     const dnn_source_config *use = NULL;
@@ -403,8 +458,10 @@ static int score(const args *a)
         rc = (int)st;
         goto done;
     }
-    rc = report_and_gate(a, &mt, &m, &ds);
+    if (a->ex.o.methods && (rc = explain(a, &m, &ds, &ex))) goto done;
+    rc = report_and_gate(a, &mt, &m, &ds, a->ex.o.methods ? &ex : NULL);
 done:
+    dnn_explanation_free(&ex);
     free(refs);
     dnn_metrics_free(&mt);
     dnn_dataset_free(&ds);
@@ -421,6 +478,7 @@ int main(int argc, char **argv)
                         {"min-f1", 0, 0, 1},
                         {"min-r2", 0, 0, 1},
                         {"max-rmse", 0, 0, 0}}};
+    explain_flags_init(&a.ex);
     int want_info = 0, want_version = 0, c;
     long threads = 0, top_k = 0;
     while ((c = cli_next(&p, argc, argv)) != -1) {
@@ -468,6 +526,18 @@ int main(int argc, char **argv)
             break;
         case E_QUIET: a.quiet = 1; break;
         case E_VERBOSE: a.verbose = 1; break;
+        case E_EXPLAIN:
+        case E_REPEATS:
+        case E_SCORING:
+        case E_GROUPS:
+        case E_STEPS:
+        case E_IG_METHOD:
+        case E_BASELINE:
+        case E_TARGET:
+        case E_EXPLAIN_SAMPLES:
+        case E_SANITY:
+            if (explain_flag(&a.ex, c, optarg)) return 2;
+            break;
         case E_HELP: cli_help(&p, stdout, DNNEVAL_USAGE, DNNEVAL_EXAMPLES); return 0;
         case E_VERSION: want_version = 1; break;
         default: return 2;
@@ -487,13 +557,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "dnneval: --model CKPT is required; see --help\n");
         return 2;
     }
+    if (a.ex.any && !a.ex.o.methods) {
+        fprintf(stderr,
+                "dnneval: --repeats, --scoring, --groups, --steps, --ig-method, --baseline, --target, "
+                "--explain-samples and --sanity need --explain METHODS\n");
+        return 2;
+    }
     if (a.labels && !a.data) {
         fprintf(stderr, "dnneval: --labels needs --data\n");
         return 2;
     }
-    if (a.export && (want_info || a.data || a.json || a.report || a.predict || a.plot || a.top_k ||
-                     a.n_label_cols || a.header || a.delimiter || a.gates[0].set || a.gates[1].set ||
-                     a.gates[2].set || a.gates[3].set || a.gates[4].set)) {
+    if (a.export && (want_info || a.ex.o.methods || a.data || a.json || a.report || a.predict || a.plot ||
+                     a.top_k || a.n_label_cols || a.header || a.delimiter || a.gates[0].set ||
+                     a.gates[1].set || a.gates[2].set || a.gates[3].set || a.gates[4].set)) {
         fprintf(stderr, "dnneval: --export writes the model and scores nothing: it takes --model alone "
                         "(with --quiet)\n");
         return 2;

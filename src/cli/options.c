@@ -72,6 +72,24 @@ const cli_option DNNEVAL_OPTIONS[] = {
      "products in fp32, or bf16 with fp32 accumulation (CPUs with AVX512_BF16)"},
     {"quiet", no_argument, E_QUIET, NULL, NULL, "print nothing but errors and failed gates"},
     {"verbose", no_argument, E_VERBOSE, NULL, NULL, "print more detail"},
+    {"explain", required_argument, E_EXPLAIN, "METHODS", NULL,
+     "explain the model: permutation, saliency, integrated_gradients (comma-separated)"},
+    {"repeats", required_argument, E_REPEATS, "R", "5", "permutation: shuffles per column"},
+    {"scoring", required_argument, E_SCORING, "S", "accuracy, or r2 for regression",
+     "permutation: the score whose drop is measured: accuracy, r2 or loss"},
+    {"groups", required_argument, E_GROUPS, "FILE.json", NULL,
+     "permutation: columns to shuffle together, {\"group\": [\"column\", ...]}"},
+    {"steps", required_argument, E_STEPS, "K", "50", "integrated gradients: points of the path integral"},
+    {"ig-method", required_argument, E_IG_METHOD, "RULE", "gausslegendre",
+     "integrated gradients' quadrature: gausslegendre or riemann_trapezoid"},
+    {"baseline", required_argument, E_BASELINE, "B", "zero",
+     "integrated gradients' baseline: zero, mean, or a data file (the mean of its samples)"},
+    {"target", required_argument, E_TARGET, "CLASS", "the predicted class",
+     "saliency, integrated gradients: the class (or regression target) explained, by name or index"},
+    {"explain-samples", required_argument, E_EXPLAIN_SAMPLES, "N", "10",
+     "saliency, integrated gradients: samples whose attributions are reported and drawn"},
+    {"sanity", no_argument, E_SANITY, NULL, NULL,
+     "also explain a re-initialised network and report the rank correlation (low is good)"},
     {"help", no_argument, E_HELP, NULL, NULL, "show this help"},
     {"version", no_argument, E_VERSION, NULL, NULL, "show the version and the BLAS in use"},
 };
@@ -80,6 +98,7 @@ const char DNNEVAL_USAGE[] =
     "Usage: dnneval --model CKPT [--data SPEC [--labels FILE]] [--json] [--report FILE.json]\n"
     "               [--predict FILE|-] [--top-k K] [--min-accuracy X] [--max-loss X] ...\n"
     "               [--precision fp32|bf16]\n"
+    "               [--explain METHODS [--repeats R] [--steps K] [--baseline B] [--sanity] ...]\n"
     "       dnneval --model CKPT --info | --export FILE.onnx\n"
     "Score a checkpoint on data and report accuracy, loss, per-class metrics and the confusion matrix.\n"
     "A failed quality gate exits with 6, after writing the report.\n";
@@ -88,7 +107,8 @@ const char DNNEVAL_EXAMPLES[] =
     "  dnneval --model runs/mlp/ckpt.bin --json --min-accuracy 0.88\n"
     "  dnneval --model m.bin --data t10k-images-idx3-ubyte.gz --report eval.json\n"
     "  dnneval --model m.bin --export m.onnx\n"
-    "  cat new.csv | dnneval --model m.bin --data - --predict -\n";
+    "  cat new.csv | dnneval --model m.bin --data - --predict -\n"
+    "  dnneval --model runs/housing/ckpt.bin --explain permutation,integrated_gradients --plot why/\n";
 
 const int DNNEVAL_N_OPTIONS = (int)(sizeof DNNEVAL_OPTIONS / sizeof DNNEVAL_OPTIONS[0]);
 

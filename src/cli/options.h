@@ -52,7 +52,17 @@ enum {
     E_QUIET,
     E_VERBOSE,
     E_HELP,
-    E_VERSION
+    E_VERSION,
+    E_EXPLAIN, /* explanations: src/cli/explain_flags.c */
+    E_REPEATS,
+    E_SCORING,
+    E_GROUPS,
+    E_STEPS,
+    E_IG_METHOD,
+    E_BASELINE,
+    E_TARGET,
+    E_EXPLAIN_SAMPLES,
+    E_SANITY
 };
 extern const cli_option DNNEVAL_OPTIONS[];
 extern const int DNNEVAL_N_OPTIONS;
