@@ -633,6 +633,8 @@ static dnn_status read_best(decoder *d, rcur *c)
     if (!d->s || !d->have[S_TRAI]) {
         get_f32s(c, net->params, net->n_params);
         get_f32s(c, net->state, net->n_state);
+    } else if (!d->s->best_params) { /* the state keeps no best epoch: one in the file is unexpected */
+        return corrupt(d->err, d->name, "the best epoch's weights are missing or unexpected");
     } else {
         get_f32s(c, d->s->best_params, net->n_params + net->n_state);
     }
