@@ -240,17 +240,7 @@ grep -q "^MPI: .*not started by mpirun: one process" "$T/out" || fail "without m
 # ---- a streamed source split across the processes: each reads its own chunks, and they deal the same number
 # of batches; every validation row is scored once; the accuracy of one process within a point; 2 + 4 epochs
 # on 2 = 6, byte for byte ----
-"$BUILD_DIR/tests/gen_tabular" 20000 3 tab.csv >/dev/null || fail "generating the streamed data"
-"$BUILD_DIR/tests/gen_tabular" 10000 4 tabtest.csv >tabtest.txt || fail "generating its test rows"
-bayes=$(awk '/bayes_accuracy/ { print $2 }' tabtest.txt)
-cat >st.json <<'JSON'
-{"seed": 2,
- "data": {"train": {"path": "tab.csv", "stream": true}, "test": {"path": "tabtest.csv"}, "categorical": "auto",
-          "validation_split": 0.1, "normalize": "standardize", "shuffle_buffer": 2000},
- "model": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]},
- "loss": "cross_entropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
- "training": {"epochs": 6, "batch_size": 64}}
-JSON
+tabular_job tab.csv tabtest.csv st.json 3 2 true 6
 spawn st2 mpi -n 2 "$DNNTRAIN" --config st.json --threads 1 --out st2 --quiet
 spawn st2a mpi -n 2 "$DNNTRAIN" --config st.json --threads 1 --set training.epochs=2 --out st2a --quiet
 expect 0 "streamed alone" -- "$DNNTRAIN" --config st.json --threads 1 --out st1 --quiet

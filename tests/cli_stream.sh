@@ -8,19 +8,8 @@
 cd "$T"
 GEN="$BUILD_DIR/tests/gen_tabular"
 
-"$GEN" 20000 1 train.csv >/dev/null || fail "generating the training data"
-"$GEN" 10000 2 test.csv >test.txt || fail "generating the test data"
-bayes=$(awk '/bayes_accuracy/ { print $2 }' test.txt)
+tabular_job train.csv test.csv lr.json 1 5 false 8
 echo "the Bayes classifier's accuracy on the test rows: $bayes" >&2
-
-cat >lr.json <<'JSON'
-{"seed": 5,
- "data": {"train": {"path": "train.csv", "stream": false}, "test": {"path": "test.csv"}, "categorical": "auto",
-          "validation_split": 0.1, "normalize": "standardize", "shuffle_buffer": 2000},
- "model": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]},
- "loss": "cross_entropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
- "training": {"epochs": 8, "batch_size": 64}}
-JSON
 acc() { "$JSON_QUERY" "$1/report.json" test.accuracy; }
 near_bayes() { ge "$1" "$(awk -v b="$bayes" 'BEGIN { print b - 0.01 }')" || fail "$2: accuracy $1 is more than a point below the Bayes rate $bayes"; }
 

@@ -44,6 +44,23 @@ ge() {
 
 be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
 
+# tabular_job TRAIN TEST CONFIG DATA_SEED SEED STREAM EPOCHS: gen_tabular's rows (20,000 in TRAIN from
+# DATA_SEED, 10,000 in TEST from DATA_SEED + 1) and CONFIG, a softmax regression on them; sets bayes, the test
+# rows' Bayes accuracy
+tabular_job() {
+    "$BUILD_DIR/tests/gen_tabular" 20000 "$4" "$1" >/dev/null || fail "generating $1"
+    "$BUILD_DIR/tests/gen_tabular" 10000 $(($4 + 1)) "$2" >"$2.txt" || fail "generating $2"
+    bayes=$(awk '/bayes_accuracy/ { print $2 }' "$2.txt")
+    cat >"$3" <<JSON
+{"seed": $5,
+ "data": {"train": {"path": "$1", "stream": $6}, "test": {"path": "$2"}, "categorical": "auto",
+          "validation_split": 0.1, "normalize": "standardize", "shuffle_buffer": 2000},
+ "model": {"layers": [{"type": "dense", "units": 2, "activation": "softmax"}]},
+ "loss": "cross_entropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
+ "training": {"epochs": $7, "batch_size": 64}}
+JSON
+}
+
 # fmnist_subset SPLIT N DEST_PREFIX: the first N items of Fashion-MNIST's SPLIT ("train" or "t10k") as
 # DEST_PREFIX-images-idx3-ubyte and DEST_PREFIX-labels-idx1-ubyte
 fmnist_subset() {
