@@ -17,6 +17,7 @@ struct dnn_comm {
     int machines, threads;
     int failed;
     char host[MPI_MAX_PROCESSOR_NAME + 1];
+    int *counts, *displs; /* size each: the parts of a sharded sum or gather */
 };
 
 /* Elements per MPI call: counts are ints, and a model may hold more than INT_MAX floats. */
@@ -107,6 +108,9 @@ dnn_status dnn_comm_init(dnn_comm **out, int *argc, char ***argv, dnn_error *err
     MPI_Comm_set_errhandler(c->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(c->comm, &c->rank);
     MPI_Comm_size(c->comm, &c->size);
+    c->counts = malloc((size_t)c->size * sizeof *c->counts);
+    c->displs = malloc((size_t)c->size * sizeof *c->displs);
+    if (!c->counts || !c->displs) return dnn_fail_oom(err, "the job's part table", (size_t)c->size * 8);
     return survey(c, err);
 }
 
@@ -117,6 +121,8 @@ void dnn_comm_finalize(dnn_comm *c)
         if (!c->failed) MPI_Comm_free(&c->comm);
         MPI_Finalize();
     }
+    free(c->counts);
+    free(c->displs);
     free(c);
 }
 
@@ -222,6 +228,38 @@ dnn_status dnn_comm_sum_f64(dnn_comm *c, double *x, int n, dnn_error *err)
     if (alone(c)) return DNN_OK;
     int rc = MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, c->comm);
     return rc == MPI_SUCCESS ? DNN_OK : mpi_fail(c, rc, "MPI_Allreduce (the loss and metrics)", err);
+}
+
+int dnn_comm_can_part(const dnn_comm *c, size_t n)
+{
+    return n <= INT_MAX && (alone(c) || c->counts);
+}
+
+/* MPI's counts and displacements of parts */
+static void part_counts(dnn_comm *c, const size_t *parts)
+{
+    for (int r = 0; r < c->size; r++) {
+        c->counts[r] = (int)(parts[r + 1] - parts[r]);
+        c->displs[r] = (int)parts[r];
+    }
+}
+
+dnn_status dnn_comm_sum_part(dnn_comm *c, float *x, const size_t *parts, float *tmp, dnn_error *err)
+{
+    if (alone(c)) return DNN_OK;
+    part_counts(c, parts);
+    int rc = MPI_Reduce_scatter(x, tmp, c->counts, MPI_FLOAT, MPI_SUM, c->comm);
+    if (rc != MPI_SUCCESS) return mpi_fail(c, rc, "MPI_Reduce_scatter (the gradients)", err);
+    memcpy(x + parts[c->rank], tmp, (size_t)c->counts[c->rank] * sizeof(float));
+    return DNN_OK;
+}
+
+dnn_status dnn_comm_gather_parts(dnn_comm *c, float *x, const size_t *parts, dnn_error *err)
+{
+    if (alone(c)) return DNN_OK;
+    part_counts(c, parts);
+    int rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, c->counts, c->displs, MPI_FLOAT, c->comm);
+    return rc == MPI_SUCCESS ? DNN_OK : mpi_fail(c, rc, "MPI_Allgatherv (the updated parameters)", err);
 }
 
 dnn_status dnn_comm_range(dnn_comm *c, uint64_t v, uint64_t *lo, uint64_t *hi, dnn_error *err)

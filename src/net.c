@@ -319,14 +319,18 @@ static float *carve(dnn_layer *L, float *p, size_t B, int last)
 
 /* The network's parameters, gradients and state, or (base not NULL) base's parameters and state, and its
  * batch workspace. The caller frees net on failure. */
-static dnn_status net_buffers(dnn_net *net, const dnn_net_sizes_t *sz, const dnn_net *base, dnn_error *err)
+static dnn_status net_buffers(dnn_net *net, const dnn_net_sizes_t *sz, const dnn_net *base, int grads,
+                              dnn_error *err)
 {
     net->borrowed = base != NULL;
-    if (base) { /* inference only: read base's parameters and state, keep no gradients */
+    net->base = base;
+    if (base) { /* read base's parameters and state; a replica keeps gradients of its own */
         if (base->n_in != net->n_in || base->n_params != sz->params || base->n_state != sz->state)
             return dnn_fail(err, DNN_EINTERNAL, "a view of a network of another shape");
         net->params = base->params;
         net->state = base->state;
+        if (grads && !(net->grads = dnn_alloc_hot(sz->params, sizeof(float))))
+            return dnn_fail_oom(err, "a replica's gradients", sz->params * sizeof(float));
     } else {
         net->params = dnn_alloc_hot(sz->params, sizeof(float));
         net->grads = dnn_alloc_hot(sz->params, sizeof(float));
@@ -341,7 +345,7 @@ static dnn_status net_buffers(dnn_net *net, const dnn_net_sizes_t *sz, const dnn
 
 /* A network with a batch workspace of its own, and its own parameters and state or (base not NULL) base's. */
 static dnn_status net_build(dnn_net **out, const dnn_config *cfg, dnn_shape in, int max_batch,
-                            const dnn_net *base, dnn_error *err)
+                            const dnn_net *base, int grads, dnn_error *err)
 {
     *out = NULL;
     if (max_batch <= 0) return dnn_fail(err, DNN_EINTERNAL, "network with batch %d", max_batch);
@@ -365,7 +369,7 @@ static dnn_status net_build(dnn_net **out, const dnn_config *cfg, dnn_shape in, 
     net->max_batch = max_batch;
     net->n_params = sz.params;
     net->n_state = sz.state;
-    st = net_buffers(net, &sz, base, err);
+    st = net_buffers(net, &sz, base, grads, err);
     if (st) {
         dnn_net_free(net);
         return st;
@@ -473,6 +477,7 @@ static void half_free(dnn_net *net)
     }
     free(net->half);
     net->half = NULL;
+    net->shared_half = 0;
     net->precision = DNN_PRECISION_FP32;
 }
 
@@ -482,11 +487,11 @@ static size_t half_lines(size_t n)
     return (n + 31) & ~(size_t)31;
 }
 
-/* A dense layer's bf16 copies in half values: input, gradient and weights (sizes the network already holds
- * in floats, so they cannot overflow). */
-static size_t half_size(const dnn_layer *L, size_t B)
+/* A dense layer's bf16 copies in half values: input, gradient and (unless base's are shared) weights (sizes
+ * the network already holds in floats, so they cannot overflow). */
+static size_t half_size(const dnn_layer *L, size_t B, int shared)
 {
-    return half_lines(B * (size_t)L->in) + half_lines(B * (size_t)L->out) + half_lines(L->nw);
+    return half_lines(B * (size_t)L->in) + half_lines(B * (size_t)L->out) + (shared ? 0 : half_lines(L->nw));
 }
 
 /* The three products of dense layer L at B rows, as dense_forward and dense_backward run them. */
@@ -509,9 +514,11 @@ dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err)
     dnn_status st = dnn_bf16_check(err);
     if (st) return st;
     const size_t B = (size_t)net->max_batch;
+    /* a replica (it has gradients) reads the weights its base rounds */
+    const int shared = net->base && net->grads && net->base->half;
     size_t total = 0;
     for (int l = 0; l < net->n_layers; l++)
-        if (net->layers[l].kind == DNN_LAYER_DENSE) total += half_size(&net->layers[l], B);
+        if (net->layers[l].kind == DNN_LAYER_DENSE) total += half_size(&net->layers[l], B, shared);
     net->half = dnn_alloc_hot(total, sizeof(uint16_t));
     if (!net->half) return dnn_fail_oom(err, "the bf16 copies of the network", total * sizeof(uint16_t));
     uint16_t *h = net->half;
@@ -520,7 +527,10 @@ dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err)
         if (L->kind != DNN_LAYER_DENSE) continue;
         L->xh = h, h += half_lines(B * (size_t)L->in);
         L->gh = h, h += half_lines(B * (size_t)L->out);
-        L->wh = h, h += half_lines(L->nw);
+        if (shared)
+            L->wh = net->base->layers[l].wh;
+        else
+            L->wh = h, h += half_lines(L->nw);
         st = half_products(L, net->max_batch, err);
     }
     if (st) {
@@ -529,6 +539,7 @@ dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err)
     }
     net->precision = p;
     net->half_stale = 1;
+    net->shared_half = shared;
     return DNN_OK;
 }
 
@@ -537,15 +548,40 @@ void dnn_net_params_changed(dnn_net *net)
     net->half_stale = 1;
 }
 
+/* [lo, hi) and [a, a + n) overlap in [*x, *y), which may be empty */
+static int overlap(size_t lo, size_t hi, size_t a, size_t n, size_t *x, size_t *y)
+{
+    *x = lo > a ? lo : a;
+    *y = hi < a + n ? hi : a + n;
+    return *x < *y;
+}
+
+void dnn_net_round_weights(dnn_net *net, size_t lo, size_t hi)
+{
+    if (!net->half || net->shared_half) return;
+    for (int l = 0; l < net->n_layers; l++) {
+        const dnn_layer *L = &net->layers[l];
+        size_t x, y;
+        if (L->kind == DNN_LAYER_DENSE && overlap(lo, hi, L->w, L->nw, &x, &y))
+            dnn_bf16_from_float(net->params + x, L->wh + (x - L->w), y - x);
+    }
+}
+
 dnn_status dnn_net_create(dnn_net **out, const dnn_config *cfg, dnn_shape in, int max_batch, dnn_error *err)
 {
-    return net_build(out, cfg, in, max_batch, NULL, err);
+    return net_build(out, cfg, in, max_batch, NULL, 1, err);
 }
 
 dnn_status dnn_net_create_view(dnn_net **out, const dnn_config *cfg, const dnn_net *base, int max_batch,
                                dnn_error *err)
 {
-    return net_build(out, cfg, base->in_shape, max_batch, base, err);
+    return net_build(out, cfg, base->in_shape, max_batch, base, 0, err);
+}
+
+dnn_status dnn_net_create_replica(dnn_net **out, const dnn_config *cfg, const dnn_net *base, int max_batch,
+                                  dnn_error *err)
+{
+    return net_build(out, cfg, base->in_shape, max_batch, base, 1, err);
 }
 
 void dnn_net_drop_workspace(dnn_net *net)
@@ -1004,10 +1040,10 @@ static size_t plane_size(dnn_shape s)
 /* in is (b, in), W is (in, out), z is (b, out); in fp32 one row goes to sgemv. In bf16 the weights are
  * rounded again after every training step (they changed), the input once for this product and the weight
  * gradient's. */
-static void dense_forward(dnn_net *net, dnn_layer *L, const float *in, int b, int training)
+static void dense_forward(dnn_net *net, dnn_layer *L, const float *in, int b)
 {
     if (net->half) {
-        if (training || net->half_stale) dnn_bf16_from_float(net->params + L->w, L->wh, L->nw);
+        if (net->half_stale && !net->shared_half) dnn_bf16_from_float(net->params + L->w, L->wh, L->nw);
         to_half(in, L->xh, b, L->in, net->max_batch);
         product(net, L->prod[0], L->xh, L->wh, L->z);
     } else if (b == 1)
@@ -1026,7 +1062,7 @@ static const float *forward(dnn_net *net, const float *x, int b, int training, u
         dnn_layer *L = &net->layers[l];
         double t0 = profile_start(net, l);
         switch (L->kind) {
-        case DNN_LAYER_DENSE: dense_forward(net, L, in, b, training); break;
+        case DNN_LAYER_DENSE: dense_forward(net, L, in, b); break;
         case DNN_LAYER_DROPOUT:
             if (!training || L->rate == 0.0f) {
                 memcpy(L->a, in, (size_t)b * (size_t)L->out * sizeof(float));
@@ -1049,7 +1085,8 @@ static const float *forward(dnn_net *net, const float *x, int b, int training, u
         profile_stop(net, l, 0, t0);
         in = L->a;
     }
-    /* the weights rounded in this pass stay valid until the optimizer step that follows a training pass */
+    /* the weights rounded in this pass stay valid until the optimizer step that follows a training pass (or
+     * until a trainer rounds them again itself, dnn_net_round_weights) */
     net->half_stale = training;
     return in;
 }
@@ -1157,6 +1194,37 @@ double dnn_net_add_l2(dnn_net *net)
         penalty += L->l2 * s;
     }
     return penalty;
+}
+
+double dnn_net_l2_penalty(const dnn_net *net, size_t lo, size_t hi)
+{
+    double penalty = 0.0;
+    for (int l = 0; l < net->n_layers; l++) {
+        const dnn_layer *L = &net->layers[l];
+        size_t x, y;
+        if (L->l2 == 0.0f || !overlap(lo, hi, L->w, L->nw, &x, &y)) continue;
+        double s = 0.0;
+        for (size_t i = x; i < y; i++) s += (double)net->params[i] * net->params[i];
+        penalty += L->l2 * s;
+    }
+    return penalty;
+}
+
+void dnn_net_l2_grad(const dnn_net *net, float *g, size_t lo, size_t hi)
+{
+    for (int l = 0; l < net->n_layers; l++) {
+        const dnn_layer *L = &net->layers[l];
+        size_t x, y;
+        if (L->l2 == 0.0f || !overlap(lo, hi, L->w, L->nw, &x, &y)) continue;
+        for (size_t i = x; i < y; i++) g[i] += 2.0f * L->l2 * net->params[i];
+    }
+}
+
+int dnn_net_has_l2(const dnn_net *net)
+{
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->layers[l].nw && net->layers[l].l2 != 0.0f) return 1;
+    return 0;
 }
 
 void dnn_net_backward_rows(dnn_net *net, const float *x, int b)

@@ -33,35 +33,48 @@ void dnn_optim_free(dnn_optim *o)
     free(o);
 }
 
-DNN_HOT double dnn_optim_step(dnn_optim *o, float *restrict p, float *restrict g, double lr)
+double dnn_optim_step(dnn_optim *o, float *restrict p, float *restrict g, double lr)
+{
+    double sumsq = 0.0;
+    if (o->cfg.clip_norm > 0)
+        for (size_t i = 0; i < o->n; i++) sumsq += (double)g[i] * g[i];
+    dnn_optim_begin(o);
+    dnn_optim_update(o, p, g, lr, dnn_optim_clip_scale(o, sumsq), 0, o->n);
+    return o->cfg.clip_norm > 0 ? sqrt(sumsq) : 0.0;
+}
+
+float dnn_optim_clip_scale(const dnn_optim *o, double sumsq)
+{
+    const double norm = sqrt(sumsq);
+    return o->cfg.clip_norm > 0 && norm > o->cfg.clip_norm ? (float)(o->cfg.clip_norm / norm) : 1.0f;
+}
+
+void dnn_optim_begin(dnn_optim *o)
+{
+    o->t++;
+}
+
+/* Each rule's loop over [lo, hi), with g scaled by s as it is read (a clipped gradient; s = 1 is exact). */
+DNN_HOT void dnn_optim_update(dnn_optim *o, float *restrict p, const float *restrict g, double lr, float s,
+                              size_t lo, size_t hi)
 {
     const dnn_optim_config *c = &o->cfg;
-    const size_t n = o->n;
-    double norm = 0.0;
-    if (c->clip_norm > 0) {
-        for (size_t i = 0; i < n; i++) norm += (double)g[i] * g[i];
-        norm = sqrt(norm);
-        if (norm > c->clip_norm) {
-            float s = (float)(c->clip_norm / norm);
-            for (size_t i = 0; i < n; i++) g[i] *= s;
-        }
-    }
-    o->t++;
     float *restrict m = o->m, *restrict v = o->v;
     const float lrf = (float)lr;
     switch (c->kind) {
     case DNN_OPT_SGD: {
         const float mu = (float)c->momentum;
         if (mu == 0.0f) {
-            for (size_t i = 0; i < n; i++) p[i] -= lrf * g[i];
+            for (size_t i = lo; i < hi; i++) p[i] -= lrf * (g[i] * s);
         } else if (c->nesterov) {
-            for (size_t i = 0; i < n; i++) {
-                m[i] = mu * m[i] + g[i];
-                p[i] -= lrf * (g[i] + mu * m[i]);
+            for (size_t i = lo; i < hi; i++) {
+                const float gi = g[i] * s;
+                m[i] = mu * m[i] + gi;
+                p[i] -= lrf * (gi + mu * m[i]);
             }
         } else {
-            for (size_t i = 0; i < n; i++) {
-                m[i] = mu * m[i] + g[i];
+            for (size_t i = lo; i < hi; i++) {
+                m[i] = mu * m[i] + g[i] * s;
                 p[i] -= lrf * m[i];
             }
         }
@@ -74,25 +87,26 @@ DNN_HOT double dnn_optim_step(dnn_optim *o, float *restrict p, float *restrict g
         const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
         /* decoupled weight decay shrinks the weights before the Adam step (AdamW) */
         const float decay = c->kind == DNN_OPT_ADAMW ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
-        for (size_t i = 0; i < n; i++) {
-            m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-            v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        for (size_t i = lo; i < hi; i++) {
+            const float gi = g[i] * s;
+            m[i] = b1 * m[i] + (1.0f - b1) * gi;
+            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
             p[i] = p[i] * decay - step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
         }
         break;
     }
     case DNN_OPT_RMSPROP: {
         const float rho = (float)c->rho, eps = (float)c->eps, mu = (float)c->momentum;
-        for (size_t i = 0; i < n; i++) {
-            v[i] = rho * v[i] + (1.0f - rho) * g[i] * g[i];
-            float d = g[i] / (sqrtf(v[i]) + eps);
+        for (size_t i = lo; i < hi; i++) {
+            const float gi = g[i] * s;
+            v[i] = rho * v[i] + (1.0f - rho) * gi * gi;
+            float d = gi / (sqrtf(v[i]) + eps);
             if (mu > 0.0f) d = m[i] = mu * m[i] + d;
             p[i] -= lrf * d;
         }
         break;
     }
     }
-    return norm;
 }
 
 void dnn_schedule_start(dnn_schedule *s, const dnn_optim_config *cfg)

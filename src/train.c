@@ -11,7 +11,8 @@
 
 #include <zlib.h>
 
-#include "dnn/loss.h"
+#include "dnn/blas.h"
+#include "dnn/replicas.h"
 #include "dnn/util.h"
 
 dnn_status dnn_train_state_init(dnn_train_state *s, const dnn_model *m, dnn_error *err)
@@ -98,21 +99,16 @@ static int all_finite(const float *p, size_t n)
 
 /* Mean loss and accuracy over the validation rows, in evaluation mode, through the training loop's batch
  * buffers; each process scores the rows data deals it (its part) and the sums are added up. */
-static dnn_status validate(dnn_model *m, dnn_comm *comm, dnn_batches *data, const batch_bufs *bb,
-                           double *loss, double *accuracy, dnn_error *err)
+static dnn_status validate(dnn_model *m, dnn_comm *comm, dnn_replicas *reps, dnn_batches *data,
+                           const batch_bufs *bb, double *loss, double *accuracy, dnn_error *err)
 {
-    const dnn_layer *out = &m->net->layers[m->net->n_layers - 1];
-    const int k = m->net->n_out;
     const uint64_t n = data->n_val;
     double sums[2] = {0.0, 0.0}; /* loss, correct */
     size_t rows;
     dnn_status st = data->val_begin(data, err);
     while (!st && !(st = data->val_next(data, &m->norm, bb->x, bb->y, bb->t, &rows, err)) && rows) {
-        const int b = (int)rows;
-        const float *a = dnn_net_forward(m->net, bb->x, b, 0, NULL);
-        sums[0] +=
-            dnn_loss(m->cfg.loss, out->act, out->slope, dnn_net_logits(m->net), a, b, k, bb->y, bb->t, NULL);
-        if (m->cfg.task == DNN_TASK_CLASSIFICATION) sums[1] += dnn_count_correct(a, b, k, bb->y);
+        dnn_step_rows p = {.x = bb->x, .y = bb->y, .t = bb->t, .rows = (int)rows, .total = (int)rows};
+        sums[0] += dnn_replicas_score(reps, &p, &sums[1]);
     }
     /* every process sums, also after a failure of its own, so that none waits for it */
     dnn_error e2;
@@ -120,44 +116,6 @@ static dnn_status validate(dnn_model *m, dnn_comm *comm, dnn_batches *data, cons
     if (!st && sum) st = sum, *err = e2;
     *loss = n ? sums[0] / (double)n : NAN;
     *accuracy = n && m->cfg.task == DNN_TASK_CLASSIFICATION ? sums[1] / (double)n : NAN;
-    return st;
-}
-
-/* This process's share of a step: its rows (b of them, in the batch buffers) of a batch of n rows, which are
- * rows row0.. of it. Returns their summed loss, counts their correct predictions into *correct, and leaves in
- * net->grads the gradient of the whole batch's mean loss from them (without l2, which is added once to the
- * sum). */
-static double local_gradient(dnn_model *m, int b, int n, size_t row0, uint64_t key, const batch_bufs *bb,
-                             double *correct)
-{
-    dnn_net *net = m->net;
-    const dnn_layer *out = &net->layers[net->n_layers - 1];
-    const int k = net->n_out;
-    *correct = 0.0;
-    if (b == 0) { /* a batch with fewer rows than processes */
-        memset(net->grads, 0, net->n_params * sizeof(float));
-        return 0.0;
-    }
-    const float *a = dnn_net_forward_rows(net, bb->x, b, key, row0);
-    double loss = dnn_loss_part(m->cfg.loss, out->act, out->slope, dnn_net_logits(net), a, b, n, k, bb->y,
-                                bb->t, dnn_net_output_grad(net));
-    dnn_net_backward_rows(net, bb->x, b);
-    if (m->cfg.task == DNN_TASK_CLASSIFICATION) *correct = dnn_count_correct(a, b, k, bb->y);
-    return loss;
-}
-
-/* Make a step the whole batch's on every process: the gradients and sums[0..3) (loss, correct predictions,
- * stop requests) added up; batchnorm's running statistics, which each process moved by its own rows,
- * averaged. Alone, nothing changes. */
-static dnn_status sync_step(dnn_comm *comm, dnn_net *net, double sums[3], dnn_error *err)
-{
-    dnn_status st = dnn_comm_sum(comm, net->grads, net->n_params, err);
-    if (!st) st = dnn_comm_sum_f64(comm, sums, 3, err);
-    const int p = dnn_comm_size(comm);
-    if (!st && net->n_state && p > 1) {
-        st = dnn_comm_sum(comm, net->state, net->n_state, err);
-        for (size_t i = 0; i < net->n_state; i++) net->state[i] /= (float)p;
-    }
     return st;
 }
 
@@ -215,6 +173,43 @@ dnn_monitor dnn_train_monitor(const dnn_config *c, size_t n_val)
     return n_val ? DNN_MONITOR_VAL_LOSS : DNN_MONITOR_LOSS;
 }
 
+/* What a thread needs to gather its rows of a batch (dnn_batches.fill) */
+typedef struct {
+    const dnn_batches *data;
+    const dnn_norm *norm;
+    const batch_bufs *bb;
+} filler;
+
+static void fill_rows(void *ctx, size_t lo, size_t hi)
+{
+    const filler *f = ctx;
+    f->data->fill(f->data, f->norm, lo, hi, f->bb->x, f->bb->y, f->bb->t);
+}
+
+/* One optimizer step on a batch of which data dealt this process rows (in bb): the gradient of its rows on
+ * the threads, summed across the processes, then the update. *loss gets the batch's summed loss (with l2)
+ * and sums[1..3) the correct predictions and stop requests of the whole job. */
+static dnn_status train_step(dnn_replicas *reps, const dnn_batch_rows *rows, uint64_t key,
+                             const batch_bufs *bb, filler *fill, double lr, double sums[3], double *loss,
+                             dnn_error *err)
+{
+    dnn_step_rows part = {.x = bb->x,
+                          .y = bb->y,
+                          .t = bb->t,
+                          .rows = (int)rows->rows,
+                          .total = (int)rows->total,
+                          .row0 = rows->first,
+                          .key = key,
+                          .fill = fill ? fill_rows : NULL,
+                          .fill_ctx = fill};
+    sums[0] = dnn_replicas_gradient(reps, &part, &sums[1]);
+    dnn_status st = dnn_replicas_sync(reps, sums, 3, err);
+    if (st) return st;
+    *loss = sums[0] + dnn_replicas_penalty(reps) * (double)rows->total;
+    if (!isfinite(*loss)) return DNN_EDIVERGED; /* the caller says where */
+    return dnn_replicas_update(reps, lr, err);
+}
+
 dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const dnn_train_hooks *hooks,
                      dnn_error *err)
 {
@@ -232,6 +227,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const 
     const unsigned int mxcsr = _mm_getcsr();
     _mm_setcsr(mxcsr | 0x8040); /* FTZ | DAZ */
 #endif
+    dnn_replicas *reps = NULL;
     dnn_status st = bufs_alloc(&bb, m, err);
     if (st) goto done;
     dnn_epoch_log *hist =
@@ -245,7 +241,10 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const 
     /* every replica starts from rank 0's parameters */
     st = dnn_comm_bcast(comm, net->params, net->n_params, err);
     if (!st) st = dnn_comm_bcast(comm, net->state, net->n_state, err);
+    if (!st) st = dnn_replicas_create(&reps, m, s->opt, comm, dnn_blas_threads(), err);
     if (st) goto done;
+    /* the threads gather their own rows when the data can deal rows without gathering them */
+    filler fill = {data, &m->norm, &bb}, *gather = data->next_rows && data->fill ? &fill : NULL;
 
     /* A pause (until_epoch) leaves the schedule, which depends on training.epochs, as the whole run has it.
      */
@@ -265,21 +264,16 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const 
         for (; s->batch < batches; s->batch++) {
             /* this process's part of the batch (every process's batch has the same total) */
             dnn_batch_rows rows;
-            if ((st = data->next(data, &m->norm, bb.x, bb.y, bb.t, &rows, err))) goto done;
+            st = gather ? data->next_rows(data, &rows, err)
+                        : data->next(data, &m->norm, bb.x, bb.y, bb.t, &rows, err);
+            if (st) goto done;
             if (rows.total == 0) break;
             const int b = (int)rows.total;
             const uint64_t key = dnn_rng_u64(&s->dropout_rng); /* this step's dropout masks */
-            double sums[3];                                    /* loss, correct, stop requests */
-            sums[0] = local_gradient(m, (int)rows.rows, b, rows.first, key, &bb, &sums[1]);
-            sums[2] = hooks && hooks->stop && *hooks->stop;
-            st = sync_step(comm, net, sums, err);
+            double sums[3] = {0.0, 0.0, hooks && hooks->stop && *hooks->stop}, loss = 0.0;
+            st = train_step(reps, &rows, key, &bb, gather, lr, sums, &loss, err);
+            if (st == DNN_EDIVERGED) st = diverged(epoch, s->batch + 1, "the loss", lr, err);
             if (st) goto done;
-            double loss = sums[0] + dnn_net_add_l2(net) * b;
-            if (!isfinite(loss)) {
-                st = diverged(epoch, s->batch + 1, "the loss", lr, err);
-                goto done;
-            }
-            dnn_optim_step(s->opt, net->params, net->grads, lr);
             s->step++;
             s->part_loss += loss;
             s->part_seen += (uint64_t)b;
@@ -297,12 +291,14 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const 
             if (sums[2] > 0 && s->batch + 1 < batches) {
                 s->batch++;
                 s->part_seconds = dnn_now() - t0;
+                if ((st = dnn_replicas_gather_state(reps, err))) goto done;
                 st = dnn_fail(err, DNN_EINTERRUPTED, "interrupted at epoch %d, batch %zu of %zu", epoch,
                               s->batch, batches);
                 goto done;
             }
         }
         double train_seconds = dnn_now() - t0;
+
         if (!all_finite(net->params, net->n_params)) {
             st = diverged(epoch, batches, "a weight", lr, err);
             goto done;
@@ -311,7 +307,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const 
         log.loss = s->part_loss / (double)s->part_seen;
         log.accuracy =
             c->task == DNN_TASK_CLASSIFICATION ? (double)s->part_correct / (double)s->part_seen : NAN;
-        if (data->n_val && (st = validate(m, comm, data, &bb, &log.val_loss, &log.val_accuracy, err)))
+        if (data->n_val && (st = validate(m, comm, reps, data, &bb, &log.val_loss, &log.val_accuracy, err)))
             goto done;
         log.seconds = dnn_now() - t0;
         log.samples_per_second = train_seconds > 0 ? (double)n / train_seconds : 0;
@@ -332,6 +328,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const 
         if ((epoch % c->every_epochs == 0 || epoch == last || s->stopped_early) &&
             (st = check_replicas(comm, net, epoch, err)))
             goto done;
+        if ((st = dnn_replicas_gather_state(reps, err))) goto done; /* the checkpoint's optimizer state */
         if (hooks && hooks->on_epoch) st = hooks->on_epoch(hooks->ctx, &log, improved, err);
         int stop = hooks && hooks->stop && *hooks->stop;
         st = dnn_comm_agree(comm, st, &stop, err);
@@ -345,6 +342,7 @@ done:
 #if defined(__SSE2__)
     _mm_setcsr(mxcsr);
 #endif
+    dnn_replicas_free(reps);
     bufs_free(&bb);
     return st;
 }

@@ -33,6 +33,12 @@ struct dnn_batches {
     /* The next batch into x [rows, d], y or t (either may be NULL); r->total is 0 after the epoch's last. */
     dnn_status (*next)(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, dnn_batch_rows *r,
                        dnn_error *err);
+    /* Optional (NULL for a source that cannot): next without the gathering, which fill then does, rows
+     * [lo, hi) of the batch into x, y, t from their row lo on; fills of disjoint rows may run on several
+     * threads at once. */
+    dnn_status (*next_rows)(dnn_batches *b, dnn_batch_rows *r, dnn_error *err);
+    void (*fill)(const dnn_batches *b, const dnn_norm *nm, size_t lo, size_t hi, float *x, int32_t *y,
+                 float *t);
     /* The validation rows, in order, batch by batch. */
     dnn_status (*val_begin)(dnn_batches *b, dnn_error *err);
     dnn_status (*val_next)(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t, size_t *rows,
@@ -51,7 +57,8 @@ void dnn_batch_part(size_t n, int rank, int ranks, size_t *lo, size_t *hi);
 typedef struct {
     const dnn_dataset *ds;
     const uint32_t *train, *val;
-    uint32_t *order; /* [n_train] this epoch's */
+    uint32_t *order;      /* [n_train] this epoch's */
+    const uint32_t *rows; /* the current batch's, this process's part */
     size_t batch, at, val_at;
 } dnn_memory_batches;
 

@@ -42,6 +42,16 @@ dnn_status dnn_comm_bcast_bytes(dnn_comm *c, uint8_t **buf, size_t *len, dnn_err
 /* x[0..n) summed over the processes, in place, on every process. */
 dnn_status dnn_comm_sum(dnn_comm *c, float *x, size_t n, dnn_error *err);
 dnn_status dnn_comm_sum_f64(dnn_comm *c, double *x, int n, dnn_error *err);
+
+/* The optimizer step sharded across the processes, each updating its part of the parameters: parts holds
+ * size + 1 ascending offsets, process r's part being x[parts[r], parts[r + 1]); a part and parts[size] must
+ * not exceed INT_MAX (dnn_comm_can_part). */
+int dnn_comm_can_part(const dnn_comm *c, size_t n);
+/* x summed over the processes, of which this process gets its own part alone, in place in x (the rest of x
+ * is left as it was); tmp holds the largest part. Alone, nothing changes. */
+dnn_status dnn_comm_sum_part(dnn_comm *c, float *x, const size_t *parts, float *tmp, dnn_error *err);
+/* Every process's part of x to every process (each sends its own, in place). */
+dnn_status dnn_comm_gather_parts(dnn_comm *c, float *x, const size_t *parts, dnn_error *err);
 /* The smallest and largest of the processes' v. */
 dnn_status dnn_comm_range(dnn_comm *c, uint64_t v, uint64_t *lo, uint64_t *hi, dnn_error *err);
 

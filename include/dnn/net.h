@@ -40,7 +40,8 @@ typedef struct {
     struct dnn_bf16_product *prod[3];
 } dnn_layer;
 
-typedef struct {
+typedef struct dnn_net dnn_net;
+struct dnn_net {
     int n_layers;
     dnn_layer *layers;
     int n_in, n_out;
@@ -59,8 +60,10 @@ typedef struct {
     dnn_precision precision; /* of the dense layers' products (convolutions' stay fp32) */
     uint16_t *half;          /* bf16: every dense layer's xh, gh and wh, one allocation */
     int half_stale; /* bf16: the weights changed since they were last rounded (a training pass came since) */
-    int borrowed;   /* params and state belong to another network (a view); grads is NULL */
-} dnn_net;
+    int borrowed;   /* params and state belong to another network (a view or replica) */
+    const dnn_net *base; /* that network */
+    int shared_half;     /* bf16: the dense weights' copies are base's, which base rounds */
+};
 
 /* Check that every layer of cfg fits the shape it gets from the one before, starting from input samples of
  * shape in: a config error names the layer, its window and its input's shape otherwise. */
@@ -80,12 +83,21 @@ void dnn_net_drop_workspace(dnn_net *net);
 dnn_status dnn_net_create_view(dnn_net **out, const dnn_config *cfg, const dnn_net *base, int max_batch,
                                dnn_error *err);
 
+/* A replica for training on threads: a view that has gradients of its own (same layout as params) and may
+ * run training passes, whose dropout comes from a key (dnn_net_forward_rows). Set base's precision before the
+ * replica's: in bf16 the replica reads the weights base rounded (dnn_net_round_weights). */
+dnn_status dnn_net_create_replica(dnn_net **out, const dnn_config *cfg, const dnn_net *base, int max_batch,
+                                  dnn_error *err);
+
 /* Run the dense layers' products in precision p from the next pass on: bf16 rounds each product's operands
  * to bf16 and accumulates in fp32, keeping the weights, gradients and everything else in fp32. DNN_ECONFIG
  * when bf16 cannot run here (dnn_bf16_check). A pass in evaluation mode reuses the weights rounded for the
  * last one unless a training pass came since: call dnn_net_params_changed after writing params otherwise. */
 dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err);
 void dnn_net_params_changed(dnn_net *net);
+/* bf16: round the dense weights among params[lo, hi) into their bf16 copies (threads may each take a range);
+ * once the whole was rounded, clear net->half_stale. Nothing in fp32. */
+void dnn_net_round_weights(dnn_net *net, size_t lo, size_t hi);
 
 /* Fill the parameters: weights by scheme (auto: Xavier uniform, He normal for sigmoid layers), biases 0,
  * batchnorm scale 1 and shift 0. */
@@ -118,6 +130,12 @@ double dnn_net_backward(dnn_net *net, const float *x, int b);
  * across processes), then the l2 term, added once to the sum. */
 void dnn_net_backward_rows(dnn_net *net, const float *x, int b);
 double dnn_net_add_l2(dnn_net *net);
+/* The two parts of dnn_net_add_l2 over the parameters [lo, hi) alone, for threads each taking a range: the
+ * penalty of the weights there, and its gradient added to g there. */
+double dnn_net_l2_penalty(const dnn_net *net, size_t lo, size_t hi);
+void dnn_net_l2_grad(const dnn_net *net, float *g, size_t lo, size_t hi);
+/* Whether any layer has an l2 penalty. */
+int dnn_net_has_l2(const dnn_net *net);
 /* The same, and when dx is not NULL also the gradient of the loss w.r.t. the input, dx [b, n_in] (as for
  * saliency maps; the l2 penalty does not depend on the input). After a forward pass in evaluation mode it is
  * the gradient of that pass: dropout is the identity and batchnorm an affine map of running statistics. */

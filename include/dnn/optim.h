@@ -25,6 +25,16 @@ void dnn_optim_free(dnn_optim *o);
  * Returns the gradient's norm before clipping when clipping is on, else 0. */
 double dnn_optim_step(dnn_optim *o, float *params, float *grads, double lr);
 
+/* The same step in parts, for threads and processes that each update a share of the parameters: begin once
+ * (it counts the step), then update every range [lo, hi) once, from any thread, the ranges disjoint. scale
+ * multiplies the gradient first: dnn_optim_clip_scale's for clipping, else 1. */
+void dnn_optim_begin(dnn_optim *o);
+void dnn_optim_update(dnn_optim *o, float *params, const float *grads, double lr, float scale, size_t lo,
+                      size_t hi);
+/* The factor that clips a gradient of squared norm sumsq to the config's clip_norm (1 without clipping, or
+ * when it is within the norm). */
+float dnn_optim_clip_scale(const dnn_optim *o, double sumsq);
+
 /* Learning-rate schedule state (plateau needs memory; the others are functions of the epoch). */
 typedef struct {
     double lr;   /* the learning rate of the current epoch */

@@ -1,6 +1,7 @@
 /* Batches from a data set in memory: an epoch is a Fisher-Yates shuffle of the training indices, dealt in
  * slices of the batch size. */
 #include "dnn/batches.h"
+#include "dnn/workers.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,7 @@ static dnn_status mem_epoch(dnn_batches *b, dnn_rng *rng, int shuffle, size_t sk
 
 void dnn_batch_part(size_t n, int rank, int ranks, size_t *lo, size_t *hi)
 {
-    const size_t p = ranks > 1 ? (size_t)ranks : 1, r = ranks > 1 ? (size_t)rank : 0;
-    const size_t q = n / p, extra = n % p; /* the first n % p processes take one more */
-    *lo = r * q + (r < extra ? r : extra);
-    *hi = *lo + q + (r < extra);
+    dnn_share(n, ranks > 1 ? rank : 0, ranks > 1 ? ranks : 1, 1, lo, hi);
 }
 
 static void part(const dnn_batches *b, size_t n, size_t *lo, size_t *hi)
@@ -29,18 +27,35 @@ static void part(const dnn_batches *b, size_t n, size_t *lo, size_t *hi)
     dnn_batch_part(n, b->rank, b->ranks, lo, hi);
 }
 
-static dnn_status mem_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t,
-                           dnn_batch_rows *r, dnn_error *err)
+static dnn_status mem_next_rows(dnn_batches *b, dnn_batch_rows *r, dnn_error *err)
 {
     (void)err;
     dnn_memory_batches *m = b->impl;
     const size_t n = (size_t)b->n_train, total = n - m->at < m->batch ? n - m->at : m->batch;
     size_t lo, hi;
     part(b, total, &lo, &hi);
-    if (hi > lo) dnn_gather(m->ds, nm, m->order + m->at + lo, hi - lo, x, y, t);
+    m->rows = m->order + m->at + lo;
     *r = (dnn_batch_rows){hi - lo, total, lo};
     m->at += total;
     return DNN_OK;
+}
+
+static void mem_fill(const dnn_batches *b, const dnn_norm *nm, size_t lo, size_t hi, float *x, int32_t *y,
+                     float *t)
+{
+    const dnn_memory_batches *m = b->impl;
+    const dnn_dataset *ds = m->ds;
+    if (hi > lo)
+        dnn_gather(ds, nm, m->rows + lo, hi - lo, x + lo * ds->d, y ? y + lo : NULL,
+                   t ? t + lo * (size_t)ds->n_targets : NULL);
+}
+
+static dnn_status mem_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t,
+                           dnn_batch_rows *r, dnn_error *err)
+{
+    dnn_status st = mem_next_rows(b, r, err);
+    if (!st) mem_fill(b, nm, 0, r->rows, x, y, t);
+    return st;
 }
 
 static dnn_status mem_val_begin(dnn_batches *b, dnn_error *err)
@@ -80,6 +95,8 @@ dnn_status dnn_batches_memory(dnn_batches *b, dnn_memory_batches *mem, const dnn
                        .ranks = ranks > 1 ? ranks : 1,
                        .epoch = mem_epoch,
                        .next = mem_next,
+                       .next_rows = mem_next_rows,
+                       .fill = mem_fill,
                        .val_begin = mem_val_begin,
                        .val_next = mem_val_next,
                        .impl = mem};

@@ -138,6 +138,7 @@ dnn_status dnn_batches_prefetch(dnn_batches *b, dnn_prefetch **out, size_t batch
         return dnn_fail(err, DNN_EIO, "could not start the thread that reads batches ahead");
     }
     b->epoch = pf_epoch, b->next = pf_next, b->val_begin = pf_val_begin, b->val_next = pf_val_next;
+    b->next_rows = NULL, b->fill = NULL; /* the thread reads whole batches */
     b->impl = p;
     *out = p;
     return DNN_OK;

@@ -1,0 +1,67 @@
+/* A training step's arithmetic shared out. The rows of this process's part of a batch are split across
+ * threads, each running a replica of the network (a workspace and gradients of its own, the parameters
+ * shared) on single-threaded products, which for the batch sizes of training is faster than threading each
+ * product; then the optimizer update is split, each thread, and each process of an MPI job, updating its
+ * own share of the parameters, so that no part of a step is repeated on every thread or process.
+ *
+ * A step: dnn_replicas_gradient, dnn_replicas_sync, dnn_replicas_penalty, dnn_replicas_update. Results
+ * depend on the threads and processes only through the order in which the parts' gradients are added. */
+#ifndef DNN_REPLICAS_H
+#define DNN_REPLICAS_H
+
+#include <stdint.h>
+
+#include "dnn/comm.h"
+#include "dnn/model.h"
+#include "dnn/optim.h"
+
+typedef struct dnn_replicas dnn_replicas;
+
+/* Fewest rows a thread gets: below, the batch stays on one thread and its products use threads instead. */
+#define DNN_REPLICA_MIN_ROWS 8
+
+/* For m's network (with its precision set) and optimizer opt, on job comm (NULL: alone), with threads
+ * threads. The rows are split when the network has no batchnorm (whose statistics would then be those of a
+ * thread's rows) and a thread gets at least DNN_REPLICA_MIN_ROWS; otherwise one thread runs the step, with
+ * the BLAS threads as they are. Until dnn_replicas_free, BLAS runs one thread per caller. */
+dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt, dnn_comm *comm, int threads,
+                               dnn_error *err);
+/* Restores the BLAS threads (NULL is fine). */
+void dnn_replicas_free(dnn_replicas *r);
+/* The threads that split a batch's rows (1: none do). */
+int dnn_replicas_threads(const dnn_replicas *r);
+
+/* A part of a batch: rows of x [rows, n_in] with their classes y or targets t [rows, n_out], which are
+ * rows row0.. of a batch of total rows whose dropout masks come from key. When fill is not NULL the rows are
+ * not there yet: each thread first calls fill(fill_ctx, lo, hi) to gather its own rows [lo, hi) into x, y
+ * and t, so that the gathering is shared out too and each thread's rows are in its own cache. */
+typedef struct {
+    float *x, *t;
+    int32_t *y;
+    int rows, total;
+    size_t row0;
+    uint64_t key;
+    void (*fill)(void *fill_ctx, size_t lo, size_t hi);
+    void *fill_ctx;
+} dnn_step_rows;
+
+/* Training pass of the part: the gradient of the whole batch's mean loss from these rows (without l2), in
+ * the threads' replicas until dnn_replicas_sync adds them up; returns their summed loss and adds their
+ * correct predictions to *correct. */
+double dnn_replicas_gradient(dnn_replicas *r, const dnn_step_rows *p, double *correct);
+/* Evaluation pass of the part (key and total unused): its summed loss, correct predictions added. */
+double dnn_replicas_score(dnn_replicas *r, const dnn_step_rows *p, double *correct);
+/* Add up the gradients across the threads and processes (a sharded step leaves this process its part
+ * alone; alone, the update adds up the threads' as it goes) and sums[0..n) across the processes; average
+ * batchnorm's running statistics. */
+dnn_status dnn_replicas_sync(dnn_replicas *r, double *sums, int n, dnn_error *err);
+/* The l2 penalty of the weights (the same on every process). */
+double dnn_replicas_penalty(dnn_replicas *r);
+/* The optimizer step at learning rate lr, with l2's gradient and clipping, after which every process holds
+ * the updated parameters (and in bf16 their rounded copies). */
+dnn_status dnn_replicas_update(dnn_replicas *r, double lr, dnn_error *err);
+/* Make the optimizer's state whole on every process (a sharded step keeps each process's part current), as
+ * a checkpoint needs it. */
+dnn_status dnn_replicas_gather_state(dnn_replicas *r, dnn_error *err);
+
+#endif

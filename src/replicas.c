@@ -1,0 +1,364 @@
+/* The training step shared out across threads (rows, then shares of the parameters) and processes (shares
+ * of the parameters). Each job below runs on every thread at once; its thread i handles share i. */
+#include "dnn/replicas.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnn/blas.h"
+#include "dnn/gemm.h"
+#include "dnn/loss.h"
+#include "dnn/util.h"
+#include "dnn/workers.h"
+
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+/* Floats per cache line: threads' shares of the parameters start on one, so no two threads write a line. */
+enum { LINE = 16 };
+/* Floats an update takes at once: every array's block stays in L2 from one operation to the next. */
+enum { BLOCK = 8192 };
+
+/* One thread's results of a job, a cache line each. */
+typedef struct {
+    double loss, correct, sum;
+    char pad[64 - 3 * sizeof(double)];
+} tally;
+
+struct dnn_replicas {
+    dnn_model *m;
+    dnn_net *net; /* the model's, which is thread 0's replica */
+    dnn_optim *opt;
+    dnn_comm *comm;
+    dnn_workers *team;
+    int n;                   /* threads splitting rows (1: none) */
+    int blas_threads;        /* to restore */
+    dnn_net **replicas;      /* n: the model's network, then views of it with gradients */
+    tally *tallies;          /* n */
+    size_t part_lo, part_hi; /* this process's share of the parameters to update */
+    size_t *parts;           /* a sharded step's: the processes' shares (size + 1 offsets), else NULL */
+    float *recv;             /* a sharded sum's receive buffer */
+    int l2;                  /* some layer has an l2 penalty */
+    /* the current job's */
+    const dnn_step_rows *part;
+    int training;
+    double lr;
+    float scale;
+    int pending; /* the threads' gradients are not yet added into the model's */
+    int with_sum, with_l2, with_sumsq, with_adam, with_round;
+    size_t lo, hi; /* the range a job over parameters splits */
+};
+
+/* ---- set-up ---- */
+
+static int has_batchnorm(const dnn_net *net)
+{
+    for (int l = 0; l < net->n_layers; l++)
+        if (net->layers[l].kind == DNN_LAYER_BATCHNORM) return 1;
+    return 0;
+}
+
+/* The threads that split rows: as many as get DNN_REPLICA_MIN_ROWS of this process's part of a batch. */
+static int row_threads(const dnn_model *m, int p, int threads)
+{
+    const int part = (m->cfg.batch_size + p - 1) / p;
+    int n = threads < part / DNN_REPLICA_MIN_ROWS ? threads : part / DNN_REPLICA_MIN_ROWS;
+    return n > 1 && !has_batchnorm(m->net) ? n : 1;
+}
+
+static dnn_status make_replicas(dnn_replicas *r, dnn_error *err)
+{
+    const int B = r->m->cfg.batch_size, rows = (B + r->n - 1) / r->n;
+    r->replicas[0] = r->net;
+    for (int i = 1; i < r->n; i++) {
+        dnn_status st = dnn_net_create_replica(&r->replicas[i], &r->m->cfg, r->net, rows, err);
+        if (!st) st = dnn_net_set_precision(r->replicas[i], r->net->precision, err);
+        if (st) return st;
+    }
+    return DNN_OK;
+}
+
+/* This process's share of the parameters: all of them alone, else its part by dnn_share. */
+static dnn_status make_parts(dnn_replicas *r, dnn_error *err)
+{
+    const size_t n = r->net->n_params;
+    const int p = dnn_comm_size(r->comm), rank = dnn_comm_rank(r->comm);
+    r->part_lo = 0, r->part_hi = n;
+    if (p == 1 || !dnn_comm_can_part(r->comm, n)) return DNN_OK;
+    r->parts = malloc(((size_t)p + 1) * sizeof *r->parts);
+    if (!r->parts) return dnn_fail_oom(err, "the processes' shares", ((size_t)p + 1) * sizeof *r->parts);
+    size_t lo, hi, most = 0;
+    for (int k = 0; k < p; k++) {
+        dnn_share(n, k, p, LINE, &lo, &hi);
+        r->parts[k] = lo;
+        if (hi - lo > most) most = hi - lo;
+    }
+    r->parts[p] = n;
+    dnn_share(n, rank, p, LINE, &r->part_lo, &r->part_hi);
+    r->recv = dnn_alloc_hot(most + 1, sizeof(float));
+    return r->recv ? DNN_OK : dnn_fail_oom(err, "a share of the gradients", most * sizeof(float));
+}
+
+dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt, dnn_comm *comm, int threads,
+                               dnn_error *err)
+{
+    *out = NULL;
+    dnn_replicas *r = calloc(1, sizeof *r);
+    if (!r) return dnn_fail_oom(err, "the training threads", sizeof *r);
+    r->m = m, r->net = m->net, r->opt = opt, r->comm = comm;
+    r->n = row_threads(m, dnn_comm_size(comm), threads);
+    r->blas_threads = dnn_blas_threads();
+    r->l2 = dnn_net_has_l2(m->net);
+    r->replicas = calloc((size_t)r->n, sizeof *r->replicas);
+    r->tallies = dnn_alloc_hot((size_t)r->n, sizeof *r->tallies);
+    dnn_status st =
+        !r->replicas || !r->tallies ? dnn_fail_oom(err, "the training threads", sizeof *r) : DNN_OK;
+    if (!st) st = make_replicas(r, err);
+    if (!st) st = make_parts(r, err);
+    if (!st && r->n > 1) st = dnn_workers_create(&r->team, r->n, err);
+    if (st) {
+        dnn_replicas_free(r);
+        return st;
+    }
+    if (r->n > 1) { /* each thread's products on that thread alone */
+        dnn_blas_set_threads(1);
+        dnn_bf16_set_threads(1);
+    }
+    *out = r;
+    return DNN_OK;
+}
+
+void dnn_replicas_free(dnn_replicas *r)
+{
+    if (!r) return;
+    dnn_workers_free(r->team);
+    if (r->n > 1 && r->blas_threads > 0) {
+        dnn_blas_set_threads(r->blas_threads);
+        dnn_bf16_set_threads(r->blas_threads);
+    }
+    for (int i = 1; r->replicas && i < r->n; i++) dnn_net_free(r->replicas[i]);
+    free(r->replicas);
+    free(r->tallies);
+    free(r->parts);
+    free(r->recv);
+    free(r);
+}
+
+int dnn_replicas_threads(const dnn_replicas *r)
+{
+    return r->n;
+}
+
+/* ---- passes over rows ---- */
+
+/* The caller of dnn_train flushes denormals to zero (train.c says why); the other threads of the team do the
+ * same, so that a share's arithmetic does not depend on the thread it falls to. */
+static void like_caller(int i)
+{
+#if defined(__SSE2__)
+    if (i > 0) _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ | DAZ */
+#else
+    (void)i;
+#endif
+}
+
+/* Thread i's rows of the part: [lo, hi). */
+static void thread_rows(const dnn_replicas *r, int i, int n, size_t *lo, size_t *hi)
+{
+    dnn_share((size_t)r->part->rows, i, n, 1, lo, hi);
+}
+
+static void pass_job(void *ctx, int i, int n)
+{
+    dnn_replicas *r = ctx;
+    like_caller(i);
+    const dnn_step_rows *p = r->part;
+    dnn_net *net = r->replicas[i];
+    const dnn_layer *out = &net->layers[net->n_layers - 1];
+    const dnn_config *c = &r->m->cfg;
+    const int k = net->n_out;
+    tally *t = &r->tallies[i];
+    size_t lo, hi;
+    thread_rows(r, i, n, &lo, &hi);
+    const int b = (int)(hi - lo);
+    t->loss = t->correct = 0.0;
+    if (b == 0) { /* fewer rows than threads */
+        if (r->training) memset(net->grads, 0, net->n_params * sizeof(float));
+        return;
+    }
+    if (n > 1 && net->half) dnn_bf16_set_threads(1);
+    if (p->fill) p->fill(p->fill_ctx, lo, hi);
+    const float *x = p->x + lo * (size_t)net->n_in, *tt = p->t ? p->t + lo * (size_t)k : NULL;
+    const int32_t *y = p->y ? p->y + lo : NULL;
+    const float *a;
+    if (r->training) {
+        a = dnn_net_forward_rows(net, x, b, p->key, p->row0 + lo);
+        t->loss = dnn_loss_part(c->loss, out->act, out->slope, dnn_net_logits(net), a, b, p->total, k, y, tt,
+                                dnn_net_output_grad(net));
+        dnn_net_backward_rows(net, x, b);
+    } else {
+        a = dnn_net_forward(net, x, b, 0, NULL);
+        t->loss = dnn_loss(c->loss, out->act, out->slope, dnn_net_logits(net), a, b, k, y, tt, NULL);
+    }
+    if (c->task == DNN_TASK_CLASSIFICATION) t->correct = dnn_count_correct(a, b, k, y);
+}
+
+/* Thread i's share of the parameters [r->lo, r->hi). */
+static void thread_params(const dnn_replicas *r, int i, int n, size_t *lo, size_t *hi)
+{
+    size_t a, b;
+    dnn_share(r->hi - r->lo, i, n, LINE, &a, &b);
+    *lo = r->lo + a, *hi = r->lo + b;
+}
+
+/* Sums of the threads' tallies, in their order. */
+static double total(const dnn_replicas *r, size_t field)
+{
+    double s = 0.0;
+    for (int i = 0; i < r->n; i++) s += *(const double *)((const char *)&r->tallies[i] + field);
+    return s;
+}
+
+static void run_update(dnn_replicas *r, size_t lo, size_t hi, int sum, int l2, int sumsq, int adam,
+                       int round);
+
+static double pass(dnn_replicas *r, const dnn_step_rows *p, int training, double *correct)
+{
+    /* the replicas read the bf16 weights the model's network rounds: round them before, not during */
+    if (r->n > 1 && r->net->half && r->net->half_stale) {
+        run_update(r, 0, r->net->n_params, 0, 0, 0, 0, 1);
+        r->net->half_stale = 0;
+    }
+    r->part = p;
+    r->training = training;
+    dnn_workers_run(r->team, pass_job, r);
+    *correct += total(r, offsetof(tally, correct));
+    return total(r, offsetof(tally, loss));
+}
+
+double dnn_replicas_gradient(dnn_replicas *r, const dnn_step_rows *p, double *correct)
+{
+    double loss = pass(r, p, 1, correct);
+    r->pending = r->n > 1;
+    return loss;
+}
+
+double dnn_replicas_score(dnn_replicas *r, const dnn_step_rows *p, double *correct)
+{
+    return pass(r, p, 0, correct);
+}
+
+/* ---- the step across processes, then the update ---- */
+
+dnn_status dnn_replicas_sync(dnn_replicas *r, double *sums, int n, dnn_error *err)
+{
+    dnn_net *net = r->net;
+    const int p = dnn_comm_size(r->comm);
+    if (p == 1) return DNN_OK;
+    if (r->pending) { /* the threads' first */
+        run_update(r, 0, net->n_params, 1, 0, 0, 0, 0);
+        r->pending = 0;
+    }
+    dnn_status st = r->parts ? dnn_comm_sum_part(r->comm, net->grads, r->parts, r->recv, err)
+                             : dnn_comm_sum(r->comm, net->grads, net->n_params, err);
+    if (!st) st = dnn_comm_sum_f64(r->comm, sums, n, err);
+    if (!st && net->n_state) {
+        st = dnn_comm_sum(r->comm, net->state, net->n_state, err);
+        for (size_t i = 0; i < net->n_state; i++) net->state[i] /= (float)p;
+    }
+    return st;
+}
+
+static void penalty_job(void *ctx, int i, int n)
+{
+    dnn_replicas *r = ctx;
+    size_t lo, hi;
+    thread_params(r, i, n, &lo, &hi);
+    r->tallies[i].sum = dnn_net_l2_penalty(r->net, lo, hi);
+}
+
+double dnn_replicas_penalty(dnn_replicas *r)
+{
+    if (!r->l2) return 0.0;
+    r->lo = 0, r->hi = r->net->n_params;
+    dnn_workers_run(r->team, penalty_job, r);
+    return total(r, offsetof(tally, sum));
+}
+
+/* Adds the threads' gradients of [lo, hi) into the model's, in the threads' order. */
+static void add_replicas(const dnn_replicas *r, size_t lo, size_t hi)
+{
+    float *restrict g = r->net->grads;
+    for (int j = 1; j < r->n; j++) {
+        const float *restrict gj = r->replicas[j]->grads;
+        for (size_t q = lo; q < hi; q++) g[q] += gj[q];
+    }
+}
+
+/* The update of a share in one trip through memory, block by block: the threads' gradients added up, l2's
+ * gradient, the squared norm (for clipping), the optimizer's rule, the bf16 copies of the weights, as the
+ * job asks. */
+static void update_job(void *ctx, int i, int n)
+{
+    dnn_replicas *r = ctx;
+    dnn_net *net = r->net;
+    like_caller(i);
+    size_t lo, hi;
+    thread_params(r, i, n, &lo, &hi);
+    double sumsq = 0.0;
+    for (size_t a = lo; a < hi; a += BLOCK) {
+        const size_t b = hi - a > BLOCK ? a + BLOCK : hi;
+        if (r->with_sum) add_replicas(r, a, b);
+        if (r->with_l2) dnn_net_l2_grad(net, net->grads, a, b);
+        if (r->with_sumsq)
+            for (size_t q = a; q < b; q++) sumsq += (double)net->grads[q] * net->grads[q];
+        if (r->with_adam) dnn_optim_update(r->opt, net->params, net->grads, r->lr, r->scale, a, b);
+        if (r->with_round) dnn_net_round_weights(net, a, b);
+    }
+    r->tallies[i].sum = sumsq;
+}
+
+static void run_update(dnn_replicas *r, size_t lo, size_t hi, int sum, int l2, int sumsq, int adam, int round)
+{
+    r->lo = lo, r->hi = hi;
+    r->with_sum = sum, r->with_l2 = l2, r->with_sumsq = sumsq, r->with_adam = adam, r->with_round = round;
+    dnn_workers_run(r->team, update_job, r);
+}
+
+dnn_status dnn_replicas_update(dnn_replicas *r, double lr, dnn_error *err)
+{
+    dnn_net *net = r->net;
+    const int half = net->half != NULL, sharded = r->parts != NULL, sum = r->pending;
+    const size_t lo = r->part_lo, hi = r->part_hi;
+    dnn_status st = DNN_OK;
+    r->lr = lr;
+    r->scale = 1.0f;
+    r->pending = 0;
+    dnn_optim_begin(r->opt);
+    if (r->opt->cfg.clip_norm > 0) { /* the norm of the whole gradient first */
+        run_update(r, lo, hi, sum, r->l2, 1, 0, 0);
+        double sumsq = total(r, offsetof(tally, sum));
+        if (sharded && (st = dnn_comm_sum_f64(r->comm, &sumsq, 1, err))) return st;
+        r->scale = dnn_optim_clip_scale(r->opt, sumsq);
+        run_update(r, lo, hi, 0, 0, 0, 1, half && !sharded);
+    } else
+        run_update(r, lo, hi, sum, r->l2, 0, 1, half && !sharded);
+    if (sharded) {
+        if ((st = dnn_comm_gather_parts(r->comm, net->params, r->parts, err))) return st;
+        if (half) run_update(r, 0, net->n_params, 0, 0, 0, 0, 1);
+    }
+    if (half) net->half_stale = 0;
+    return DNN_OK;
+}
+
+dnn_status dnn_replicas_gather_state(dnn_replicas *r, dnn_error *err)
+{
+    if (!r->parts) return DNN_OK;
+    dnn_status st = DNN_OK;
+    if (r->opt->m) st = dnn_comm_gather_parts(r->comm, r->opt->m, r->parts, err);
+    if (!st && r->opt->v) st = dnn_comm_gather_parts(r->comm, r->opt->v, r->parts, err);
+    return st;
+}
