@@ -193,7 +193,7 @@ printf '\n%-34s %10s %12s %10s\n' "processes x threads" "s/epoch" "samples/s" "s
 for name in 1x1 2x1 1x2 2x1-tcp; do
     v=$(median <"$tmp/$name.s")
     printf '%-34s %10.3f %12.0f %9.2fx\n' "$(case $name in 1x1) echo "1 x 1";; 2x1) echo "2 x 1 (shared memory)";;
-        1x2) echo "1 x 2 (OpenBLAS threads)";; *) echo "2 x 1 (TCP, loopback)";; esac)" "$v" "$(calc "$N / $v")" \
+        1x2) echo "1 x 2 (threads)";; *) echo "2 x 1 (TCP, loopback)";; esac)" "$v" "$(calc "$N / $v")" \
         "$(calc "$base / $v")"
 done
 echo "(medians over $RUNS runs x $EPOCHS epochs, runs interleaved; 600 steps of batch 100 per epoch)"

@@ -9,6 +9,9 @@ extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 extern int openblas_get_num_threads(void);
 extern void openblas_set_num_threads(int);
+/* OpenBLAS's pthreads server stops its threads (as before a fork); the next threaded product starts them
+ * again. Weak: an OpenMP build of OpenBLAS has no such server. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
 #endif
 
 const char *dnn_blas_name(char *buf, size_t n)
@@ -38,5 +41,12 @@ int dnn_blas_set_threads(int n)
 #else
     (void)n;
     return -1;
+#endif
+}
+
+void dnn_blas_park(void)
+{
+#ifdef DNN_HAVE_OPENBLAS
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
 #endif
 }

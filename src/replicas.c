@@ -125,6 +125,7 @@ dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt,
     }
     if (r->n > 1) { /* each thread's products on that thread alone */
         dnn_blas_set_threads(1);
+        dnn_blas_park();
         dnn_bf16_set_threads(1);
     }
     *out = r;

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "dnn/blas.h"
+#include "dnn/eval.h"
 #include "dnn/gemm.h"
 #include "dnn/replicas.h"
 #include "dnn/train.h"
@@ -174,11 +175,37 @@ static void test_who_splits(void)
     }
 }
 
+/* Evaluation splits a batch's rows across threads too: the same predictions and loss as on one. */
+static void test_eval_threads(void)
+{
+    fixture f;
+    if (setup(&f, "{\"type\": \"dense\", \"units\": 16, \"activation\": \"relu\"}", "", 40)) {
+        check_failures++;
+        return;
+    }
+    CHECK(train(&f, 1, DNN_PRECISION_FP32) == DNN_OK);
+    dnn_metrics one, three;
+    dnn_error err;
+    dnn_blas_set_threads(1);
+    CHECK(dnn_eval(&f.m, &f.ds, NULL, &one, &err) == DNN_OK);
+    dnn_blas_set_threads(3);
+    CHECK(dnn_eval(&f.m, &f.ds, NULL, &three, &err) == DNN_OK);
+    CHECK(dnn_blas_threads() == 3);
+    CHECK_MSG(one.accuracy == three.accuracy && fabs(one.loss - three.loss) <= 1e-6 * fabs(one.loss),
+              "1 thread: accuracy %g loss %.9g; 3: %g %.9g", one.accuracy, one.loss, three.accuracy, three.loss);
+    CHECK(memcmp(one.confusion, three.confusion, (size_t)one.k * (size_t)one.k * sizeof *one.confusion) == 0);
+    CHECK(one.accuracy > 0.6);
+    dnn_metrics_free(&one);
+    dnn_metrics_free(&three);
+    teardown(&f);
+}
+
 int main(void)
 {
     test_share();
     test_workers();
     test_who_splits();
     test_threads_match();
+    test_eval_threads();
     return check_done("test_replicas");
 }

@@ -11,5 +11,9 @@ const char *dnn_blas_name(char *buf, size_t n);
 int dnn_blas_threads(void);
 /* Set BLAS threads; returns 0, or -1 when the library has no such control. */
 int dnn_blas_set_threads(int n);
+/* Stop BLAS's idle threads now, for a while that runs one-threaded products on threads of its own: OpenBLAS's
+ * wait spinning for a tenth of a second after their last product, on the cores those threads need. The next
+ * threaded product starts them again. */
+void dnn_blas_park(void);
 
 #endif
