@@ -164,6 +164,7 @@ static dnn_status team_create(eval_team *e, dnn_model *m, const dnn_dataset *ds,
         st = dnn_net_create_view(&e->nets[i], &m->cfg, m->net, (B + e->n - 1) / e->n, err);
         if (!st) st = dnn_net_set_precision(e->nets[i], m->net->precision, err);
     }
+    if (!st && e->n > 1) st = dnn_net_prepare_rows(m->net, (B + e->n - 1) / e->n, err); /* thread 0's share */
     if (!st && e->n > 1) st = dnn_workers_create(&e->team, e->n, err);
     if (st) {
         for (int i = 1; i < e->n; i++) dnn_net_free(e->nets[i]);

@@ -25,7 +25,7 @@ static void gemm(dnn_net *net, int ta, int tb, int m, int n, int k, const float 
     if (net->clock) *net->clock += dnn_now() - t0;
 }
 
-/* A bf16 product prepared for max_batch rows (dnn_net_set_precision), timed as gemm. */
+/* A bf16 product prepared for its rows (dnn_net_set_precision, dnn_net_prepare_rows), timed as gemm. */
 static void product(dnn_net *net, dnn_bf16_product *p, const uint16_t *A, const uint16_t *B, float *C)
 {
     double t0 = net->clock ? dnn_now() : 0.0;
@@ -471,13 +471,15 @@ static void half_free(dnn_net *net)
         dnn_layer *L = &net->layers[l];
         for (int i = 0; i < 3; i++) {
             dnn_bf16_product_free(L->prod[i]);
-            L->prod[i] = NULL;
+            dnn_bf16_product_free(L->sub[i]);
+            L->prod[i] = L->sub[i] = NULL;
         }
         L->xh = L->gh = L->wh = NULL;
     }
     free(net->half);
     net->half = NULL;
     net->shared_half = 0;
+    net->sub_rows = 0;
     net->precision = DNN_PRECISION_FP32;
 }
 
@@ -494,16 +496,16 @@ static size_t half_size(const dnn_layer *L, size_t B, int shared)
     return half_lines(B * (size_t)L->in) + half_lines(B * (size_t)L->out) + (shared ? 0 : half_lines(L->nw));
 }
 
-/* The three products of dense layer L at B rows, as dense_forward and dense_backward run them. */
-static dnn_status half_products(dnn_layer *L, int B, dnn_error *err)
+/* The three products of dense layer L at B rows, as dense_forward and dense_backward run them, into prod. */
+static dnn_status half_products(dnn_layer *L, int B, struct dnn_bf16_product *prod[3], dnn_error *err)
 {
     const int in = L->in, out = L->out;
     /* z (B, out) = x (B, in) . W (in, out) */
-    dnn_status st = dnn_bf16_product_create(&L->prod[0], 0, 0, B, out, in, in, out, out, err);
+    dnn_status st = dnn_bf16_product_create(&prod[0], 0, 0, B, out, in, in, out, out, err);
     /* dW (in, out) = x^T (in, B) . dZ (B, out) */
-    if (!st) st = dnn_bf16_product_create(&L->prod[1], 1, 0, in, out, B, in, out, out, err);
+    if (!st) st = dnn_bf16_product_create(&prod[1], 1, 0, in, out, B, in, out, out, err);
     /* dX (B, in) = dZ (B, out) . W^T (out, in) */
-    if (!st) st = dnn_bf16_product_create(&L->prod[2], 0, 1, B, in, out, out, out, in, err);
+    if (!st) st = dnn_bf16_product_create(&prod[2], 0, 1, B, in, out, out, out, in, err);
     return st;
 }
 
@@ -531,7 +533,7 @@ dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err)
             L->wh = net->base->layers[l].wh;
         else
             L->wh = h, h += half_lines(L->nw);
-        st = half_products(L, net->max_batch, err);
+        st = half_products(L, net->max_batch, L->prod, err);
     }
     if (st) {
         half_free(net);
@@ -546,6 +548,34 @@ dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err)
 void dnn_net_params_changed(dnn_net *net)
 {
     net->half_stale = 1;
+}
+
+dnn_status dnn_net_prepare_rows(dnn_net *net, int rows, dnn_error *err)
+{
+    if (!net->half || rows >= net->max_batch || rows < 1 || rows == net->sub_rows) return DNN_OK;
+    dnn_status st = DNN_OK;
+    for (int l = 0; l < net->n_layers && !st; l++) {
+        dnn_layer *L = &net->layers[l];
+        if (L->kind != DNN_LAYER_DENSE) continue;
+        for (int i = 0; i < 3; i++) {
+            dnn_bf16_product_free(L->sub[i]);
+            L->sub[i] = NULL;
+        }
+        st = half_products(L, rows, L->sub, err);
+    }
+    net->sub_rows = st ? 0 : rows; /* after a failure every pass pads to max_batch, as before */
+    return st;
+}
+
+/* The bf16 products for a pass of b rows and the rows they run on (b padded with zero rows). */
+static struct dnn_bf16_product *const *half_for(const dnn_net *net, const dnn_layer *L, int b, int *rows)
+{
+    if (b <= net->sub_rows) {
+        *rows = net->sub_rows;
+        return L->sub;
+    }
+    *rows = net->max_batch;
+    return L->prod;
 }
 
 /* [lo, hi) and [a, a + n) overlap in [*x, *y), which may be empty */
@@ -1043,9 +1073,11 @@ static size_t plane_size(dnn_shape s)
 static void dense_forward(dnn_net *net, dnn_layer *L, const float *in, int b)
 {
     if (net->half) {
+        int rows;
+        struct dnn_bf16_product *const *prod = half_for(net, L, b, &rows);
         if (net->half_stale && !net->shared_half) dnn_bf16_from_float(net->params + L->w, L->wh, L->nw);
-        to_half(in, L->xh, b, L->in, net->max_batch);
-        product(net, L->prod[0], L->xh, L->wh, L->z);
+        to_half(in, L->xh, b, L->in, rows);
+        product(net, prod[0], L->xh, L->wh, L->z);
     } else if (b == 1)
         gemv(net, L->in, L->out, net->params + L->w, in, L->z);
     else
@@ -1116,10 +1148,12 @@ static void dense_backward(dnn_net *net, dnn_layer *L, const float *in, int b, i
                            int dx_full)
 {
     if (!last) dnn_act_backward(L->act, L->slope, L->z, L->a, L->g, b, L->out);
+    int rows = 0;
+    struct dnn_bf16_product *const *prod = net->half ? half_for(net, L, b, &rows) : NULL;
     /* dW (in, out) = in^T (in, b) . dZ (b, out); in bf16 from the input the forward pass rounded */
     if (net->half) {
-        to_half(L->g, L->gh, b, L->out, net->max_batch);
-        product(net, L->prod[1], L->xh, L->gh, net->grads + L->w);
+        to_half(L->g, L->gh, b, L->out, rows);
+        product(net, prod[1], L->xh, L->gh, net->grads + L->w);
     } else
         gemm(net, 1, 0, L->in, L->out, b, in, L->in, L->g, L->out, 0.0f, net->grads + L->w, L->out);
     float *db = net->grads + L->b;
@@ -1128,10 +1162,10 @@ static void dense_backward(dnn_net *net, dnn_layer *L, const float *in, int b, i
         const float *gr = L->g + (size_t)i * L->out;
         for (int j = 0; j < L->out; j++) db[j] += gr[j];
     }
-    /* dX (b, in) = dZ (b, out) . W^T (out, in); the bf16 product writes max_batch rows, which a caller's
-     * input gradient of b rows may not hold: that one product stays fp32 */
+    /* dX (b, in) = dZ (b, out) . W^T (out, in); the bf16 product writes its padded rows too, which a
+     * caller's input gradient of b rows may not hold: that one product stays fp32 */
     if (dx && net->half && dx_full)
-        product(net, L->prod[2], L->gh, L->wh, dx);
+        product(net, prod[2], L->gh, L->wh, dx);
     else if (dx)
         gemm(net, 0, 1, b, L->in, L->out, L->g, L->out, net->params + L->w, L->out, 0.0f, dx, L->in);
 }
@@ -1216,7 +1250,7 @@ void dnn_net_l2_grad(const dnn_net *net, float *g, size_t lo, size_t hi)
         const dnn_layer *L = &net->layers[l];
         size_t x, y;
         if (L->l2 == 0.0f || !overlap(lo, hi, L->w, L->nw, &x, &y)) continue;
-        for (size_t i = x; i < y; i++) g[i] += 2.0f * L->l2 * net->params[i];
+        for (size_t i = x; i < y; i++) g[i - lo] += 2.0f * L->l2 * net->params[i];
     }
 }
 

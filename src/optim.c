@@ -54,26 +54,30 @@ void dnn_optim_begin(dnn_optim *o)
     o->t++;
 }
 
-/* Each rule's loop over [lo, hi), with g scaled by s as it is read (a clipped gradient; s = 1 is exact). */
-DNN_HOT void dnn_optim_update(dnn_optim *o, float *restrict p, const float *restrict g, double lr, float s,
-                              size_t lo, size_t hi)
+/* Each rule's loop over [lo, hi), with g (g[0] for params[lo]) scaled by s as it is read (a clipped gradient;
+ * s = 1 is exact). */
+DNN_HOT void dnn_optim_update(dnn_optim *o, float *restrict params, const float *restrict g, double lr,
+                              float s, size_t lo, size_t hi)
 {
     const dnn_optim_config *c = &o->cfg;
-    float *restrict m = o->m, *restrict v = o->v;
+    /* everything indexed from lo, as g is */
+    float *restrict p = params + lo, *restrict m = o->m ? o->m + lo : NULL,
+                    *restrict v = o->v ? o->v + lo : NULL;
+    const size_t n = hi - lo;
     const float lrf = (float)lr;
     switch (c->kind) {
     case DNN_OPT_SGD: {
         const float mu = (float)c->momentum;
         if (mu == 0.0f) {
-            for (size_t i = lo; i < hi; i++) p[i] -= lrf * (g[i] * s);
+            for (size_t i = 0; i < n; i++) p[i] -= lrf * (g[i] * s);
         } else if (c->nesterov) {
-            for (size_t i = lo; i < hi; i++) {
+            for (size_t i = 0; i < n; i++) {
                 const float gi = g[i] * s;
                 m[i] = mu * m[i] + gi;
                 p[i] -= lrf * (gi + mu * m[i]);
             }
         } else {
-            for (size_t i = lo; i < hi; i++) {
+            for (size_t i = 0; i < n; i++) {
                 m[i] = mu * m[i] + g[i] * s;
                 p[i] -= lrf * m[i];
             }
@@ -87,7 +91,7 @@ DNN_HOT void dnn_optim_update(dnn_optim *o, float *restrict p, const float *rest
         const float step = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
         /* decoupled weight decay shrinks the weights before the Adam step (AdamW) */
         const float decay = c->kind == DNN_OPT_ADAMW ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
-        for (size_t i = lo; i < hi; i++) {
+        for (size_t i = 0; i < n; i++) {
             const float gi = g[i] * s;
             m[i] = b1 * m[i] + (1.0f - b1) * gi;
             v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -97,7 +101,7 @@ DNN_HOT void dnn_optim_update(dnn_optim *o, float *restrict p, const float *rest
     }
     case DNN_OPT_RMSPROP: {
         const float rho = (float)c->rho, eps = (float)c->eps, mu = (float)c->momentum;
-        for (size_t i = lo; i < hi; i++) {
+        for (size_t i = 0; i < n; i++) {
             const float gi = g[i] * s;
             v[i] = rho * v[i] + (1.0f - rho) * gi * gi;
             float d = gi / (sqrtf(v[i]) + eps);

@@ -38,6 +38,7 @@ struct dnn_replicas {
     int blas_threads;        /* to restore */
     dnn_net **replicas;      /* n: the model's network, then views of it with gradients */
     tally *tallies;          /* n */
+    float *scratch;          /* n blocks of BLOCK floats: each thread's sum of the gradients of a block */
     size_t part_lo, part_hi; /* this process's share of the parameters to update */
     size_t *parts;           /* a sharded step's: the processes' shares (size + 1 offsets), else NULL */
     float *recv;             /* a sharded sum's receive buffer */
@@ -78,7 +79,8 @@ static dnn_status make_replicas(dnn_replicas *r, dnn_error *err)
         if (!st) st = dnn_net_set_precision(r->replicas[i], r->net->precision, err);
         if (st) return st;
     }
-    return DNN_OK;
+    /* thread 0's passes are a thread's share too: bf16 products padded to the whole batch would cost 2x */
+    return r->n > 1 ? dnn_net_prepare_rows(r->net, rows, err) : DNN_OK;
 }
 
 /* This process's share of the parameters: all of them alone, else its part by dnn_share. */
@@ -114,8 +116,10 @@ dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt,
     r->l2 = dnn_net_has_l2(m->net);
     r->replicas = calloc((size_t)r->n, sizeof *r->replicas);
     r->tallies = dnn_alloc_hot((size_t)r->n, sizeof *r->tallies);
-    dnn_status st =
-        !r->replicas || !r->tallies ? dnn_fail_oom(err, "the training threads", sizeof *r) : DNN_OK;
+    r->scratch = dnn_alloc_hot((size_t)r->n * BLOCK, sizeof(float));
+    dnn_status st = !r->replicas || !r->tallies || !r->scratch
+                        ? dnn_fail_oom(err, "the training threads", (size_t)r->n * BLOCK * sizeof(float))
+                        : DNN_OK;
     if (!st) st = make_replicas(r, err);
     if (!st) st = make_parts(r, err);
     if (!st && r->n > 1) st = dnn_workers_create(&r->team, r->n, err);
@@ -143,6 +147,7 @@ void dnn_replicas_free(dnn_replicas *r)
     for (int i = 1; r->replicas && i < r->n; i++) dnn_net_free(r->replicas[i]);
     free(r->replicas);
     free(r->tallies);
+    free(r->scratch);
     free(r->parts);
     free(r->recv);
     free(r);
@@ -289,19 +294,22 @@ double dnn_replicas_penalty(dnn_replicas *r)
     return total(r, offsetof(tally, sum));
 }
 
-/* Adds the threads' gradients of [lo, hi) into the model's, in the threads' order. */
-static void add_replicas(const dnn_replicas *r, size_t lo, size_t hi)
+/* The threads' gradients of [lo, hi) added up, in the threads' order, into out (out[0] for lo), which may be
+ * the model's own gradients there. */
+static void add_replicas(const dnn_replicas *r, size_t lo, size_t hi, float *out)
 {
-    float *restrict g = r->net->grads;
-    for (int j = 1; j < r->n; j++) {
-        const float *restrict gj = r->replicas[j]->grads;
-        for (size_t q = lo; q < hi; q++) g[q] += gj[q];
+    const float *g0 = r->net->grads + lo, *g1 = r->replicas[1]->grads + lo; /* out may be g0 */
+    for (size_t q = 0; q < hi - lo; q++) out[q] = g0[q] + g1[q];
+    for (int j = 2; j < r->n; j++) {
+        const float *restrict gj = r->replicas[j]->grads + lo;
+        for (size_t q = 0; q < hi - lo; q++) out[q] += gj[q];
     }
 }
 
 /* The update of a share in one trip through memory, block by block: the threads' gradients added up, l2's
  * gradient, the squared norm (for clipping), the optimizer's rule, the bf16 copies of the weights, as the
- * job asks. */
+ * job asks. A sum used at once goes to the thread's scratch block rather than back into the model's
+ * gradients, so the lines another thread wrote are only read, never taken over. */
 static void update_job(void *ctx, int i, int n)
 {
     dnn_replicas *r = ctx;
@@ -310,13 +318,18 @@ static void update_job(void *ctx, int i, int n)
     size_t lo, hi;
     thread_params(r, i, n, &lo, &hi);
     double sumsq = 0.0;
+    const int kept = r->with_sumsq || !r->with_adam; /* a later job reads the sum */
     for (size_t a = lo; a < hi; a += BLOCK) {
         const size_t b = hi - a > BLOCK ? a + BLOCK : hi;
-        if (r->with_sum) add_replicas(r, a, b);
-        if (r->with_l2) dnn_net_l2_grad(net, net->grads, a, b);
+        float *g = net->grads + a;
+        if (r->with_sum) {
+            if (!kept) g = r->scratch + (size_t)i * BLOCK;
+            add_replicas(r, a, b, g);
+        }
+        if (r->with_l2) dnn_net_l2_grad(net, g, a, b);
         if (r->with_sumsq)
-            for (size_t q = a; q < b; q++) sumsq += (double)net->grads[q] * net->grads[q];
-        if (r->with_adam) dnn_optim_update(r->opt, net->params, net->grads, r->lr, r->scale, a, b);
+            for (size_t q = 0; q < b - a; q++) sumsq += (double)g[q] * g[q];
+        if (r->with_adam) dnn_optim_update(r->opt, net->params, g, r->lr, r->scale, a, b);
         if (r->with_round) dnn_net_round_weights(net, a, b);
     }
     r->tallies[i].sum = sumsq;

@@ -108,6 +108,19 @@ static void test_net_bf16(void)
     dnn_net_params_changed(h2);
     memcpy(after, dnn_net_forward(h2, x, 8, 0, NULL), sizeof after);
     CHECK(memcmp(before, after, sizeof before) != 0);
+    /* products prepared for 4 rows (a thread's share): 3 rows through them as through those of 8, and 8 rows
+     * still through those of 8 */
+    float out8[32];
+    memcpy(out8, pass(h2, &c16b, x, y, 8), sizeof out8);
+    pass(h2, &c16b, x, y, 3);
+    memcpy(g, h2->grads, h2->n_params * sizeof(float));
+    memcpy(before, h2->layers[1].a, 3 * 4 * sizeof(float));
+    dnn_error err;
+    CHECK(dnn_net_prepare_rows(h2, 4, &err) == DNN_OK && h2->sub_rows == 4);
+    pass(h2, &c16b, x, y, 3);
+    for (size_t i = 0; i < h2->n_params; i++) CHECK_NEAR(h2->grads[i], g[i], 1e-6 * gmax);
+    for (int i = 0; i < 3 * 4; i++) CHECK_NEAR(h2->layers[1].a[i], before[i], 1e-6);
+    CHECK(memcmp(pass(h2, &c16b, x, y, 8), out8, sizeof out8) == 0);
 done:
     dnn_net_free(f), dnn_net_free(h), dnn_net_free(h2);
     dnn_config_free(&c32), dnn_config_free(&c16), dnn_config_free(&c16b);

@@ -38,6 +38,7 @@ typedef struct {
      * to bf16, and its three products (forward, weight gradient, input gradient) at max_batch rows */
     uint16_t *xh, *gh, *wh;
     struct dnn_bf16_product *prod[3];
+    struct dnn_bf16_product *sub[3]; /* the same at the network's sub_rows rows, when it has them */
 } dnn_layer;
 
 typedef struct dnn_net dnn_net;
@@ -60,6 +61,7 @@ struct dnn_net {
     dnn_precision precision; /* of the dense layers' products (convolutions' stay fp32) */
     uint16_t *half;          /* bf16: every dense layer's xh, gh and wh, one allocation */
     int half_stale; /* bf16: the weights changed since they were last rounded (a training pass came since) */
+    int sub_rows;   /* bf16: passes of up to this many rows use the products prepared for it (0: none) */
     int borrowed;   /* params and state belong to another network (a view or replica) */
     const dnn_net *base; /* that network */
     int shared_half;     /* bf16: the dense weights' copies are base's, which base rounds */
@@ -95,6 +97,10 @@ dnn_status dnn_net_create_replica(dnn_net **out, const dnn_config *cfg, const dn
  * last one unless a training pass came since: call dnn_net_params_changed after writing params otherwise. */
 dnn_status dnn_net_set_precision(dnn_net *net, dnn_precision p, dnn_error *err);
 void dnn_net_params_changed(dnn_net *net);
+/* bf16: also prepare the products for passes of up to rows rows (fewer than max_batch), which would otherwise
+ * pad every pass to max_batch rows: for a network that runs a thread's share of each batch. Nothing in fp32
+ * or for rows >= max_batch. */
+dnn_status dnn_net_prepare_rows(dnn_net *net, int rows, dnn_error *err);
 /* bf16: round the dense weights among params[lo, hi) into their bf16 copies (threads may each take a range);
  * once the whole was rounded, clear net->half_stale. Nothing in fp32. */
 void dnn_net_round_weights(dnn_net *net, size_t lo, size_t hi);
@@ -131,7 +137,7 @@ double dnn_net_backward(dnn_net *net, const float *x, int b);
 void dnn_net_backward_rows(dnn_net *net, const float *x, int b);
 double dnn_net_add_l2(dnn_net *net);
 /* The two parts of dnn_net_add_l2 over the parameters [lo, hi) alone, for threads each taking a range: the
- * penalty of the weights there, and its gradient added to g there. */
+ * penalty of the weights there, and its gradient added to g (g[0] for params[lo]). */
 double dnn_net_l2_penalty(const dnn_net *net, size_t lo, size_t hi);
 void dnn_net_l2_grad(const dnn_net *net, float *g, size_t lo, size_t hi);
 /* Whether any layer has an l2 penalty. */

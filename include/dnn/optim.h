@@ -26,8 +26,9 @@ void dnn_optim_free(dnn_optim *o);
 double dnn_optim_step(dnn_optim *o, float *params, float *grads, double lr);
 
 /* The same step in parts, for threads and processes that each update a share of the parameters: begin once
- * (it counts the step), then update every range [lo, hi) once, from any thread, the ranges disjoint. scale
- * multiplies the gradient first: dnn_optim_clip_scale's for clipping, else 1. */
+ * (it counts the step), then update every range [lo, hi) once, from any thread, the ranges disjoint; grads
+ * holds that range's gradient (grads[0] is params[lo]'s). scale multiplies the gradient first:
+ * dnn_optim_clip_scale's for clipping, else 1. */
 void dnn_optim_begin(dnn_optim *o);
 void dnn_optim_update(dnn_optim *o, float *params, const float *grads, double lr, float scale, size_t lo,
                       size_t hi);
