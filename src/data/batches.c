@@ -48,6 +48,13 @@ static void mem_fill(const dnn_batches *b, const dnn_norm *nm, size_t lo, size_t
     if (hi > lo)
         dnn_gather(ds, nm, m->rows + lo, hi - lo, x + lo * ds->d, y ? y + lo : NULL,
                    t ? t + lo * (size_t)ds->n_targets : NULL);
+    /* The rows are scattered over the data set: ask for the next batch's (the same share of it) now, so that
+     * they come from memory while this step computes rather than when the next one gathers them. */
+    const uint32_t *next = m->rows + m->batch, *end = m->order + b->n_train;
+    const size_t row = ds->d_num * (ds->dtype == DNN_U8 ? 1 : sizeof(float));
+    const char *base = ds->dtype == DNN_U8 ? (const char *)ds->x8 : (const char *)ds->x32;
+    for (size_t i = lo; i < hi && next + i < end; i++)
+        for (size_t at = 0; at < row; at += 64) __builtin_prefetch(base + (size_t)next[i] * row + at);
 }
 
 static dnn_status mem_next(dnn_batches *b, const dnn_norm *nm, float *x, int32_t *y, float *t,
