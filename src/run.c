@@ -635,8 +635,7 @@ static void note_job(const dnn_run_opts *o, const dnn_model *m)
     const int p = dnn_comm_size(o->comm), b = m->cfg.batch_size;
     if (p == 1) return;
     char job[300];
-    note(o, 0,
-         "data-parallel on %s, %d BLAS thread%s each: every batch of %d rows is split into parts of %d%s",
+    note(o, 0, "data-parallel on %s, %d thread%s each: every batch of %d rows is split into parts of %d%s",
          dnn_comm_describe(o->comm, job, sizeof job), dnn_blas_threads(), dnn_blas_threads() == 1 ? "" : "s",
          b, b / p, b % p ? " or one more" : "");
     if (b < p)
