@@ -153,9 +153,8 @@ static dnn_status team_create(eval_team *e, dnn_model *m, const dnn_dataset *ds,
     const int B = m->net->max_batch, threads = dnn_blas_threads();
     memset(e, 0, sizeof *e);
     e->m = m, e->ds = ds, e->blas_threads = threads;
-    e->n = threads < B / DNN_REPLICA_MIN_ROWS ? threads : B / DNN_REPLICA_MIN_ROWS;
+    e->n = dnn_row_threads(m->net, B, threads, 0);
     if (e->n > 64) e->n = 64;
-    if (e->n < 1) e->n = 1;
     e->nets = calloc((size_t)e->n, sizeof *e->nets);
     if (!e->nets) return dnn_fail_oom(err, "the evaluation threads", sizeof *e->nets);
     e->nets[0] = m->net;

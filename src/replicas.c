@@ -62,12 +62,13 @@ static int has_batchnorm(const dnn_net *net)
     return 0;
 }
 
-/* The threads that split rows: as many as get DNN_REPLICA_MIN_ROWS of this process's part of a batch. */
-static int row_threads(const dnn_model *m, int p, int threads)
+int dnn_row_threads(const dnn_net *net, int rows, int threads, int training)
 {
-    const int part = (m->cfg.batch_size + p - 1) / p;
-    int n = threads < part / DNN_REPLICA_MIN_ROWS ? threads : part / DNN_REPLICA_MIN_ROWS;
-    return n > 1 && !has_batchnorm(m->net) ? n : 1;
+    if (training && has_batchnorm(net)) return 1;
+    int n = threads < rows / DNN_REPLICA_MIN_ROWS ? threads : rows / DNN_REPLICA_MIN_ROWS;
+    const double work = (double)net->n_params * rows / DNN_REPLICA_MIN_WORK;
+    if (n > work) n = (int)work;
+    return n > 1 ? n : 1;
 }
 
 static dnn_status make_replicas(dnn_replicas *r, dnn_error *err)
@@ -111,7 +112,8 @@ dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt,
     dnn_replicas *r = calloc(1, sizeof *r);
     if (!r) return dnn_fail_oom(err, "the training threads", sizeof *r);
     r->m = m, r->net = m->net, r->opt = opt, r->comm = comm;
-    r->n = row_threads(m, dnn_comm_size(comm), threads);
+    const int p = dnn_comm_size(comm);
+    r->n = dnn_row_threads(m->net, (m->cfg.batch_size + p - 1) / p, threads, 1);
     r->blas_threads = dnn_blas_threads();
     r->l2 = dnn_net_has_l2(m->net);
     r->replicas = calloc((size_t)r->n, sizeof *r->replicas);

@@ -100,7 +100,7 @@ static void test_agree(void)
 /* Three noisy blobs in 5 dimensions, n rows; the last batch is a partial one. */
 static int setup(fixture *f, const char *layers, int batch, int epochs)
 {
-    return fixture_setup(f, layers, "", batch, epochs,
+    return fixture_setup(f, layers, NULL, batch, epochs,
                          3 + (uint64_t)rank); /* differently: the loop must broadcast */
 }
 

@@ -66,9 +66,10 @@ static void test_workers(void)
 }
 
 /* ---- training ---- */
-static int setup(fixture *f, const char *layers, const char *extra, int batch)
+/* optimizer: its JSON, NULL for Adam at 0.01 */
+static int setup(fixture *f, const char *layers, const char *optimizer, int batch)
 {
-    return fixture_setup(f, layers, extra, batch, 4, 3);
+    return fixture_setup(f, layers, optimizer, batch, 2, 3);
 }
 
 static void teardown(fixture *f)
@@ -101,13 +102,17 @@ static float max_diff(const float *a, const float *b, size_t n)
     return d;
 }
 
-/* A run on 3 threads against one on 1 (tolerance tol on the weights) and against itself (bit for bit). */
-static void compare(const char *what, const char *layers, const char *extra, int batch, dnn_precision p,
+/* A run on 3 threads against one on 1, both 2 epochs (10 steps), and against itself (bit for bit). The
+ * weights are held to tol: with SGD a weight moves by the learning rate times its gradient, which the order
+ * of a sum changes by rounding. Adam moves a weight whose gradient is about 0 by about the learning rate
+ * whatever the gradient's size, so there a sign that rounding flips moves it by 2 lr: with Adam only the loss
+ * is held. */
+static void compare(const char *what, const char *layers, const char *optimizer, int batch, dnn_precision p,
                     float tol)
 {
     fixture one, three, again;
-    if (setup(&one, layers, extra, batch) || setup(&three, layers, extra, batch) ||
-        setup(&again, layers, extra, batch)) {
+    if (setup(&one, layers, optimizer, batch) || setup(&three, layers, optimizer, batch) ||
+        setup(&again, layers, optimizer, batch)) {
         check_failures++;
         return;
     }
@@ -116,30 +121,39 @@ static void compare(const char *what, const char *layers, const char *extra, int
     CHECK(train(&again, 3, p) == DNN_OK);
     const size_t n = one.m.net->n_params;
     float dw = max_diff(one.m.net->params, three.m.net->params, n);
-    double dl = fabs(one.s.history[3].loss - three.s.history[3].loss);
-    fprintf(stderr, "%s: 3 threads against 1 after 4 epochs: max |weight difference| %.3g, loss %.3g\n", what,
-            (double)dw, dl);
-    CHECK_MSG(dw <= tol && dl <= tol, "%s: %g %g", what, (double)dw, dl);
+    double dl = fabs(one.s.history[1].loss - three.s.history[1].loss) / one.s.history[1].loss;
+    fprintf(stderr,
+            "%s: 3 threads against 1 after 10 steps: max |weight difference| %.3g, loss (relative) %.3g\n",
+            what, (double)dw, dl);
+    CHECK_MSG((optimizer == NULL || dw <= tol) && dl <= tol, "%s: %g %g", what, (double)dw, dl);
     CHECK_MSG(dw > 0.0f, "%s: 3 threads gave 1's weights exactly: the rows were not split", what);
     CHECK(memcmp(three.m.net->params, again.m.net->params, n * sizeof(float)) == 0);
-    CHECK(memcmp(three.s.opt->m, again.s.opt->m, n * sizeof(float)) == 0);
-    CHECK(memcmp(three.s.opt->v, again.s.opt->v, n * sizeof(float)) == 0);
-    CHECK(three.s.history[3].val_accuracy > 0.6);
+    if (three.s.opt->m) CHECK(memcmp(three.s.opt->m, again.s.opt->m, n * sizeof(float)) == 0);
+    if (three.s.opt->v) CHECK(memcmp(three.s.opt->v, again.s.opt->v, n * sizeof(float)) == 0);
+    CHECK(three.s.history[1].val_accuracy > 0.6);
     teardown(&one);
     teardown(&three);
     teardown(&again);
 }
 
+/* Two hidden layers of 300: 93,000 weights, enough work for 3 threads at 13 rows each. */
+#define WIDE                                                                                                 \
+    "{\"type\": \"dense\", \"units\": 300, \"activation\": \"relu\", \"l2\": 0.001}, "                       \
+    "{\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"dense\", \"units\": 300}"
+
 /* batch 40 on 3 threads: 14, 13 and 13 rows; the last batch of 180 rows has 20 (7, 7, 6) */
 static void test_threads_match(void)
 {
-    const char *layers = "{\"type\": \"dense\", \"units\": 16, \"activation\": \"relu\", \"l2\": 0.001}, "
-                         "{\"type\": \"dropout\", \"rate\": 0.2}, {\"type\": \"dense\", \"units\": 8}";
-    compare("fp32", layers, "", 40, DNN_PRECISION_FP32, 1e-5f);
-    compare("fp32 clipped", layers, ", \"clip_norm\": 0.05", 40, DNN_PRECISION_FP32, 1e-5f);
+    const char *layers = WIDE;
+    const char *sgd = "{\"type\": \"sgd\", \"learning_rate\": 0.05, \"momentum\": 0.9}";
+    compare("fp32 sgd", layers, sgd, 40, DNN_PRECISION_FP32, 1e-6f);
+    compare("fp32 adam", layers, NULL, 40, DNN_PRECISION_FP32, 1e-6f);
+    compare("fp32 sgd clipped", layers,
+            "{\"type\": \"sgd\", \"learning_rate\": 0.05, \"momentum\": 0.9, \"clip_norm\": 0.05}", 40,
+            DNN_PRECISION_FP32, 1e-6f);
     dnn_error err;
     if (dnn_bf16_check(&err) == DNN_OK)
-        compare("bf16", layers, "", 40, DNN_PRECISION_BF16, 1e-3f);
+        compare("bf16 sgd", layers, sgd, 40, DNN_PRECISION_BF16, 1e-6f);
     else
         check_skip(err.msg);
 }
@@ -151,14 +165,16 @@ static void test_who_splits(void)
         const char *layers;
         int batch, threads, want;
     } cases[] = {
-        {"{\"type\": \"dense\", \"units\": 4}", 40, 3, 3},
-        {"{\"type\": \"dense\", \"units\": 4}", 40, 8, 40 / DNN_REPLICA_MIN_ROWS},
-        {"{\"type\": \"dense\", \"units\": 4}", 12, 2, 1},
-        {"{\"type\": \"dense\", \"units\": 4}, {\"type\": \"batchnorm\"}", 40, 3, 1},
+        {WIDE, 40, 3, 3},
+        {"{\"type\": \"dense\", \"units\": 1000}, {\"type\": \"dense\", \"units\": 1000}", 40, 8,
+         40 / DNN_REPLICA_MIN_ROWS},
+        {WIDE, 12, 2, 1},                                  /* too few rows */
+        {WIDE ", {\"type\": \"batchnorm\"}", 40, 3, 1},    /* batchnorm */
+        {"{\"type\": \"dense\", \"units\": 4}", 40, 3, 1}, /* too little work */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         fixture f;
-        if (setup(&f, cases[i].layers, "", cases[i].batch)) {
+        if (setup(&f, cases[i].layers, NULL, cases[i].batch)) {
             check_failures++;
             continue;
         }
@@ -179,7 +195,7 @@ static void test_who_splits(void)
 static void test_eval_threads(void)
 {
     fixture f;
-    if (setup(&f, "{\"type\": \"dense\", \"units\": 16, \"activation\": \"relu\"}", "", 40)) {
+    if (setup(&f, WIDE, NULL, 40)) {
         check_failures++;
         return;
     }
@@ -192,7 +208,8 @@ static void test_eval_threads(void)
     CHECK(dnn_eval(&f.m, &f.ds, NULL, &three, &err) == DNN_OK);
     CHECK(dnn_blas_threads() == 3);
     CHECK_MSG(one.accuracy == three.accuracy && fabs(one.loss - three.loss) <= 1e-6 * fabs(one.loss),
-              "1 thread: accuracy %g loss %.9g; 3: %g %.9g", one.accuracy, one.loss, three.accuracy, three.loss);
+              "1 thread: accuracy %g loss %.9g; 3: %g %.9g", one.accuracy, one.loss, three.accuracy,
+              three.loss);
     CHECK(memcmp(one.confusion, three.confusion, (size_t)one.k * (size_t)one.k * sizeof *one.confusion) == 0);
     CHECK(one.accuracy > 0.6);
     dnn_metrics_free(&one);

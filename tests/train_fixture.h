@@ -34,8 +34,8 @@ static inline void fixture_blobs(dnn_dataset *ds, size_t n)
     }
 }
 
-/* layers: the hidden layers' JSON; optimizer: more of the optimizer's keys (", \"clip_norm\": 1" or ""); the
- * weights initialised from init_seed. 0, or -1 after printing why. */
+/* layers: the hidden layers' JSON; optimizer: the optimizer's (NULL: Adam at 0.01); the weights initialised
+ * from init_seed. 0, or -1 after printing why. */
 static inline int fixture_setup(fixture *f, const char *layers, const char *optimizer, int batch, int epochs,
                                 uint64_t init_seed)
 {
@@ -44,9 +44,9 @@ static inline int fixture_setup(fixture *f, const char *layers, const char *opti
         json, sizeof json,
         "{\"seed\": 3, \"data\": {\"train\": {\"format\": \"idx\", \"images\": \"/x-images-idx3-ubyte\"},"
         " \"normalize\": \"standardize\"}, \"model\": {\"layers\": [%s, {\"type\": \"dense\", \"units\": 3,"
-        " \"activation\": \"softmax\"}]}, \"loss\": \"cross_entropy\", \"optimizer\": {\"type\": \"adam\","
-        " \"learning_rate\": 0.01%s}, \"training\": {\"epochs\": %d, \"batch_size\": %d}}",
-        layers, optimizer, epochs, batch);
+        " \"activation\": \"softmax\"}]}, \"loss\": \"cross_entropy\", \"optimizer\": %s,"
+        " \"training\": {\"epochs\": %d, \"batch_size\": %d}}",
+        layers, optimizer ? optimizer : "{\"type\": \"adam\", \"learning_rate\": 0.01}", epochs, batch);
     dnn_error err;
     dnn_config c;
     fixture_blobs(&f->ds, 203);

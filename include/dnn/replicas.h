@@ -17,13 +17,19 @@
 
 typedef struct dnn_replicas dnn_replicas;
 
-/* Fewest rows a thread gets: below, the batch stays on one thread and its products use threads instead. */
+/* Fewest rows a thread gets, and fewest weights times rows (about the multiply-adds of a pass): below, a
+ * batch is too little work to share out (a step of a small tabular network takes microseconds, less than
+ * waking a thread), and stays on one thread, its products using threads instead. */
 #define DNN_REPLICA_MIN_ROWS 8
+#define DNN_REPLICA_MIN_WORK (1 << 20)
+
+/* The threads (of threads) that split batches of up to rows rows of net: for training, none for a network
+ * with batchnorm (its statistics would become a thread's rows'). 1: the batch stays whole. */
+int dnn_row_threads(const dnn_net *net, int rows, int threads, int training);
 
 /* For m's network (with its precision set) and optimizer opt, on job comm (NULL: alone), with threads
- * threads. The rows are split when the network has no batchnorm (whose statistics would then be those of a
- * thread's rows) and a thread gets at least DNN_REPLICA_MIN_ROWS; otherwise one thread runs the step, with
- * the BLAS threads as they are. Until dnn_replicas_free, BLAS runs one thread per caller. */
+ * threads, of which dnn_row_threads's split the rows of this process's part of a batch; with one, it runs
+ * the step with the BLAS threads as they are. Until dnn_replicas_free, BLAS runs one thread per caller. */
 dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt, dnn_comm *comm, int threads,
                                dnn_error *err);
 /* Restores the BLAS threads (NULL is fine). */
