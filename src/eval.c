@@ -150,9 +150,11 @@ static void team_free(eval_team *e)
 
 static dnn_status team_create(eval_team *e, dnn_model *m, const dnn_dataset *ds, dnn_error *err)
 {
-    const int B = m->net->max_batch, threads = dnn_blas_threads();
+    /* no more threads than CPUs: the team waits for all of them at every batch */
+    const int B = m->net->max_batch, blas = dnn_blas_threads(),
+              threads = blas < dnn_cpus() ? blas : dnn_cpus();
     memset(e, 0, sizeof *e);
-    e->m = m, e->ds = ds, e->blas_threads = threads;
+    e->m = m, e->ds = ds, e->blas_threads = blas;
     e->n = dnn_row_threads(m->net, B, threads, 0);
     if (e->n > 64) e->n = 64;
     e->nets = calloc((size_t)e->n, sizeof *e->nets);

@@ -775,7 +775,12 @@ agree:
     if (resumed) note(o, 0, "resuming %s at epoch %d of %d", o->resume_path, s.epoch + 1, m.cfg.epochs);
     note_job(o, &m);
 
-    dnn_train_hooks hooks = {on_batch, root ? on_epoch : NULL, &r, o->stop, o->until_epoch, o->comm};
+    dnn_train_hooks hooks = {.on_batch = on_batch,
+                             .on_epoch = root ? on_epoch : NULL,
+                             .ctx = &r,
+                             .stop = o->stop,
+                             .until_epoch = o->until_epoch,
+                             .comm = o->comm};
     st = dnn_train(&m, &s, &td.b, &hooks, err);
     if (st == DNN_EINTERRUPTED) {
         /* keep the interrupted state so --resume continues exactly where it stopped */

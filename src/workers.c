@@ -4,8 +4,10 @@
 #include "dnn/workers.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -148,4 +150,15 @@ void dnn_share(size_t count, int i, int n, size_t align, size_t *lo, size_t *hi)
     size_t a = (size_t)i * q + ((size_t)i < r ? (size_t)i : r), b = a + q + ((size_t)i < r);
     *lo = a * align < count ? a * align : count;
     *hi = b * align < count ? b * align : count;
+}
+
+int dnn_cpus(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }

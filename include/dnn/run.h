@@ -34,7 +34,7 @@ typedef struct {
     char out_dir[4096];
     int epochs_run;
     int best_epoch;
-    int paused;                      /* stopped at until_epoch before training.epochs: no final report yet */
+    int paused;        /* stopped at until_epoch before training.epochs: no final report yet */
     int nothing_to_do; /* a resumed run that had finished already: nothing was trained or written */
     double test_accuracy, test_loss; /* NaN when there is no test set */
 } dnn_run_result;

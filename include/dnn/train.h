@@ -72,6 +72,10 @@ typedef struct {
     /* The processes training together (NULL: this one alone): each computes the gradient of its part of
      * every batch, and they sum them; on_epoch is then rank 0's to give (see dnn_train). */
     dnn_comm *comm;
+    /* > 0: the threads that split each batch's rows (dnn_replicas); 0: BLAS's thread count, but at most the
+     * CPUs this process may run on (a team waits for all its threads at every job: one without a CPU of its
+     * own would stall every step) */
+    int threads;
 } dnn_train_hooks;
 
 /* Train from s->epoch to the config's epochs (or until early stopping, hooks->until_epoch, or *stop), on the

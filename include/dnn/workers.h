@@ -20,6 +20,10 @@ int dnn_workers_count(const dnn_workers *w); /* 1 for NULL */
  * runs share 0 of 1 on the caller's. */
 void dnn_workers_run(dnn_workers *w, dnn_work_fn fn, void *ctx);
 
+/* The CPUs this process may run on (its affinity mask; the online CPUs where that cannot be read), at
+ * least 1. More threads than that in a team that waits for all of them at every job time-slices each job. */
+int dnn_cpus(void);
+
 /* Share i of n of count items, by the rule that the first count mod n shares take one more: [*lo, *hi).
  * With align > 1 the bounds fall on multiples of align (but for the end), so that threads writing
  * neighbouring shares of one array do not share cache lines. */
