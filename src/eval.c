@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnn/blas.h"
-#include "dnn/gemm.h"
 #include "dnn/loss.h"
 #include "dnn/replicas.h"
 #include "dnn/util.h"
@@ -97,97 +95,68 @@ static void predict_row(FILE *f, const dnn_model *m, size_t index, const float *
     fputc('\n', f);
 }
 
-/* A batch's rows split across threads, each gathering its own rows and running them through its own view
- * of the network on one-threaded products (faster than threading each product of an evaluation batch);
- * thread 0 runs the model's network itself. */
+/* A batch's rows split across a dnn_row_team, each thread gathering its own rows and running them through
+ * its own network on one-threaded products (faster than threading each product of an evaluation batch). */
 typedef struct {
     const dnn_model *m;
     const dnn_dataset *ds;
-    dnn_workers *team;
-    dnn_net **nets; /* per thread */
-    int n, blas_threads;
+    dnn_row_team team;
     /* the batch: b rows idx, gathered into x, y, t; their outputs into out [b, k] */
     const uint32_t *idx;
     int b;
     float *x, *t, *out;
     int32_t *y;
     int labelled;
-    double loss[64]; /* per thread; at most 64 threads split rows */
+    double *loss; /* per thread, a cache line apart */
 } eval_team;
+
+enum { LOSS_STRIDE = 8 }; /* doubles per cache line */
 
 static void eval_job(void *ctx, int i, int n)
 {
     eval_team *e = ctx;
-    dnn_net *net = e->nets[i];
+    dnn_net *net = e->team.nets[i];
     const dnn_layer *last = &net->layers[net->n_layers - 1];
     const size_t d = e->ds->d, k = (size_t)net->n_out;
     size_t lo, hi;
     dnn_share((size_t)e->b, i, n, 1, &lo, &hi);
-    e->loss[i] = 0.0;
+    e->loss[i * LOSS_STRIDE] = 0.0;
     if (hi == lo) return;
-    if (n > 1 && net->half) dnn_bf16_set_threads(1);
     const int b = (int)(hi - lo);
     float *x = e->x + lo * d, *t = e->ds->t ? e->t + lo * k : NULL;
     int32_t *y = e->ds->y ? e->y + lo : NULL;
     dnn_gather(e->ds, &e->m->norm, e->idx + lo, hi - lo, x, y, t);
     const float *a = dnn_net_forward(net, x, b, 0, NULL);
     if (e->labelled)
-        e->loss[i] =
+        e->loss[i * LOSS_STRIDE] =
             dnn_loss(e->m->cfg.loss, last->act, last->slope, dnn_net_logits(net), a, b, (int)k, y, t, NULL);
     memcpy(e->out + lo * k, a, (size_t)b * k * sizeof(float));
 }
 
 static void team_free(eval_team *e)
 {
-    dnn_workers_free(e->team);
-    if (e->n > 1) {
-        dnn_blas_set_threads(e->blas_threads);
-        dnn_bf16_set_threads(e->blas_threads);
-    }
-    for (int i = 1; e->nets && i < e->n; i++) dnn_net_free(e->nets[i]);
-    free(e->nets);
+    dnn_row_team_free(&e->team);
+    free(e->loss);
 }
 
 static dnn_status team_create(eval_team *e, dnn_model *m, const dnn_dataset *ds, dnn_error *err)
 {
-    /* no more threads than CPUs: the team waits for all of them at every batch */
-    const int B = m->net->max_batch, blas = dnn_blas_threads(),
-              threads = blas < dnn_cpus() ? blas : dnn_cpus();
+    const int B = m->net->max_batch;
     memset(e, 0, sizeof *e);
-    e->m = m, e->ds = ds, e->blas_threads = blas;
-    e->n = dnn_row_threads(m->net, B, threads, 0);
-    if (e->n > 64) e->n = 64;
-    e->nets = calloc((size_t)e->n, sizeof *e->nets);
-    if (!e->nets) return dnn_fail_oom(err, "the evaluation threads", sizeof *e->nets);
-    e->nets[0] = m->net;
-    dnn_status st = DNN_OK;
-    for (int i = 1; i < e->n && !st; i++) {
-        st = dnn_net_create_view(&e->nets[i], &m->cfg, m->net, (B + e->n - 1) / e->n, err);
-        if (!st) st = dnn_net_set_precision(e->nets[i], m->net->precision, err);
-    }
-    if (!st && e->n > 1) st = dnn_net_prepare_rows(m->net, (B + e->n - 1) / e->n, err); /* thread 0's share */
-    if (!st && e->n > 1) st = dnn_workers_create(&e->team, e->n, err);
-    if (st) {
-        for (int i = 1; i < e->n; i++) dnn_net_free(e->nets[i]);
-        free(e->nets);
-        e->nets = NULL, e->n = 1;
-        return st;
-    }
-    if (e->n > 1) {
-        dnn_blas_set_threads(1);
-        dnn_blas_park();
-        dnn_bf16_set_threads(1);
-    }
-    return DNN_OK;
+    e->m = m, e->ds = ds;
+    dnn_status st = dnn_row_team_create(&e->team, &m->cfg, m->net, B, B, 0, 0, err);
+    if (st) return st;
+    e->loss = dnn_alloc_hot((size_t)e->team.n * LOSS_STRIDE, sizeof(double));
+    return e->loss ? DNN_OK : dnn_fail_oom(err, "the evaluation threads", (size_t)e->team.n * 64);
 }
 
 /* The batch's rows gathered and run; returns their summed loss (labelled data). */
 static double eval_batch(eval_team *e, const uint32_t *idx, int b)
 {
     e->idx = idx, e->b = b;
-    dnn_workers_run(e->team, eval_job, e);
+    dnn_workers_run(e->team.workers, eval_job, e);
     double loss = 0.0;
-    for (int i = 0; i < e->n; i++) loss += e->loss[i];
+    for (int i = 0; i < e->team.n; i++) loss += e->loss[i * LOSS_STRIDE];
     return loss;
 }
 

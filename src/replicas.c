@@ -33,10 +33,8 @@ struct dnn_replicas {
     dnn_net *net; /* the model's, which is thread 0's replica */
     dnn_optim *opt;
     dnn_comm *comm;
-    dnn_workers *team;
-    int n;                   /* threads splitting rows (1: none) */
-    int blas_threads;        /* to restore */
-    dnn_net **replicas;      /* n: the model's network, then views of it with gradients */
+    dnn_row_team team;       /* nets: the model's network, then views of it with gradients */
+    int n;                   /* team.n: threads splitting rows (1: none) */
     tally *tallies;          /* n */
     float *scratch;          /* n blocks of BLOCK floats: each thread's sum of the gradients of a block */
     size_t part_lo, part_hi; /* this process's share of the parameters to update */
@@ -71,17 +69,60 @@ int dnn_row_threads(const dnn_net *net, int rows, int threads, int training)
     return n > 1 ? n : 1;
 }
 
-static dnn_status make_replicas(dnn_replicas *r, dnn_error *err)
+/* Every thread of the team takes one-threaded bf16 products (oneDNN's thread count is per thread). */
+static void solo_job(void *ctx, int i, int n)
 {
-    const int B = r->m->cfg.batch_size, rows = (B + r->n - 1) / r->n;
-    r->replicas[0] = r->net;
-    for (int i = 1; i < r->n; i++) {
-        dnn_status st = dnn_net_create_replica(&r->replicas[i], &r->m->cfg, r->net, rows, err);
-        if (!st) st = dnn_net_set_precision(r->replicas[i], r->net->precision, err);
+    (void)ctx, (void)i, (void)n;
+    dnn_bf16_set_threads(1);
+}
+
+static dnn_status team_nets(dnn_row_team *t, const dnn_config *cfg, dnn_net *net, int rows, int training,
+                            dnn_error *err)
+{
+    t->nets = calloc((size_t)t->n, sizeof *t->nets);
+    if (!t->nets) return dnn_fail_oom(err, "the threads' networks", (size_t)t->n * sizeof *t->nets);
+    t->nets[0] = net;
+    for (int i = 1; i < t->n; i++) {
+        dnn_status st = training ? dnn_net_create_replica(&t->nets[i], cfg, net, rows, err)
+                                 : dnn_net_create_view(&t->nets[i], cfg, net, rows, err);
+        if (!st) st = dnn_net_set_precision(t->nets[i], net->precision, err);
         if (st) return st;
     }
     /* thread 0's passes are a thread's share too: bf16 products padded to the whole batch would cost 2x */
-    return r->n > 1 ? dnn_net_prepare_rows(r->net, rows, err) : DNN_OK;
+    return t->n > 1 ? dnn_net_prepare_rows(net, rows, err) : DNN_OK;
+}
+
+dnn_status dnn_row_team_create(dnn_row_team *t, const dnn_config *cfg, dnn_net *net, int rows, int max_rows,
+                               int threads, int training, dnn_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->blas_threads = dnn_blas_threads();
+    if (threads <= 0) threads = t->blas_threads < dnn_cpus() ? t->blas_threads : dnn_cpus();
+    t->n = dnn_row_threads(net, rows, threads, training);
+    dnn_status st = team_nets(t, cfg, net, (max_rows + t->n - 1) / t->n, training, err);
+    if (!st && t->n > 1) st = dnn_workers_create(&t->workers, t->n, err);
+    if (st) {
+        dnn_row_team_free(t);
+        return st;
+    }
+    if (t->n > 1) { /* each thread's products on that thread alone */
+        dnn_blas_set_threads(1);
+        dnn_blas_park();
+        dnn_workers_run(t->workers, solo_job, NULL);
+    }
+    return DNN_OK;
+}
+
+void dnn_row_team_free(dnn_row_team *t)
+{
+    dnn_workers_free(t->workers);
+    if (t->n > 1 && t->blas_threads > 0) {
+        dnn_blas_set_threads(t->blas_threads);
+        dnn_bf16_set_threads(t->blas_threads);
+    }
+    for (int i = 1; t->nets && i < t->n; i++) dnn_net_free(t->nets[i]);
+    free(t->nets);
+    memset(t, 0, sizeof *t);
 }
 
 /* This process's share of the parameters: all of them alone, else its part by dnn_share. */
@@ -112,27 +153,21 @@ dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt,
     dnn_replicas *r = calloc(1, sizeof *r);
     if (!r) return dnn_fail_oom(err, "the training threads", sizeof *r);
     r->m = m, r->net = m->net, r->opt = opt, r->comm = comm;
-    const int p = dnn_comm_size(comm);
-    r->n = dnn_row_threads(m->net, (m->cfg.batch_size + p - 1) / p, threads, 1);
-    r->blas_threads = dnn_blas_threads();
     r->l2 = dnn_net_has_l2(m->net);
-    r->replicas = calloc((size_t)r->n, sizeof *r->replicas);
-    r->tallies = dnn_alloc_hot((size_t)r->n, sizeof *r->tallies);
-    r->scratch = dnn_alloc_hot((size_t)r->n * BLOCK, sizeof(float));
-    dnn_status st = !r->replicas || !r->tallies || !r->scratch
-                        ? dnn_fail_oom(err, "the training threads", (size_t)r->n * BLOCK * sizeof(float))
-                        : DNN_OK;
-    if (!st) st = make_replicas(r, err);
+    /* the threads split this process's part of a batch; validation deals up to a whole batch */
+    const int p = dnn_comm_size(comm), B = m->cfg.batch_size;
+    dnn_status st = dnn_row_team_create(&r->team, &m->cfg, m->net, (B + p - 1) / p, B, threads, 1, err);
+    if (!st) {
+        r->n = r->team.n;
+        r->tallies = dnn_alloc_hot((size_t)r->n, sizeof *r->tallies);
+        r->scratch = dnn_alloc_hot((size_t)r->n * BLOCK, sizeof(float));
+        if (!r->tallies || !r->scratch)
+            st = dnn_fail_oom(err, "the training threads", (size_t)r->n * BLOCK * sizeof(float));
+    }
     if (!st) st = make_parts(r, err);
-    if (!st && r->n > 1) st = dnn_workers_create(&r->team, r->n, err);
     if (st) {
         dnn_replicas_free(r);
         return st;
-    }
-    if (r->n > 1) { /* each thread's products on that thread alone */
-        dnn_blas_set_threads(1);
-        dnn_blas_park();
-        dnn_bf16_set_threads(1);
     }
     *out = r;
     return DNN_OK;
@@ -141,13 +176,7 @@ dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt,
 void dnn_replicas_free(dnn_replicas *r)
 {
     if (!r) return;
-    dnn_workers_free(r->team);
-    if (r->n > 1 && r->blas_threads > 0) {
-        dnn_blas_set_threads(r->blas_threads);
-        dnn_bf16_set_threads(r->blas_threads);
-    }
-    for (int i = 1; r->replicas && i < r->n; i++) dnn_net_free(r->replicas[i]);
-    free(r->replicas);
+    dnn_row_team_free(&r->team);
     free(r->tallies);
     free(r->scratch);
     free(r->parts);
@@ -184,7 +213,7 @@ static void pass_job(void *ctx, int i, int n)
     dnn_replicas *r = ctx;
     like_caller(i);
     const dnn_step_rows *p = r->part;
-    dnn_net *net = r->replicas[i];
+    dnn_net *net = r->team.nets[i];
     const dnn_layer *out = &net->layers[net->n_layers - 1];
     const dnn_config *c = &r->m->cfg;
     const int k = net->n_out;
@@ -197,7 +226,6 @@ static void pass_job(void *ctx, int i, int n)
         if (r->training) memset(net->grads, 0, net->n_params * sizeof(float));
         return;
     }
-    if (n > 1 && net->half) dnn_bf16_set_threads(1);
     if (p->fill) p->fill(p->fill_ctx, lo, hi);
     const float *x = p->x + lo * (size_t)net->n_in, *tt = p->t ? p->t + lo * (size_t)k : NULL;
     const int32_t *y = p->y ? p->y + lo : NULL;
@@ -242,7 +270,7 @@ static double pass(dnn_replicas *r, const dnn_step_rows *p, int training, double
     }
     r->part = p;
     r->training = training;
-    dnn_workers_run(r->team, pass_job, r);
+    dnn_workers_run(r->team.workers, pass_job, r);
     *correct += total(r, offsetof(tally, correct));
     return total(r, offsetof(tally, loss));
 }
@@ -292,7 +320,7 @@ double dnn_replicas_penalty(dnn_replicas *r)
 {
     if (!r->l2) return 0.0;
     r->lo = 0, r->hi = r->net->n_params;
-    dnn_workers_run(r->team, penalty_job, r);
+    dnn_workers_run(r->team.workers, penalty_job, r);
     return total(r, offsetof(tally, sum));
 }
 
@@ -300,10 +328,10 @@ double dnn_replicas_penalty(dnn_replicas *r)
  * the model's own gradients there. */
 static void add_replicas(const dnn_replicas *r, size_t lo, size_t hi, float *out)
 {
-    const float *g0 = r->net->grads + lo, *g1 = r->replicas[1]->grads + lo; /* out may be g0 */
+    const float *g0 = r->net->grads + lo, *g1 = r->team.nets[1]->grads + lo; /* out may be g0 */
     for (size_t q = 0; q < hi - lo; q++) out[q] = g0[q] + g1[q];
     for (int j = 2; j < r->n; j++) {
-        const float *restrict gj = r->replicas[j]->grads + lo;
+        const float *restrict gj = r->team.nets[j]->grads + lo;
         for (size_t q = 0; q < hi - lo; q++) out[q] += gj[q];
     }
 }
@@ -341,7 +369,7 @@ static void run_update(dnn_replicas *r, size_t lo, size_t hi, int sum, int l2, i
 {
     r->lo = lo, r->hi = hi;
     r->with_sum = sum, r->with_l2 = l2, r->with_sumsq = sumsq, r->with_adam = adam, r->with_round = round;
-    dnn_workers_run(r->team, update_job, r);
+    dnn_workers_run(r->team.workers, update_job, r);
 }
 
 dnn_status dnn_replicas_update(dnn_replicas *r, double lr, dnn_error *err)

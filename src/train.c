@@ -11,10 +11,8 @@
 
 #include <zlib.h>
 
-#include "dnn/blas.h"
 #include "dnn/replicas.h"
 #include "dnn/util.h"
-#include "dnn/workers.h"
 
 dnn_status dnn_train_state_init(dnn_train_state *s, const dnn_model *m, dnn_error *err)
 {
@@ -242,9 +240,7 @@ dnn_status dnn_train(dnn_model *m, dnn_train_state *s, dnn_batches *data, const 
     /* every replica starts from rank 0's parameters */
     st = dnn_comm_bcast(comm, net->params, net->n_params, err);
     if (!st) st = dnn_comm_bcast(comm, net->state, net->n_state, err);
-    int threads = hooks && hooks->threads > 0 ? hooks->threads : dnn_blas_threads();
-    if (!(hooks && hooks->threads > 0) && threads > dnn_cpus()) threads = dnn_cpus();
-    if (!st) st = dnn_replicas_create(&reps, m, s->opt, comm, threads, err);
+    if (!st) st = dnn_replicas_create(&reps, m, s->opt, comm, hooks ? hooks->threads : 0, err);
     if (st) goto done;
     /* the threads gather their own rows when the data can deal rows without gathering them */
     filler fill = {data, &m->norm, &bb}, *gather = data->next_rows && data->fill ? &fill : NULL;

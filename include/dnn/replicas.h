@@ -14,6 +14,7 @@
 #include "dnn/comm.h"
 #include "dnn/model.h"
 #include "dnn/optim.h"
+#include "dnn/workers.h"
 
 typedef struct dnn_replicas dnn_replicas;
 
@@ -27,9 +28,26 @@ typedef struct dnn_replicas dnn_replicas;
  * with batchnorm (its statistics would become a thread's rows'). 1: the batch stays whole. */
 int dnn_row_threads(const dnn_net *net, int rows, int threads, int training);
 
-/* For m's network (with its precision set) and optimizer opt, on job comm (NULL: alone), with threads
- * threads, of which dnn_row_threads's split the rows of this process's part of a batch; with one, it runs
- * the step with the BLAS threads as they are. Until dnn_replicas_free, BLAS runs one thread per caller. */
+/* Threads that each run a network of their own over their share of a batch's rows: thread 0 net itself, the
+ * others views of it (with gradients of their own for training) for up to max_rows / n rows. Training and
+ * evaluation both run on one. While a team of more than one lives, BLAS and the bf16 products run one thread
+ * per caller (OpenBLAS's idle threads parked), and net's bf16 products are prepared for a thread's share. */
+typedef struct {
+    dnn_workers *workers; /* NULL for a team of one */
+    dnn_net **nets;       /* n */
+    int n;
+    int blas_threads; /* to restore */
+} dnn_row_team;
+/* dnn_row_threads(net, rows, threads, training) threads (threads <= 0: BLAS's thread count, but at most the
+ * CPUs this process may run on, as a team waits for all its threads at every job); cfg is net's config. */
+dnn_status dnn_row_team_create(dnn_row_team *t, const dnn_config *cfg, dnn_net *net, int rows, int max_rows,
+                               int threads, int training, dnn_error *err);
+/* Free the views and threads and restore the BLAS threads (a zeroed team is fine). */
+void dnn_row_team_free(dnn_row_team *t);
+
+/* For m's network (with its precision set) and optimizer opt, on job comm (NULL: alone): a dnn_row_team of
+ * threads threads (<= 0: the default) for this process's part of a batch; with one, it runs the step with the
+ * BLAS threads as they are. */
 dnn_status dnn_replicas_create(dnn_replicas **out, dnn_model *m, dnn_optim *opt, dnn_comm *comm, int threads,
                                dnn_error *err);
 /* Restores the BLAS threads (NULL is fine). */
