@@ -1214,20 +1214,8 @@ static void backward_layers(dnn_net *net, const float *x, int b, float *dx0)
 double dnn_net_add_l2(dnn_net *net)
 {
     /* l2 * sum(W^2) joins the loss, so 2 * l2 * W joins the gradient (biases are not penalised) */
-    double penalty = 0.0;
-    for (int l = 0; l < net->n_layers; l++) {
-        const dnn_layer *L = &net->layers[l];
-        if (L->nw == 0 || L->l2 == 0.0f) continue;
-        const float *w = net->params + L->w;
-        float *g = net->grads + L->w;
-        double s = 0.0;
-        for (size_t i = 0; i < L->nw; i++) {
-            s += (double)w[i] * w[i];
-            g[i] += 2.0f * L->l2 * w[i];
-        }
-        penalty += L->l2 * s;
-    }
-    return penalty;
+    dnn_net_l2_grad(net, net->grads, 0, net->n_params);
+    return dnn_net_l2_penalty(net, 0, net->n_params);
 }
 
 double dnn_net_l2_penalty(const dnn_net *net, size_t lo, size_t hi)

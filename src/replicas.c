@@ -53,16 +53,9 @@ struct dnn_replicas {
 
 /* ---- set-up ---- */
 
-static int has_batchnorm(const dnn_net *net)
-{
-    for (int l = 0; l < net->n_layers; l++)
-        if (net->layers[l].kind == DNN_LAYER_BATCHNORM) return 1;
-    return 0;
-}
-
 int dnn_row_threads(const dnn_net *net, int rows, int threads, int training)
 {
-    if (training && has_batchnorm(net)) return 1;
+    if (training && net->n_state) return 1; /* the state is batchnorm's running statistics */
     int n = threads < rows / DNN_REPLICA_MIN_ROWS ? threads : rows / DNN_REPLICA_MIN_ROWS;
     const double work = (double)net->n_params * rows / DNN_REPLICA_MIN_WORK;
     if (n > work) n = (int)work;

@@ -100,6 +100,32 @@ static void test_linear_closed_forms(void)
     dnn_model_free(&m);
 }
 
+/* Two regression targets, explained for the second (--target 1): its map is saliency's |W[:, 1]|, kept in a
+ * map of its own (there was room for one target's map only, and the second's was written past it). */
+static void test_second_target(void)
+{
+    const int d = 3;
+    dnn_model m;
+    if (make_model(&m, d, "{\"type\": \"dense\", \"units\": 2, \"activation\": \"linear\"}", "mse")) return;
+    const dnn_layer *L = &m.net->layers[0];
+    const float w[3][2] = {{1.0f, -4.0f}, {2.0f, 0.5f}, {-3.0f, 2.0f}}; /* W is [in, out] */
+    for (int j = 0; j < d; j++)
+        for (int k = 0; k < 2; k++) m.net->params[L->w + (size_t)j * 2 + (size_t)k] = w[j][k];
+    dnn_dataset ds;
+    make_data(&ds, 30, d, NULL, 3);
+    dnn_explain_opts o = dnn_explain_defaults();
+    o.methods = DNN_EXPLAIN_SALIENCY;
+    o.target = 1;
+    dnn_explanation e;
+    dnn_error err = {0};
+    CHECK(dnn_explain(&m, &ds, &o, &e, &err) == DNN_OK);
+    CHECK(e.sal.n_maps == 2 && e.sal.map_count[0] == 0 && e.sal.map_count[1] == 30);
+    for (int j = 0; j < d; j++) CHECK_NEAR(e.sal.maps[d + j], fabs(w[j][1]), 1e-5); /* the mean map */
+    dnn_explanation_free(&e);
+    dnn_dataset_free(&ds);
+    dnn_model_free(&m);
+}
+
 /* Linear regression on standard normal features scored by MSE: shuffling column j adds w_j^2 (x - x')^2,
  * 2 w_j^2 on average; under R^2 it is that over the targets' variance. */
 static void test_permutation_closed_form(void)
@@ -312,6 +338,7 @@ static void test_groups(void)
 int main(void)
 {
     test_linear_closed_forms();
+    test_second_target();
     test_permutation_closed_form();
     test_batch_independence();
     test_completeness();

@@ -331,7 +331,8 @@ dnn_status ex_attributions(ex_pass *p, ex_pass *rnd, const dnn_model *m, const d
                            dnn_error *err)
 {
     ctx_t c = {.m = m, .ds = ds, .o = o, .p = p, .rnd = rnd, .base = baseline};
-    c.n_maps = m->cfg.task == DNN_TASK_CLASSIFICATION ? m->n_classes : 1;
+    /* a map per class, or per regression target (--target may name any of them) */
+    c.n_maps = m->cfg.task == DNN_TASK_CLASSIFICATION ? m->n_classes : m->net->n_out;
     acc_t A[2] = {0};
     int nA = 0;
     dnn_status st = ctx_init(&c, o) ? dnn_fail_oom(err, "explanation buffers", 0) : DNN_OK;
