@@ -259,5 +259,11 @@ awk -v a="$a1" -v b="$a2" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }' |
 await st2a 0 "2 streamed epochs on 2"
 expect 0 "4 more on 2" -- "${MPI[@]}" -n 2 "$DNNTRAIN" --resume st2a/ckpt.bin --threads 1 --set training.epochs=6 --quiet
 cmp -s st2/ckpt.bin st2a/ckpt.bin || fail "streamed on 2 processes: 2 + 4 epochs differ from 6"
+# one gzip file is one chunk, which one process reads: the other would have no rows, and no process a batch
+# (this trained nothing, exit 0, before it was refused)
+gzip -c tab.csv >tab.csv.gz
+expect 3 "a single gzip file streamed on 2" -- mpi -n 2 "$DNNTRAIN" --config st.json --threads 1 \
+    --set data.train.path=tab.csv.gz --out stgz --quiet
+err_has "tab.csv.gz: streamed on 2 processes, its 1 chunk leaves" "at least 2 files"
 
 finish

@@ -1294,6 +1294,15 @@ dnn_status dnn_stream_start(dnn_stream *s, const dnn_encoding *enc, const dnn_im
                        .val_next = st_val_next,
                        .impl = s};
     share(s, b);
+    /* a process without a whole part of a batch would make every process deal no batch at all */
+    if (s->o.ranks > 1 && s->steps == 0)
+        return dnn_fail(
+            err, DNN_EDATA,
+            "%s: streamed on %d processes, its %zu chunk%s leave%s some process fewer training rows "
+            "than its part of a batch of %zu: each process reads whole chunks (a gzip file is "
+            "one), so give the data as at least %d files (a glob of parts, or uncompressed)",
+            s->info.source, s->o.ranks, s->n_chunks, s->n_chunks == 1 ? "" : "s", s->n_chunks == 1 ? "s" : "",
+            s->batch, s->o.ranks);
     return DNN_OK;
 }
 
