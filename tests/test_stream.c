@@ -85,7 +85,8 @@ static void test_quantiles(void)
         for (int i = 0; i < N; i++) dnn_gk_add(&g, x[i], &err);
         const double qs[] = {0.01, 0.25, 0.5, 0.75, 0.99};
         for (int q = 0; q < 5; q++) {
-            double v = dnn_gk_query(&g, qs[q], &err);
+            double v;
+            CHECK(dnn_gk_query(&g, qs[q], &v, &err) == DNN_OK);
             /* the ranks v may have (ties make a range) against the rank asked for */
             long lo = 0, hi = N;
             while (lo < N && sorted[lo] < v) lo++;

@@ -36,8 +36,8 @@ typedef struct {
 
 dnn_status dnn_gk_init(dnn_gk *g, double eps, dnn_error *err);
 dnn_status dnn_gk_add(dnn_gk *g, double v, dnn_error *err);
-/* The value at quantile q in [0, 1] (NAN when empty); merges the buffer first. */
-double dnn_gk_query(dnn_gk *g, double q, dnn_error *err);
+/* *v: the value at quantile q in [0, 1] (NAN when empty); merges the buffer first, which may fail (memory). */
+dnn_status dnn_gk_query(dnn_gk *g, double q, double *v, dnn_error *err);
 /* Memory the summary holds now, in bytes. */
 size_t dnn_gk_bytes(const dnn_gk *g);
 void dnn_gk_free(dnn_gk *g);

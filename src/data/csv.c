@@ -1666,7 +1666,7 @@ static dnn_status take_codes(dnn_dataset *ds, table *T, const dnn_csv_info *in, 
     const dnn_encoding *enc = sc && sc->enc ? sc->enc : NULL;
     if (!enc) {
         ds->enc = calloc(1, sizeof *ds->enc);
-        ds->enc->cols = ds->enc ? calloc(T->nc, sizeof *ds->enc->cols) : NULL;
+        if (ds->enc) ds->enc->cols = calloc(T->nc, sizeof *ds->enc->cols);
         if (!ds->enc || !ds->enc->cols) return dnn_fail_oom(err, in->source, T->nc);
         for (size_t j = 0; j < T->nc; j++, ds->enc->n_cat++) {
             dnn_status st = dnn_catcol_fit(&ds->enc->cols[j], in->cat_names[j], in->cat_position[j],

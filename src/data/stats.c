@@ -122,9 +122,9 @@ dnn_status dnn_gk_add(dnn_gk *g, double v, dnn_error *err)
     return g->n_head == GK_HEAD ? flush(g, err) : DNN_OK;
 }
 
-double dnn_gk_query(dnn_gk *g, double q, dnn_error *err)
+static double query(const dnn_gk *g, double q)
 {
-    if (flush(g, err) || g->n_s == 0) return NAN;
+    if (g->n_s == 0) return NAN;
     if (q <= g->eps) return g->s[0].v;
     if (q >= 1 - g->eps) return g->s[g->n_s - 1].v;
     const double rank = ceil(q * (double)g->count);
@@ -140,4 +140,11 @@ double dnn_gk_query(dnn_gk *g, double q, dnn_error *err)
         if (max_rank - target <= rank && rank <= min_rank + target) return g->s[i].v;
     }
     return g->s[g->n_s - 1].v;
+}
+
+dnn_status dnn_gk_query(dnn_gk *g, double q, double *v, dnn_error *err)
+{
+    dnn_status st = flush(g, err);
+    *v = st ? NAN : query(g, q);
+    return st;
 }

@@ -984,12 +984,18 @@ dnn_status dnn_stream_fit(const dnn_stream *s, dnn_missing policy, dnn_norm_kind
     im->d = ds->d;
     im->fill = calloc(ds->d + 1, sizeof(float));
     if (!im->fill) return dnn_fail_oom(err, "imputation values", ds->d * sizeof(float));
-    for (size_t j = 0; j < dn && ds->missing; j++) {
+    dnn_status st = DNN_OK;
+    for (size_t j = 0; !st && j < dn && ds->missing; j++) {
         if (!ds->missing[j] || s->num[j].n == 0) continue;
+        double median = 0.0;
         if (policy == DNN_MISSING_MEAN) im->fill[j] = (float)s->num[j].mean;
-        if (policy == DNN_MISSING_MEDIAN) im->fill[j] = (float)dnn_gk_query(&s->med[j], 0.5, err);
+        if (policy != DNN_MISSING_MEDIAN) continue;
+        if (!s->med) /* the first pass keeps medians when its options ask for them */
+            st = dnn_fail(err, DNN_EINTERNAL, "%s: column %zu: no median was kept", ds->source, j + 1);
+        else if (!(st = dnn_gk_query(&s->med[j], 0.5, &median, err)))
+            im->fill[j] = (float)median;
     }
-    dnn_status st = dnn_norm_init(nm, ds->d, (int)s->k, err);
+    if (!st) st = dnn_norm_init(nm, ds->d, (int)s->k, err);
     if (st) {
         dnn_impute_free(im);
         return st;
