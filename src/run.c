@@ -600,8 +600,8 @@ static cJSON *final_report(const run_ctx *r, const train_data *td, const dnn_met
     return j;
 }
 
-/* output.explain: the test set explained by the config's methods with dnneval's defaults, into the report
- * ("explanation") and a section of report.html. */
+/* output.explain: the test set explained by the config's methods with dnneval's defaults and --sanity, into
+ * the report ("explanation") and a section of report.html; nothing is added when it fails. */
 static dnn_status explain_test(const dnn_model *m, const dnn_dataset *test, cJSON *rep, dnn_text *html,
                                dnn_error *err)
 {
@@ -809,12 +809,14 @@ agree:
     }
     cJSON *rep = final_report(&r, &td, have_tm ? &tm : NULL, m.cfg.has_test ? test.source : NULL);
     dnn_text extra = {0};
-    if (rep && have_tm && m.cfg.explain) st = explain_test(&m, &test, rep, &extra, err);
+    /* a failed explanation still leaves the trained run's reports, without it, and is the run's error */
+    dnn_error xerr = {0};
+    dnn_status xst = rep && have_tm && m.cfg.explain ? explain_test(&m, &test, rep, &extra, &xerr) : DNN_OK;
     char *rpath = dnn_path_join(r.dir, "report.json"), *hpath = dnn_path_join(r.dir, "report.html");
-    if (!st)
-        st = rep && rpath && hpath && !extra.oom ? dnn_json_write(rpath, rep, err)
-                                                 : dnn_fail_oom(err, "the report", 0);
+    st = rep && rpath && hpath && !extra.oom ? dnn_json_write(rpath, rep, err)
+                                             : dnn_fail_oom(err, "the report", 0);
     if (!st) st = dnn_report_html(hpath, rep, s.history, s.n_history, have_tm ? &tm : NULL, &m, extra.p, err);
+    if (!st && xst) st = xst, *err = xerr;
     free(rpath);
     free(hpath);
     dnn_text_free(&extra);
