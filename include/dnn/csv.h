@@ -48,8 +48,6 @@ typedef struct {
     int n_parts;
     const dnn_part *parts;   /* [n_parts] the files */
     char *const *part_names; /* [n_parts] for messages ("<stdin>" for "-") */
-    int gzip_parts;          /* how many parts are gzip-compressed */
-    uint64_t bytes;          /* the parts' size on disk */
     const size_t *missing;   /* [d_num + n_cat] missing cells so far, numeric columns then categorical */
     size_t dropped_label, dropped_feature;
     const char *header_note, *label_note;
@@ -64,8 +62,7 @@ dnn_status dnn_csv_open(dnn_csv **r, const dnn_source_config *src, dnn_task task
 /* The next data row (*row NULL at the end of the last part). Rows with a missing label, or with a missing
  * feature under "drop", are skipped and counted; under "error" they are errors naming the line and column. */
 dnn_status dnn_csv_next(dnn_csv *r, const dnn_csv_row **row, dnn_error *err);
-/* Where the next record begins; dnn_csv_seek goes back there (gzip parts inflate up to it). */
-dnn_csv_pos dnn_csv_tell(const dnn_csv *r);
+/* Go to a record's position (a chunk's start; gzip parts inflate up to it). */
 dnn_status dnn_csv_seek(dnn_csv *r, const dnn_csv_pos *pos, dnn_error *err);
 const dnn_csv_info *dnn_csv_info_of(dnn_csv *r);
 /* Map class labels to these names from now on (an index each; any other label is an error). */

@@ -32,8 +32,7 @@ dnn_status dnn_input_open(dnn_input **in, const char *path, uint64_t offset, dnn
 dnn_status dnn_input_read(dnn_input *in, void *buf, size_t n, size_t *got, dnn_error *err);
 /* Go to byte offset of the content again, reusing what the input holds (not standard input). */
 dnn_status dnn_input_seek(dnn_input *in, uint64_t offset, dnn_error *err);
-/* Whether the part is gzip-compressed, and the bytes of the file consumed so far (compressed, for gzip). */
-int dnn_input_gzip(const dnn_input *in);
+/* The bytes of the file consumed so far (compressed, for gzip). */
 uint64_t dnn_input_consumed(const dnn_input *in);
 void dnn_input_close(dnn_input *in);
 

@@ -939,8 +939,7 @@ struct dnn_csv {
     reader r;          /* its records */
     reader hdr;        /* the first record of the first part: the header's names, or the first data row */
     int has_header, trailing, ncol;
-    int pending;       /* the first record is data, read while opening and not yet returned */
-    dnn_csv_pos first; /* where it began */
+    int pending; /* the first record is data, read while opening and not yet returned */
     unsigned char *unnamed, *text_col;
     layout L;
     dnn_strtab classes;
@@ -1035,7 +1034,6 @@ static dnn_status open_first(dnn_csv *c, dnn_error *err)
     }
     c->text_col = sample_facts(sample, n, r->eof, r->delim, c->src, c->has_header, &c->trailing);
     if (!c->text_col) return dnn_fail_oom(err, r->name, n);
-    c->first = (dnn_csv_pos){c->part, r->consumed + r->pos, r->line, 0};
     return DNN_OK;
 }
 
@@ -1144,7 +1142,6 @@ static void fill_info(dnn_csv *c)
     in->missing = c->missing;
     in->header_note = c->header_note;
     in->label_note = c->label_note;
-    for (int p = 0; p < c->n_parts; p++) in->gzip_parts += c->parts[p].gzip, in->bytes += c->parts[p].size;
 }
 
 dnn_status dnn_csv_open(dnn_csv **out, const dnn_source_config *src, dnn_task task, const dnn_schema *sc,
@@ -1225,12 +1222,6 @@ dnn_status dnn_csv_set_classes(dnn_csv *c, char *const *names, int n, dnn_error 
         if (dnn_strtab_id(&c->classes, names[i], strlen(names[i]), 1) != i)
             return dnn_fail_oom(err, c->info.source, (size_t)n);
     return DNN_OK;
-}
-
-dnn_csv_pos dnn_csv_tell(const dnn_csv *c)
-{
-    if (c->pending) return c->first;
-    return (dnn_csv_pos){c->part, c->r.consumed + c->r.pos, c->r.line, c->ordinal};
 }
 
 dnn_status dnn_csv_seek(dnn_csv *c, const dnn_csv_pos *pos, dnn_error *err)

@@ -298,11 +298,6 @@ dnn_status dnn_input_seek(dnn_input *in, uint64_t offset, dnn_error *err)
     return skip_to(in, offset, err);
 }
 
-int dnn_input_gzip(const dnn_input *in)
-{
-    return in->gzip;
-}
-
 uint64_t dnn_input_consumed(const dnn_input *in)
 {
     return zpos(in);

@@ -9,11 +9,10 @@
 typedef struct {
     dnn_net *net;
     int B, d, k;
-    float *rows;  /* [B, d] inputs (normalised) */
-    float *dx;    /* [B, d] d score / d input */
-    int *out;     /* [B] the output each row explains */
-    float *sign;  /* [B] +1, or -1 for class 0 of one sigmoid unit (its logit is the other class's) */
-    float *score; /* [B] the explained output's pre-activation, times sign */
+    float *rows; /* [B, d] inputs (normalised) */
+    float *dx;   /* [B, d] d score / d input */
+    int *out;    /* [B] the output each row explains */
+    float *sign; /* [B] +1, or -1 for class 0 of one sigmoid unit (its logit is the other class's) */
 } ex_pass;
 
 /* A network like m's for B rows: with m's parameters and statistics, or (rng not NULL) re-initialised by
@@ -23,7 +22,8 @@ void ex_pass_free(ex_pass *p);
 
 /* Forward pass (evaluation mode) of rows[0..b): the network's outputs [b, k]. */
 const float *ex_forward(ex_pass *p, int b);
-/* After ex_forward of the same rows, with out and sign set: score and dx [b, d] = d score / d rows. */
+/* After ex_forward of the same rows, with out and sign set: dx [b, d] = d score / d rows, the score being the
+ * explained output's pre-activation times sign. */
 void ex_backward(ex_pass *p, int b);
 /* Both. */
 void ex_gradient(ex_pass *p, int b);

@@ -32,8 +32,7 @@ dnn_status ex_pass_create(ex_pass *p, const dnn_model *m, int B, dnn_rng *rng, d
     p->dx = ex_calloc((size_t)B * (size_t)p->d, sizeof(float));
     p->out = ex_calloc((size_t)B, sizeof(int));
     p->sign = ex_calloc((size_t)B, sizeof(float));
-    p->score = ex_calloc((size_t)B, sizeof(float));
-    if (!p->rows || !p->dx || !p->out || !p->sign || !p->score) {
+    if (!p->rows || !p->dx || !p->out || !p->sign) {
         ex_pass_free(p);
         return dnn_fail_oom(err, "explanation buffers", (size_t)B * (size_t)src->n_in * 2 * sizeof(float));
     }
@@ -47,7 +46,6 @@ void ex_pass_free(ex_pass *p)
     free(p->dx);
     free(p->out);
     free(p->sign);
-    free(p->score);
     memset(p, 0, sizeof *p);
 }
 
@@ -66,8 +64,6 @@ const float *ex_forward(ex_pass *p, int b)
 
 void ex_backward(ex_pass *p, int b)
 {
-    const float *z = dnn_net_logits(p->net);
-    for (int i = 0; i < b; i++) p->score[i] = p->sign[i] * z[(size_t)i * p->k + p->out[i]];
     /* the last layer is dense and takes its output gradient as d/dZ: one-hot on the explained logit */
     float *g = dnn_net_output_grad(p->net);
     memset(g, 0, (size_t)b * (size_t)p->k * sizeof(float));
