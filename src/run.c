@@ -429,10 +429,18 @@ static dnn_status open_train(const dnn_run_opts *o, const dnn_config *c, const c
                           .rank = dnn_comm_rank(o->comm),
                           .ranks = dnn_comm_size(o->comm),
                           .scratch = dir}; /* NULL (not rank 0 of a job): the temporary folder */
-    /* "cache": true keeps it in the run folder (rank 0's alone: the others read the text), a path where the
-     * user says (each process writes its own temporary file, then renames it: the last one stays) */
+    /* "cache": true keeps it in the run folder, a path where the user says (each process writes its own
+     * temporary file, then renames it: the last one stays). Every process of a job must read the same way,
+     * as the cache is cut into chunks of rows and text by bytes (a gzip file whole), and each process deals
+     * its own chunks: the run folder being rank 0's alone, a job of several keeps no cache there. */
+    const int shared_only = so.ranks > 1 && c->train.cache && !c->train.cache[0];
+    if (shared_only && dir)
+        note(o, 0,
+             "%s: data.train.cache true keeps the cache in the run folder, which the job's other "
+             "processes cannot share: reading the text (give the cache a path every process can reach)",
+             name);
     char *cache = NULL;
-    if (c->train.cache && c->train.format == DNN_FORMAT_CSV && (c->train.cache[0] || dir) &&
+    if (c->train.cache && !shared_only && c->train.format == DNN_FORMAT_CSV && (c->train.cache[0] || dir) &&
         !(cache = c->train.cache[0] ? dnn_strdup(c->train.cache) : dnn_path_join(dir, "data.cache")))
         return dnn_fail_oom(err, "the cache's path", 0);
     so.cache = cache;

@@ -259,6 +259,12 @@ awk -v a="$a1" -v b="$a2" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }' |
 await st2a 0 "2 streamed epochs on 2"
 expect 0 "4 more on 2" -- "${MPI[@]}" -n 2 "$DNNTRAIN" --resume st2a/ckpt.bin --threads 1 --set training.epochs=6 --quiet
 cmp -s st2/ckpt.bin st2a/ckpt.bin || fail "streamed on 2 processes: 2 + 4 epochs differ from 6"
+# a cache in the run folder is rank 0's alone: with it rank 0 would cut the data into other chunks than the
+# others and deal rows they deal too; the job reads the text, and says so
+expect 0 "cache: true on 2" -- mpi -n 2 "$DNNTRAIN" --config st.json --threads 1 --set data.train.cache=true \
+    --set training.epochs=1 --out stc
+err_has "data.train.cache true keeps the cache in the run folder"
+[ ! -e stc/data.cache ] || fail "a job of 2 wrote a cache into rank 0's run folder"
 # one gzip file is one chunk, which one process reads: the other would have no rows, and no process a batch
 # (this trained nothing, exit 0, before it was refused)
 gzip -c tab.csv >tab.csv.gz
